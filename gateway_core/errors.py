@@ -1,0 +1,144 @@
+"""The gateway's error tree. Callers catch these, never SDK exceptions.
+
+::
+
+    GatewayError
+    ├── ValidationError(field)          bad input; nothing was sent
+    ├── ConfigError(variable)           missing or invalid configuration
+    ├── ProviderError(provider, status, code, retry_after, retryable)
+    │   ├── RateLimited                 429 / ThrottlingException            retryable
+    │   ├── ProviderTimeout             read/connect timeout, 408            retryable
+    │   ├── ProviderUnavailable         5xx, connection refused, 503-as-400  retryable
+    │   ├── AuthFailed                  401 / 403                            not retryable
+    │   ├── ModelNotFound               unknown deployment or model id       not retryable
+    │   ├── BadRequest                  other 4xx                            not retryable
+    │   │   ├── ContextTooLong
+    │   │   └── ContentFiltered
+    │   └── StreamInterrupted           a stream failed after text was sent  not retryable
+    └── AllProvidersFailed(attempts)    every candidate failed
+
+The router reads ``error.retryable`` and nothing else, so adding a provider never
+touches routing code. Messages are sanitised before they are built: they never
+carry keys, signatures or prompt text.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .types import Attempt
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    type_name = "gateway_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(GatewayError):
+    """Rejected input. ``field`` names the offending field (``prompt``, ``max_tokens``…)."""
+
+    type_name = "validation_error"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class ConfigError(GatewayError):
+    """Configuration that cannot work; ``variable`` names the env variable at fault."""
+
+    type_name = "config_error"
+
+    def __init__(self, variable: str, message: str):
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+
+
+class ProviderError(GatewayError):
+    """A provider call failed. ``retryable`` decides whether the router tries another candidate."""
+
+    type_name = "provider_error"
+    default_retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+        request_id: str | None = None,
+    ):
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.request_id = request_id
+
+
+class RateLimited(ProviderError):
+    type_name = "rate_limited"
+    default_retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    type_name = "timeout"
+    default_retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    type_name = "unavailable"
+    default_retryable = True
+
+
+class AuthFailed(ProviderError):
+    type_name = "auth_failed"
+
+
+class ModelNotFound(ProviderError):
+    type_name = "model_not_found"
+
+
+class BadRequest(ProviderError):
+    type_name = "bad_request"
+
+
+class ContextTooLong(BadRequest):
+    type_name = "context_too_long"
+
+
+class ContentFiltered(BadRequest):
+    type_name = "content_filtered"
+
+
+class StreamInterrupted(ProviderError):
+    """The stream broke after text reached the caller: surfacing it is the only honest option."""
+
+    type_name = "stream_interrupted"
+
+    def __init__(self, message: str, *, partial_text: str = "", **kw):
+        super().__init__(message, **kw)
+        self.partial_text = partial_text
+
+
+class AllProvidersFailed(GatewayError):
+    """Every candidate failed; ``attempts`` holds each try, in order."""
+
+    type_name = "all_providers_failed"
+
+    def __init__(self, attempts: "tuple[Attempt, ...]", request_id: str = ""):
+        summary = "; ".join(f"{a.provider}/{a.model}: {a.error_type}" for a in attempts)
+        super().__init__(f"all providers failed ({summary})" if attempts else "no candidate available")
+        self.attempts = tuple(attempts)
+        self.request_id = request_id

@@ -1,0 +1,187 @@
+"""Value types that cross the gateway's seams: requests, results, usage and attempts.
+
+All are frozen dataclasses. ``GenerateRequest`` validates itself on construction, so a
+request that exists is a request that may be sent; bad input raises
+``ValidationError`` naming the field before anything touches a provider or the log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .errors import ValidationError
+
+PROVIDER_NAMES = ("azure", "bedrock")
+TASKS = ("chat", "summarise", "extract", "classify", "rewrite")
+PRIORITIES = ("low_cost", "low_latency", "balanced")
+ROLES = ("system", "user", "assistant")
+
+# Limits are documented in the README. The prompt bound keeps one request well under
+# any model's context window and under the REST API's body limit.
+MAX_PROMPT_CHARS = 200_000
+MAX_OUTPUT_TOKENS = 16_384
+MAX_TEMPERATURE = 2.0
+MAX_USER_CHARS = 128
+MAX_MESSAGES = 256
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+def _check_text(field_name: str, value: object, *, allow_blank: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field_name, f"must be a string, got {type(value).__name__}")
+    if not allow_blank and not value.strip():
+        raise ValidationError(field_name, "must not be empty or whitespace")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise ValidationError(field_name, f"is {len(value)} characters; the limit is {MAX_PROMPT_CHARS}")
+    if "\x00" in value:
+        raise ValidationError(field_name, "must not contain NUL bytes")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field_name, "is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def _check_choice(field_name: str, value: object, choices: tuple[str, ...], *, optional: bool = False):
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(field_name, f"must be one of {', '.join(choices)}; got {value!r}"[:200])
+
+
+def _check_int(field_name: str, value: object, lo: int, hi: int):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field_name, f"must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ValidationError(field_name, f"must be between {lo} and {hi}; got {value}")
+
+
+def _check_float(field_name: str, value: object, lo: float, hi: float):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(field_name, f"must be a number, got {type(value).__name__}")
+    if math.isnan(value) or not lo <= value <= hi:
+        raise ValidationError(field_name, f"must be between {lo} and {hi}; got {value}")
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One generation request. ``messages`` (optional) carries a multi-turn chat; when it is
+    given, ``prompt`` is the latest user turn and the task template is skipped."""
+
+    prompt: str
+    task: str = "chat"
+    priority: str = "balanced"
+    provider_hint: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    user: str | None = None
+    fallback: bool = True
+    model: str | None = None  # pin a configured model id / deployment
+    messages: tuple[ChatMessage, ...] | None = None
+
+    def __post_init__(self):
+        _check_text("prompt", self.prompt)
+        _check_choice("task", self.task, TASKS)
+        _check_choice("priority", self.priority, PRIORITIES)
+        _check_choice("provider_hint", self.provider_hint, PROVIDER_NAMES, optional=True)
+        _check_int("max_tokens", self.max_tokens, 1, MAX_OUTPUT_TOKENS)
+        _check_float("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
+        if self.user is not None:
+            _check_text("user", self.user)
+            if len(self.user) > MAX_USER_CHARS or not self.user.isprintable():
+                raise ValidationError("user", f"must be printable and at most {MAX_USER_CHARS} characters")
+        if not isinstance(self.fallback, bool):
+            raise ValidationError("fallback", "must be a boolean")
+        if self.model is not None:
+            _check_text("model", self.model)
+        if self.messages is not None:
+            self._check_messages()
+
+    def _check_messages(self):
+        if not isinstance(self.messages, tuple) or not self.messages:
+            raise ValidationError("messages", "must be a non-empty list")
+        if len(self.messages) > MAX_MESSAGES:
+            raise ValidationError("messages", f"at most {MAX_MESSAGES} messages")
+        total = 0
+        for i, m in enumerate(self.messages):
+            if not isinstance(m, ChatMessage):
+                raise ValidationError(f"messages[{i}]", "must be a message with role and content")
+            _check_choice(f"messages[{i}].role", m.role, ROLES)
+            _check_text(f"messages[{i}].content", m.content)
+            total += len(m.content)
+        if total > MAX_PROMPT_CHARS:
+            raise ValidationError("messages", f"total length {total} exceeds {MAX_PROMPT_CHARS} characters")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts. ``source`` says where they came from: provider, tiktoken, calibrated or heuristic."""
+
+    input_tokens: int
+    output_tokens: int
+    source: str = "provider"
+    cached_input_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: "Usage") -> "Usage":
+        source = self.source if self.source == other.source else "mixed"
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            source,
+            self.cached_input_tokens + other.cached_input_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One provider call made for a request: the unit the usage log stores."""
+
+    provider: str
+    model: str
+    status: str  # "ok" | "error"
+    latency_ms: float
+    ttft_ms: float | None = None
+    usage: Usage | None = None
+    cost_usd: Decimal | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    retryable: bool | None = None
+    streamed: bool = False
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    text: str
+    provider: str
+    model: str
+    usage: Usage
+    cost_usd: Decimal | None  # None means the model is unpriced, never a silent $0
+    estimated_cost_usd: Decimal | None
+    counterfactual_cost_usd: Decimal | None
+    latency_ms: float
+    ttft_ms: float | None
+    attempts: tuple[Attempt, ...]
+    fallback_used: bool
+    request_id: str
+    route_reason: str
+    estimated_usage: Usage | None = None
+    counterfactual_provider: str | None = None
+    counterfactual_model: str | None = None
+    finish_reason: str | None = None
+    unpriced: bool = False
+    extra: dict = field(default_factory=dict, compare=False)

@@ -1,0 +1,72 @@
+"""Test-wide set-up: hermetic environment, offline tiktoken files, and a network guard.
+
+Any connection to a non-loopback address fails the test loudly: the suite must never
+depend on the internet, and a test that silently reached a real cloud would prove nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_SHARED_TIKTOKEN = ROOT.parent / "shared" / "tiktoken"
+if "TIKTOKEN_CACHE_DIR" not in os.environ and _SHARED_TIKTOKEN.is_dir():
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(_SHARED_TIKTOKEN)
+
+# Hermetic AWS: no profile files, no instance metadata, no bearer token.
+os.environ.setdefault("AWS_CONFIG_FILE", "/nonexistent")
+os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
+
+
+class NetworkGuardError(RuntimeError):
+    pass
+
+
+def _is_loopback(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded(real):
+    def connect(self, address, *args):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise NetworkGuardError(f"test tried to reach a non-loopback address: {address[0]}")
+        return real(self, address, *args)
+
+    return connect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _network_guard():
+    socket.socket.connect = _guarded(_real_connect)
+    socket.socket.connect_ex = _guarded(_real_connect_ex)
+    yield
+    socket.socket.connect = _real_connect
+    socket.socket.connect_ex = _real_connect_ex
+
+
+def tiktoken_available() -> bool:
+    try:
+        import tiktoken
+
+        tiktoken.get_encoding("o200k_base")
+        return True
+    except Exception:
+        return False
