@@ -20,6 +20,7 @@ from .errors import (
     StreamInterrupted,
     ValidationError,
 )
+from .gateway import Gateway, GatewayStream
 from .types import Attempt, ChatMessage, GenerateRequest, GenerateResult, Usage
 
 __all__ = [
@@ -31,7 +32,9 @@ __all__ = [
     "ConfigError",
     "ContentFiltered",
     "ContextTooLong",
+    "Gateway",
     "GatewayError",
+    "GatewayStream",
     "GenerateRequest",
     "GenerateResult",
     "ModelNotFound",

@@ -60,13 +60,3 @@ def _network_guard():
     yield
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
-
-
-def tiktoken_available() -> bool:
-    try:
-        import tiktoken
-
-        tiktoken.get_encoding("o200k_base")
-        return True
-    except Exception:
-        return False

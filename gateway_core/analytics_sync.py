@@ -1,0 +1,138 @@
+"""The DuckDB mirror of ``usage_logs``: typed columns, loaded incrementally from SQLite.
+
+DuckDB's own SQLite scanner is not used: its extension is downloaded at run time (which
+fails offline) and it cannot push ``id > watermark`` down, so every refresh would rescan
+the table. Instead new rows are read through Python's ``sqlite3`` by ``id > watermark
+ORDER BY id`` in chunks, turned column by column into Arrow arrays (pandas stays out of
+the loading path: it is ~4x slower per million rows), and appended with ``ts`` as a real
+TIMESTAMP and money as DOUBLE. Only the columns analytics reads are mirrored; long free
+text (route reasons, error messages, responses) stays in SQLite and is read per request.
+
+The SQLite file is only ever opened read-only. A purge bumps ``log_meta.generation``; a
+changed generation (or a file whose ids went backwards) makes the mirror rebuild.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .usage_schema import connect
+
+# (column, DuckDB type, Arrow type used while loading). ts arrives as text and is cast.
+MIRROR_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
+    ("id", "BIGINT", pa.int64()),
+    ("ts", "TIMESTAMP", pa.string()),
+    ("request_id", "VARCHAR", pa.string()),
+    ("attempt", "INTEGER", pa.int32()),
+    ("final", "BOOLEAN", pa.int8()),
+    ("user", "VARCHAR", pa.string()),
+    ("team", "VARCHAR", pa.string()),
+    ("task", "VARCHAR", pa.string()),
+    ("priority", "VARCHAR", pa.string()),
+    ("provider_hint", "VARCHAR", pa.string()),
+    ("provider", "VARCHAR", pa.string()),
+    ("model", "VARCHAR", pa.string()),
+    ("prompt_tokens_est", "BIGINT", pa.int64()),
+    ("completion_tokens_est", "BIGINT", pa.int64()),
+    ("total_tokens_est", "BIGINT", pa.int64()),
+    ("cost_est_usd", "DOUBLE", pa.float64()),
+    ("input_tokens", "BIGINT", pa.int64()),
+    ("output_tokens", "BIGINT", pa.int64()),
+    ("cached_input_tokens", "BIGINT", pa.int64()),
+    ("cost_usd", "DOUBLE", pa.float64()),
+    ("unpriced", "BOOLEAN", pa.int8()),
+    ("token_source", "VARCHAR", pa.string()),
+    ("counterfactual_provider", "VARCHAR", pa.string()),
+    ("counterfactual_model", "VARCHAR", pa.string()),
+    ("counterfactual_cost_usd", "DOUBLE", pa.float64()),
+    ("latency_ms", "DOUBLE", pa.float64()),
+    ("ttft_ms", "DOUBLE", pa.float64()),
+    ("streamed", "BOOLEAN", pa.int8()),
+    ("status", "VARCHAR", pa.string()),
+    ("error_type", "VARCHAR", pa.string()),
+    ("price_version", "VARCHAR", pa.string()),
+    ("synthetic", "BOOLEAN", pa.int8()),
+    ("prompt_text", "VARCHAR", pa.string()),  # NULL unless content is stored; searched by the audit log
+)
+MIRROR_NAMES = tuple(name for name, _, _ in MIRROR_COLUMNS)
+_ARROW_SCHEMA = pa.schema([(name, arrow) for name, _, arrow in MIRROR_COLUMNS])
+CHUNK_ROWS = 100_000
+
+
+def create_mirror(con: duckdb.DuckDBPyConnection) -> None:
+    cols = ", ".join(f'"{name}" {duck}' for name, duck, _ in MIRROR_COLUMNS)
+    con.execute("DROP TABLE IF EXISTS logs")
+    con.execute(f"CREATE TABLE logs ({cols})")
+
+
+def _to_arrow(rows: list[tuple]) -> pa.Table:
+    # Flags travel as int8 (SQLite's 0/1) and become BOOLEAN on insert.
+    arrays = [pa.array(values, type=arrow) for (_, _, arrow), values in zip(MIRROR_COLUMNS, zip(*rows))]
+    return pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
+
+
+def _append(con: duckdb.DuckDBPyConnection, chunk: pa.Table) -> None:
+    select = ", ".join("CAST(ts AS TIMESTAMP)" if name == "ts" else f'"{name}"' for name in MIRROR_NAMES)
+    con.register("_chunk", chunk)
+    try:
+        con.execute(f"INSERT INTO logs SELECT {select} FROM _chunk")
+    finally:
+        con.unregister("_chunk")
+
+
+class SqliteSource:
+    """Read-only access to the log file; absent file or tables read as empty."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+
+    def conn(self) -> sqlite3.Connection | None:
+        if self._conn is None and self.path.exists():
+            try:
+                conn = connect(self.path, read_only=True)
+                conn.execute("SELECT 1 FROM usage_logs LIMIT 1")
+            except sqlite3.OperationalError:
+                return None  # not migrated yet
+            self._conn = conn
+        return self._conn
+
+    def generation(self) -> int:
+        conn = self.conn()
+        if conn is None:
+            return 0
+        try:
+            row = conn.execute("SELECT value FROM log_meta WHERE key = 'generation'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def max_id(self) -> int:
+        conn = self.conn()
+        return 0 if conn is None else int(conn.execute("SELECT coalesce(max(id), 0) FROM usage_logs").fetchone()[0])
+
+    def copy_new_rows(self, con: duckdb.DuckDBPyConnection, watermark: int) -> tuple[int, int]:
+        """Append rows with ``id > watermark`` to the mirror; returns (rows added, new watermark)."""
+        conn = self.conn()
+        if conn is None:
+            return 0, watermark
+        select = ", ".join(f'"{name}"' for name in MIRROR_NAMES)
+        added = 0
+        while True:
+            rows = conn.execute(
+                f"SELECT {select} FROM usage_logs WHERE id > ? ORDER BY id LIMIT ?", (watermark, CHUNK_ROWS)
+            ).fetchall()
+            if not rows:
+                return added, watermark
+            _append(con, _to_arrow(rows))
+            added += len(rows)
+            watermark = rows[-1][0]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,201 @@
+"""The fallback executor: walks a plan's ranked candidates until one answers.
+
+One generator serves both ``generate`` and ``stream``: in streaming mode it yields text
+as it arrives; either way its return value is the ``GenerateResult``. Every provider
+call becomes an ``Attempt`` and one usage-log row, written when the request ends, so a
+request that fell back has several rows with the last one marked final.
+
+The rules that matter:
+
+- A retryable error (429, 5xx, timeouts, connection errors, a stream cut before its
+  first token) records the attempt and moves on to the next candidate.
+- A non-retryable error ends the request with that error.
+- A stream that breaks after text reached the caller is ``StreamInterrupted``: it is
+  logged as an error and raised, never passed off as a success.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Generator
+
+from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, StreamInterrupted
+from .planning import Plan, pricing_model
+from .providers.base import Completion, ProviderCall
+from .types import Attempt, GenerateResult
+
+
+class _Outcome:
+    """Mutable scratch for one attempt, so the generator body stays flat."""
+
+    __slots__ = ("started", "ttft_ms", "parts", "completion")
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.ttft_ms = None
+        self.parts: list[str] = []
+        self.completion: Completion | None = None
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+
+def _call_stream(provider, call: ProviderCall, out: _Outcome):
+    for item in provider.stream(call):
+        if isinstance(item, str):
+            if not item:
+                continue
+            if out.ttft_ms is None:
+                out.ttft_ms = out.elapsed_ms()
+            out.parts.append(item)
+            yield item
+        else:
+            out.completion = item
+    if out.completion is None:  # adapters check this too; a silent end is never a success
+        raise ProviderUnavailable("stream ended without a final message", provider=provider.name)
+
+
+def _as_provider_error(exc: Exception, provider: str, streamed_text: bool) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        err = exc
+    else:  # an adapter let something unmapped through: keep serving, but say what it was
+        err = ProviderUnavailable(f"unexpected {type(exc).__name__} from {provider}", provider=provider)
+    if streamed_text and not isinstance(err, StreamInterrupted):
+        err = StreamInterrupted(
+            f"stream interrupted after text was sent ({err.type_name}: {err.message})",
+            provider=provider,
+            status=err.status,
+            code=err.code,
+            retryable=False,
+        )
+    return err
+
+
+def execute(gw, plan: Plan, request_id: str) -> Generator[str, None, GenerateResult]:
+    req = plan.request
+    t_request = time.perf_counter()
+    attempts: list[Attempt] = []
+    rows: list[dict] = []
+    failed_providers: set[str] = set()
+    try:
+        for cand in _admitted(gw, plan, failed_providers):
+            out = _Outcome()
+            call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature)
+            try:
+                if plan.streaming:
+                    yield from _call_stream(gw.provider(cand.provider), call, out)
+                else:
+                    out.completion = gw.provider(cand.provider).complete(call)
+            except GeneratorExit:
+                gw.record_failure(cand.provider, cand.model, None, out.elapsed_ms())
+                attempts.append(_error_attempt(cand, out, "cancelled", "caller stopped reading", False, plan.streaming))
+                rows.append(gw.attempt_row(plan, request_id, cand, attempts[-1]))
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
+                err = _as_provider_error(exc, cand.provider, bool(out.parts))
+                gw.record_failure(cand.provider, cand.model, err, out.elapsed_ms())
+                attempt = _error_attempt(cand, out, err.type_name, gw.scrub(err.message), err.retryable, plan.streaming)
+                attempts.append(attempt)
+                failed_providers.add(cand.provider)
+                rows.append(gw.attempt_row(plan, request_id, cand, attempt))
+                if not err.retryable or not req.fallback:
+                    err.attempts = tuple(attempts)
+                    err.request_id = request_id
+                    raise err
+                continue
+            result = _success(gw, plan, request_id, cand, out, attempts, t_request)
+            rows.append(gw.attempt_row(plan, request_id, cand, result.attempts[-1], result=result))
+            return result
+        raise AllProvidersFailed(tuple(attempts), request_id=request_id)
+    finally:
+        if rows:  # however the request ended, its last attempt is the final one
+            rows[-1]["final"] = 1
+        gw.write_rows(rows)
+
+
+def _admitted(gw, plan: Plan, failed_providers: set):
+    """Candidates in ranked order, each asked of the breaker just before its call, so a
+    half-open probe slot is only taken by a call that really happens.
+
+    After a failure the next candidate comes from a provider that has not failed yet when
+    there is one: a throttled or broken cloud usually fails all its models at once. If
+    every breaker is open the top candidate is tried anyway: an answer beats a certain
+    failure."""
+    remaining = list(plan.ranking.ordered)
+    first = remaining[0] if remaining else None
+    admitted = False
+    while remaining:
+        idx = next((i for i, c in enumerate(remaining) if c.provider not in failed_providers), 0)
+        cand = remaining.pop(idx)
+        if gw.breaker.allow((cand.provider, cand.model)):
+            admitted = True
+            yield cand
+            if not plan.request.fallback:
+                return
+    if not admitted and first is not None:
+        yield first
+
+
+def _error_attempt(cand, out: _Outcome, error_type, message, retryable, streamed) -> Attempt:
+    return Attempt(
+        provider=cand.provider,
+        model=cand.model,
+        status="error",
+        latency_ms=out.elapsed_ms(),
+        ttft_ms=out.ttft_ms,
+        error_type=error_type,
+        error_message=message,
+        retryable=retryable,
+        streamed=streamed,
+    )
+
+
+def _success(gw, plan: Plan, request_id: str, cand, out: _Outcome, attempts: list, t_request: float) -> GenerateResult:
+    completion = out.completion
+    latency = out.elapsed_ms()
+    ttft = out.ttft_ms if plan.streaming else latency
+    priced_as = pricing_model(cand.provider, cand.model, gw.settings.azure_model_map)
+    cost = gw.prices.cost(cand.provider, priced_as, completion.usage)
+    attempt = Attempt(
+        provider=cand.provider,
+        model=cand.model,
+        status="ok",
+        latency_ms=latency,
+        ttft_ms=ttft,
+        usage=completion.usage,
+        cost_usd=cost,
+        streamed=plan.streaming,
+    )
+    attempts.append(attempt)
+    gw.record_success(plan, cand, completion, latency, ttft)
+    est = plan.estimate_for(cand.provider, cand.model)
+    cf = plan.counterfactual(cand.provider, completion.usage.output_tokens, gw.prices)
+    text = completion.text if not plan.streaming or not out.parts else "".join(out.parts)
+    total_ms = (time.perf_counter() - t_request) * 1000.0
+    return GenerateResult(
+        text=text,
+        provider=cand.provider,
+        model=cand.model,
+        usage=completion.usage,
+        cost_usd=cost,
+        estimated_cost_usd=est.cost_usd,
+        counterfactual_cost_usd=cf[2] if cf else None,
+        latency_ms=total_ms,
+        ttft_ms=(ttft + (total_ms - latency)) if ttft is not None else None,
+        attempts=tuple(attempts),
+        fallback_used=len(attempts) > 1,
+        request_id=request_id,
+        route_reason=plan.ranking.reason,
+        estimated_usage=plan.estimated_usage(cand.provider, cand.model),
+        counterfactual_provider=cf[0] if cf else None,
+        counterfactual_model=cf[1] if cf else None,
+        finish_reason=completion.finish_reason,
+        unpriced=cost is None,
+        extra={"reported_model": completion.model, "provider_request_id": completion.request_id},
+    )
+
+
+def money(value: Decimal | None) -> float | None:
+    """Decimal to the REAL the log stores; None stays None (unpriced is not $0)."""
+    return None if value is None else float(value)

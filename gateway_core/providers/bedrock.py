@@ -1,0 +1,293 @@
+"""AWS Bedrock adapter: Anthropic Claude through boto3 ``bedrock-runtime`` Converse APIs.
+
+Converse is stricter than OpenAI chat, and ``to_wire`` bridges the gap: system turns move
+to the top-level ``system`` list, consecutive turns of one role are merged (Bedrock wants
+strict user/assistant alternation), a conversation that opens with an assistant turn gets
+a short user turn in front, and temperature is clamped to Bedrock's 0–1 (the gateway accepts
+OpenAI's 0–2; values are clamped, not rescaled, so 0.7 means 0.7 on both providers).
+Errors inside a stream arrive as ``EventStreamError`` with lowerCamel codes and are never
+retried by botocore; they are mapped like their HTTP twins.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from botocore import exceptions as bce
+
+from ..errors import (
+    AuthFailed,
+    BadRequest,
+    ModelNotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from ..types import Usage
+from . import _errors
+from .base import Completion, ProviderCall, StreamItem
+
+NAME = "bedrock"
+BEDROCK_MAX_TEMPERATURE = 1.0
+# Used only when a conversation opens with an assistant turn, which Converse rejects.
+OPENING_USER_TURN = "(conversation continues)"
+
+
+# --- pure converters -------------------------------------------------------------------
+
+
+def _turns(call: ProviderCall) -> tuple[list[dict], list[dict]]:
+    system: list[dict] = []
+    messages: list[dict] = []
+    for m in call.messages:
+        if not m.content.strip():
+            continue  # Converse rejects blank text blocks
+        if m.role == "system":
+            system.append({"text": m.content})
+        elif messages and messages[-1]["role"] == m.role:
+            messages[-1]["content"].append({"text": m.content})
+        else:
+            messages.append({"role": m.role, "content": [{"text": m.content}]})
+    if messages and messages[0]["role"] != "user":
+        messages.insert(0, {"role": "user", "content": [{"text": OPENING_USER_TURN}]})
+    return system, messages
+
+
+def to_wire(call: ProviderCall) -> dict:
+    """Keyword arguments for ``converse`` / ``converse_stream``."""
+    system, messages = _turns(call)
+    if not messages:
+        raise _errors.build(BadRequest, NAME, "the conversation has no user turn", code="no_user_turn")
+    inference: dict[str, Any] = {"maxTokens": call.max_tokens}
+    if call.temperature is not None:
+        inference["temperature"] = min(float(call.temperature), BEDROCK_MAX_TEMPERATURE)
+    wire: dict[str, Any] = {"modelId": call.model, "messages": messages, "inferenceConfig": inference}
+    if system:
+        wire["system"] = system
+    return wire
+
+
+def usage_from_wire(usage: dict | None) -> Usage | None:
+    """Converse usage as a ``Usage``. Bedrock counts cache reads/writes apart from
+    ``inputTokens``; they are folded into ``input_tokens`` so that, as on Azure,
+    ``cached_input_tokens`` is the cached part of the input."""
+    if not usage:
+        return None
+    cache_read = int(usage.get("cacheReadInputTokens") or 0)
+    cache_write = int(usage.get("cacheWriteInputTokens") or 0)
+    return Usage(
+        input_tokens=int(usage.get("inputTokens") or 0) + cache_read + cache_write,
+        output_tokens=int(usage.get("outputTokens") or 0),
+        source="provider",
+        cached_input_tokens=cache_read,
+    )
+
+
+def _request_id(payload: dict) -> str | None:
+    return (payload.get("ResponseMetadata") or {}).get("RequestId")
+
+
+def from_wire(payload: dict, *, model: str = "") -> Completion:
+    """A ``converse`` response as a ``Completion``. Converse does not echo the model, so the
+    caller passes the id it invoked."""
+    content = ((payload.get("output") or {}).get("message") or {}).get("content") or []
+    usage = usage_from_wire(payload.get("usage"))
+    if usage is None:
+        raise _errors.build(ProviderUnavailable, NAME, "response carried no usage", code="no_usage")
+    return Completion(
+        text="".join(block.get("text", "") for block in content if isinstance(block, dict)),
+        model=model,
+        usage=usage,
+        finish_reason=payload.get("stopReason"),
+        request_id=_request_id(payload),
+    )
+
+
+class EventAccumulator:
+    """Folds ConverseStream events into text deltas and, at the end, one ``Completion``."""
+
+    def __init__(self, model: str = "", request_id: str | None = None):
+        self.model = model
+        self.request_id = request_id
+        self.parts: list[str] = []
+        self.stop_reason: str | None = None
+        self.usage: Usage | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def feed(self, event: dict) -> str | None:
+        if "contentBlockDelta" in event:
+            text = (event["contentBlockDelta"].get("delta") or {}).get("text")
+            if text:
+                self.parts.append(text)
+                return text
+        elif "messageStop" in event:
+            self.stop_reason = event["messageStop"].get("stopReason")
+        elif "metadata" in event:
+            self.usage = usage_from_wire(event["metadata"].get("usage"))
+        return None
+
+    def finish(self) -> Completion:
+        if self.stop_reason is None or self.usage is None:
+            missing = "messageStop" if self.stop_reason is None else "metadata usage"
+            raise _errors.build(ProviderUnavailable, NAME, f"stream ended without {missing}", code="stream_cut")
+        return Completion(self.text, self.model, self.usage, self.stop_reason, self.request_id)
+
+
+# --- error mapping ---------------------------------------------------------------------
+
+_BY_CODE: dict[str, type[ProviderError]] = {
+    "ThrottlingException": RateLimited,
+    "TooManyRequestsException": RateLimited,
+    "ServiceQuotaExceededException": RateLimited,
+    "ModelNotReadyException": ProviderUnavailable,  # a 429 that is not a throttle
+    "ModelTimeoutException": ProviderTimeout,
+    "ModelErrorException": ProviderUnavailable,
+    "ModelStreamErrorException": ProviderUnavailable,
+    "InternalServerException": ProviderUnavailable,
+    "ServiceUnavailableException": ProviderUnavailable,
+    "AccessDeniedException": AuthFailed,
+    "UnrecognizedClientException": AuthFailed,
+    "InvalidSignatureException": AuthFailed,
+    "ExpiredTokenException": AuthFailed,
+    "ResourceNotFoundException": ModelNotFound,
+}
+
+
+def classify(code: str, status: int | None, message: str) -> type[ProviderError]:
+    """The error class for a Bedrock error code (either spelling), HTTP status and message."""
+    code = code[:1].upper() + code[1:] if code else ""
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls
+    if code == "ValidationException" or status in (400, 422):
+        # A 400 says little by itself: too long, filtered, a bad model id, or even a
+        # "503-as-400" all arrive as ValidationException.
+        return _errors.by_message(message) or BadRequest
+    # An unknown code inside a stream (no status) means the service broke mid-answer.
+    return _errors.by_status(status) or _errors.by_message(message) or ProviderUnavailable
+
+
+def _map_client_error(exc: bce.ClientError) -> ProviderError:
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error") or {}
+    meta = response.get("ResponseMetadata") or {}
+    code = str(error.get("Code") or "")
+    status = meta.get("HTTPStatusCode")
+    if isinstance(exc, bce.EventStreamError) or code.isdigit():
+        status = status if status and status != 200 else (int(code) if code.isdigit() else None)
+    message = str(error.get("Message") or "")
+    cls = classify(code, status, message)
+    retry_after = _errors.parse_retry_after(meta.get("HTTPHeaders"))
+    return _errors.build(cls, NAME, message, status=status, code=code or None,
+                         retry_after=retry_after, request_id=meta.get("RequestId"))
+
+
+def _map_error(exc: BaseException) -> ProviderError:
+    """Turn any boto3/botocore/urllib3 exception into the gateway's error tree (WIRE §2.5)."""
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, bce.ClientError):
+        return _map_client_error(exc)
+    kind = type(exc).__name__
+    if isinstance(exc, (bce.ReadTimeoutError, bce.ConnectTimeoutError)) or "Timeout" in kind:
+        return _errors.build(ProviderTimeout, NAME, "request timed out", code=kind)
+    if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
+        return _errors.build(AuthFailed, NAME, "no usable AWS credentials", code=kind)
+    if isinstance(exc, bce.ParamValidationError):
+        return _errors.build(BadRequest, NAME, "request failed client-side validation", code=kind)
+    # EndpointConnectionError, ConnectionClosedError, urllib3 protocol errors on a cut stream.
+    return _errors.build(ProviderUnavailable, NAME, "connection failed", code=kind)
+
+
+def _catchable() -> tuple[type[BaseException], ...]:
+    kinds: list[type[BaseException]] = [bce.ClientError, bce.BotoCoreError]
+    try:
+        import urllib3.exceptions
+
+        kinds.append(urllib3.exceptions.HTTPError)
+    except ImportError:  # pragma: no cover - botocore depends on urllib3
+        pass
+    return tuple(kinds)
+
+
+_CATCH = _catchable()
+
+
+# --- the adapter -----------------------------------------------------------------------
+
+
+class BedrockProvider:
+    """``Provider`` over an injected boto3 ``bedrock-runtime`` client."""
+
+    name = NAME
+    supports_streaming = True
+
+    def __init__(self, client):
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings, *, endpoint_url: str | None = None, aws_access_key_id: str | None = None,
+                      aws_secret_access_key: str | None = None) -> "BedrockProvider":
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            # total_max_attempts counts the first call; "max_attempts" would count retries only.
+            retries={"mode": "standard", "total_max_attempts": settings.sdk_max_attempts},
+            connect_timeout=5,
+            read_timeout=settings.timeout_s,
+            max_pool_connections=64,
+        )
+        session = boto3.Session(profile_name=settings.aws_profile) if settings.aws_profile else boto3.Session()
+        key_id = aws_access_key_id or settings.aws_access_key_id
+        secret = aws_secret_access_key or settings.aws_secret_access_key
+        creds = {}
+        if key_id and secret:
+            creds = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+            if settings.aws_session_token and not aws_access_key_id:
+                creds["aws_session_token"] = settings.aws_session_token
+        client = session.client(
+            "bedrock-runtime",
+            region_name=settings.aws_region,
+            endpoint_url=endpoint_url or settings.bedrock_endpoint_url,
+            config=config,
+            **creds,
+        )
+        return cls(client)
+
+    def complete(self, call: ProviderCall) -> Completion:
+        wire = to_wire(call)
+        try:
+            return from_wire(self.client.converse(**wire), model=call.model)
+        except _CATCH as exc:
+            raise _map_error(exc) from None
+
+    def stream(self, call: ProviderCall) -> Iterator[StreamItem]:
+        wire = to_wire(call)
+        acc = EventAccumulator(call.model)
+        events = None
+        try:
+            response = self.client.converse_stream(**wire)
+            acc.request_id = _request_id(response)
+            events = response["stream"]
+            for event in events:
+                delta = acc.feed(event)
+                if delta:
+                    yield delta
+            completion = acc.finish()
+        except (*_CATCH, ProviderError) as exc:
+            err = _map_error(exc)
+            if acc.parts:
+                raise _errors.interrupted(err, acc.text) from None
+            raise err from None
+        finally:
+            if events is not None:
+                events.close()
+        yield completion
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,261 @@
+"""Routing: order the (provider, model) candidates for one request, and say why.
+
+``rank`` is a pure function: no I/O, no clock, no randomness (the caller passes
+``explore_roll``, a number in [0, 1)). Scores are computed apart from the decision, and
+every decision comes back with a human-readable reason plus the score of every candidate.
+
+Rules, applied in this order:
+
+1. **Scores** (lower is better), per ``request.priority``:
+
+   - ``low_cost``: the estimated cost in USD. Unpriced candidates have no score and rank
+     after every priced one; the reason says so.
+   - ``low_latency``: recent p90 latency in ms — p90 TTFT when streaming, p90 total
+     otherwise. A candidate with no samples gets a prior: the median p90 of the candidates
+     that have samples (so a newcomer neither wins nor loses by default), or
+     ``PRIOR_TOTAL_MS`` / ``PRIOR_TTFT_MS`` when nobody has samples.
+   - ``balanced``: ``W_COST × cost/min_cost + W_LATENCY × latency/min_latency`` with both
+     weights 0.5; each term is 1.0 for the best candidate. An unpriced candidate's cost
+     term is the worst priced term + 1 (all 1.0 when nothing is priced).
+
+2. **Primary group.** ``request.model`` pins the candidates with that model; otherwise
+   ``request.provider_hint`` puts the hinted provider's candidates first; both are ordered
+   by score. The remaining candidates follow as fallbacks.
+
+3. **Exploration** (``low_latency`` and ``balanced``): when ``explore_roll < explore_rate``
+   the least-sampled healthy candidate of the primary group goes first, so a provider that
+   recovered, or was just added, keeps getting the samples it needs to win again.
+
+4. **Other provider next.** After the first choice the next healthy candidate is one on
+   the other provider when there is one: an outage usually takes a whole provider down.
+   A hinted provider's candidates stay together (the hint asked for them); after a pinned
+   model, the first fallback is on the other provider.
+
+5. **Open breakers** are kept, but moved to the very end as a last resort (an all-open
+   fleet still gets a chance; the executor's ``breaker.allow`` has the final word).
+   Half-open candidates keep their place so the probe happens naturally.
+
+6. **``fallback=False``** drops every candidate outside the primary group; without a pin
+   or hint, the primary group is the first choice's provider.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Mapping, Sequence
+
+from .breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from .stats import LatencyTracker, OutputTokenStats, RouteStats
+
+PRIOR_TOTAL_MS = 2000.0
+PRIOR_TTFT_MS = 500.0
+W_COST = 0.5
+W_LATENCY = 0.5
+_LATENCY_PRIORITIES = ("low_latency", "balanced")
+
+__all__ = [
+    "CLOSED",
+    "HALF_OPEN",
+    "OPEN",
+    "Candidate",
+    "CircuitBreaker",
+    "LatencyTracker",
+    "OutputTokenStats",
+    "Ranking",
+    "RouteStats",
+    "rank",
+]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    provider: str
+    model: str
+    est_input_tokens: int
+    est_output_tokens: int
+    est_cost_usd: Decimal | None  # None: the model is unpriced
+    # Derived once: rank reads them many times per request.
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
+    label: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "key", (self.provider, self.model))
+        object.__setattr__(self, "label", f"{self.provider}/{self.model}")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    ordered: tuple[Candidate, ...]
+    reason: str
+    scores: dict = field(default_factory=dict)  # label -> score (None = unpriced under low_cost)
+    rejected: tuple[tuple[Candidate, float | None, str], ...] = ()
+
+    @property
+    def first(self) -> Candidate | None:
+        return self.ordered[0] if self.ordered else None
+
+
+# --- scoring ---------------------------------------------------------------------------
+
+
+def _latencies(cands: Sequence[Candidate], stats: RouteStats, streaming: bool) -> dict[str, tuple[float, bool]]:
+    """label -> (p90 ms, is_prior)."""
+    seen = {c.label: stats.p90(c.key, streaming=streaming) for c in cands}
+    known = [v for v in seen.values() if v is not None]
+    prior = statistics.median(known) if known else (PRIOR_TTFT_MS if streaming else PRIOR_TOTAL_MS)
+    return {label: (prior, True) if v is None else (v, False) for label, v in seen.items()}
+
+
+def _cost_terms(cands: Sequence[Candidate]) -> dict[str, float]:
+    priced = {c.label: float(c.est_cost_usd) for c in cands if c.est_cost_usd is not None}
+    if not priced:
+        return {c.label: 1.0 for c in cands}
+    low = min(priced.values())
+    # A free model would divide by zero; a tiny floor keeps ratios finite and ordered.
+    terms = {k: (v + 1e-12) / (low + 1e-12) for k, v in priced.items()}
+    worst = max(terms.values()) + 1.0
+    return {c.label: terms.get(c.label, worst) for c in cands}
+
+
+def _scores(priority: str, cands, stats, streaming) -> tuple[dict, Callable[[Candidate], str]]:
+    """(label -> score, a function describing one candidate for the reason)."""
+    metric = "p90 ttft" if streaming else "p90"
+    lat = _latencies(cands, stats, streaming)
+
+    def lat_desc(c: Candidate) -> str:
+        value, prior = lat[c.label]
+        return f"{metric} {value:.0f}ms" + (" (prior)" if prior else "")
+
+    def cost_desc(c: Candidate) -> str:
+        return "unpriced" if c.est_cost_usd is None else f"est ${c.est_cost_usd:.6f}"
+
+    if priority == "low_cost":
+        return {c.label: None if c.est_cost_usd is None else float(c.est_cost_usd) for c in cands}, cost_desc
+    if priority == "low_latency":
+        return {k: v for k, (v, _) in lat.items()}, lat_desc
+    cost = _cost_terms(cands)
+    low_lat = max(min(v for v, _ in lat.values()), 1e-6)
+    scores = {c.label: W_COST * cost[c.label] + W_LATENCY * lat[c.label][0] / low_lat for c in cands}
+
+    def balanced_desc(c: Candidate) -> str:
+        price = "unpriced" if c.est_cost_usd is None else f"cost x{cost[c.label]:.1f}"
+        return f"score {scores[c.label]:.2f} ({price}, {lat_desc(c)} x{lat[c.label][0] / low_lat:.1f})"
+
+    return scores, balanced_desc
+
+
+# --- ordering --------------------------------------------------------------------------
+
+
+def _sorted(group, scores, index) -> list[Candidate]:
+    def key(c):
+        s = scores.get(c.label)
+        return (s is None, 0.0 if s is None else s, index[c.label])
+
+    return sorted(group, key=key)
+
+
+def _other_provider_next(ordered: list[Candidate], start: int) -> list[Candidate]:
+    if not ordered or start >= len(ordered) or ordered[start].provider != ordered[0].provider:
+        return ordered
+    for i in range(start + 1, len(ordered)):
+        if ordered[i].provider != ordered[0].provider:
+            return ordered[:start] + [ordered[i]] + ordered[start:i] + ordered[i + 1 :]
+    return ordered
+
+
+def _explore(group: list[Candidate], stats: RouteStats, streaming: bool) -> Candidate | None:
+    if not group:
+        return None
+    return min(group, key=lambda c: stats.count(c.key, streaming=streaming))
+
+
+def _split_primary(request, cands, notes) -> tuple[list[Candidate], list[Candidate], bool]:
+    """(primary, others, explicit) from the pinned model or the provider hint."""
+    if request.model:
+        primary = [c for c in cands if c.model == request.model]
+        if primary:
+            notes.append(f"pinned model {request.model}")
+            return primary, [c for c in cands if c.model != request.model], True
+        notes.append(f"pinned model {request.model} is not a candidate; ranking all")
+    elif request.provider_hint:
+        primary = [c for c in cands if c.provider == request.provider_hint]
+        if primary:
+            notes.append(f"hint={request.provider_hint}")
+            return primary, [c for c in cands if c.provider != request.provider_hint], True
+        notes.append(f"hint={request.provider_hint} has no candidate; ranking all")
+    return list(cands), [], False
+
+
+def rank(
+    request,
+    candidates: Sequence[Candidate],
+    stats: RouteStats | None = None,
+    *,
+    breaker_states: Mapping[tuple[str, str], str] | None = None,
+    streaming: bool = False,
+    explore_roll: float = 1.0,
+    explore_rate: float = 0.05,
+) -> Ranking:
+    """Order ``candidates`` for ``request`` (see the module docstring for the rules)."""
+    cands = list(dict.fromkeys(candidates))
+    if not cands:
+        return Ranking((), "no candidates configured")
+    stats = stats or RouteStats()
+    states = breaker_states or {}
+    is_open = {c.label: states.get(c.key) == OPEN for c in cands}
+    index = {c.label: i for i, c in enumerate(cands)}
+    scores, describe = _scores(request.priority, cands, stats, streaming)
+    notes: list[str] = []
+
+    primary, others, explicit = _split_primary(request, cands, notes)
+    primary, others = _sorted(primary, scores, index), _sorted(others, scores, index)
+    healthy = [c for c in primary if not is_open[c.label]]
+    if request.priority in _LATENCY_PRIORITIES and explore_roll < explore_rate and len(healthy) > 1:
+        pick = _explore(healthy, stats, streaming)
+        if pick != healthy[0]:
+            healthy.remove(pick)
+            healthy.insert(0, pick)
+            notes.append(f"explore: {pick.label} has {stats.count(pick.key, streaming=streaming)} samples")
+    if not explicit:
+        # Without a pin or hint the primary group is the first choice's provider.
+        lead = (healthy or primary)[0].provider
+        others = [c for c in primary if c.provider != lead]
+        healthy = [c for c in healthy if c.provider == lead]
+        primary = [c for c in primary if c.provider == lead]
+
+    dropped: list[Candidate] = []
+    if not request.fallback:
+        dropped, others = others, []
+        if dropped:
+            notes.append("fallback disabled: " + ", ".join(c.label for c in dropped) + " dropped")
+    last_resort = [c for c in primary + others if is_open[c.label]]
+    ordered = healthy + [c for c in others if not is_open[c.label]]
+    ordered = _other_provider_next(ordered, len(healthy) if explicit else 1) + last_resort
+    if last_resort:
+        notes.append("breaker open: " + ", ".join(c.label for c in last_resort) + " moved last")
+    if request.priority == "low_cost" and any(c.est_cost_usd is None for c in cands):
+        notes.append("unpriced ranked last: " + ", ".join(c.label for c in cands if c.est_cost_usd is None))
+
+    reason = _reason(request.priority, ordered, describe, scores, notes)
+    rejected = tuple(
+        (c, scores.get(c.label), "breaker open: last resort" if is_open[c.label] else f"fallback #{i}")
+        for i, c in enumerate(ordered[1:], start=1)
+    ) + tuple((c, scores.get(c.label), "dropped: fallback disabled") for c in dropped)
+    return Ranking(tuple(ordered), reason, scores, rejected)
+
+
+def _reason(priority: str, ordered, describe, scores, notes) -> str:
+    if not ordered:
+        head = f"{priority}: no candidate left"
+    else:
+        first = ordered[0]
+        head = f"{priority}: {first.label} {describe(first)}"
+        runner = next((c for c in ordered[1:] if c.label != first.label), None)
+        if runner is not None:
+            a, b = scores.get(first.label), scores.get(runner.label)
+            op = "<" if a is not None and (b is None or a < b) else ("=" if a == b else "ahead of")
+            head += f" {op} {runner.label} {describe(runner)}"
+    return "; ".join([head, *notes])

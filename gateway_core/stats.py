@@ -1,0 +1,218 @@
+"""Recent-history statistics the router reads: latency per (provider, model) and output length per task.
+
+Both trackers keep a bounded sliding window per key, are seeded from the usage log at
+start, and are safe to share between threads. They sit on the request path, so reads are
+cheap: percentiles are recomputed only for keys that changed since the last snapshot, and
+the expected output length is a running sum. Percentiles use the nearest-rank method on
+the window (p90 of 10 samples is the 9th smallest).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+Key = tuple[str, str]  # (provider, model)
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def chronological(rows: Iterable[Mapping]) -> list[Mapping]:
+    """Rows oldest first. The usage log hands them newest first; rows that all carry an ISO
+    ``ts`` are sorted by it, anything else is taken to be in order already."""
+    rows = list(rows)
+    if rows and all(r.get("ts") for r in rows):
+        rows.sort(key=lambda r: str(r["ts"]))
+    return rows
+
+
+@dataclass(frozen=True)
+class RouteStats:
+    """An immutable snapshot for ``rank``: p90 total latency, p90 TTFT and sample counts."""
+
+    latency_p90: Mapping[Key, float] = field(default_factory=dict)
+    ttft_p90: Mapping[Key, float] = field(default_factory=dict)
+    samples: Mapping[Key, int] = field(default_factory=dict)
+    ttft_samples: Mapping[Key, int] = field(default_factory=dict)
+
+    def p90(self, key: Key, *, streaming: bool = False) -> float | None:
+        return (self.ttft_p90 if streaming else self.latency_p90).get(key)
+
+    def count(self, key: Key, *, streaming: bool = False) -> int:
+        return (self.ttft_samples if streaming else self.samples).get(key, 0)
+
+
+@dataclass
+class _Series:
+    latency: deque
+    ttft: deque
+    outcomes: deque  # True = ok
+
+
+class LatencyTracker:
+    """Sliding windows of successful-call latency and TTFT, plus outcomes, per (provider, model).
+
+    Failed calls are kept out of the latency windows (a fast 503 is not a fast provider)
+    but count in the outcome window behind ``error_rate``.
+    """
+
+    def __init__(self, window: int = 200):
+        self.window = window
+        self._series: dict[Key, _Series] = {}
+        self._dirty: set[Key] = set()
+        self._cache: dict[str, dict] = {"latency": {}, "ttft": {}, "n": {}, "n_ttft": {}}
+        self._snapshot = RouteStats()
+        self._lock = threading.Lock()
+
+    def _get(self, key: Key) -> _Series:
+        s = self._series.get(key)
+        if s is None:
+            w = self.window
+            s = self._series[key] = _Series(deque(maxlen=w), deque(maxlen=w), deque(maxlen=w))
+        return s
+
+    def _observe(self, key: Key, latency_ms, ttft_ms, ok: bool) -> None:
+        s = self._get(key)
+        s.outcomes.append(bool(ok))
+        if ok and latency_ms is not None:
+            s.latency.append(float(latency_ms))
+            if ttft_ms is not None:
+                s.ttft.append(float(ttft_ms))
+        self._dirty.add(key)
+
+    def observe(self, provider: str, model: str, latency_ms: float | None, ttft_ms: float | None, ok: bool) -> None:
+        with self._lock:
+            self._observe((provider, model), latency_ms, ttft_ms, ok)
+
+    def seed(self, rows: Iterable[Mapping]) -> int:
+        """Load past attempts: dicts with provider, model, latency_ms, ttft_ms, status (and
+        optionally ts, streamed). Rows with a status other than ok/error (e.g. rejected) are
+        skipped, and so is the TTFT of a row marked not streamed (it is the total latency)."""
+        n = 0
+        with self._lock:
+            for row in chronological(rows):
+                status = row.get("status")
+                if status not in ("ok", "error") or not row.get("provider") or not row.get("model"):
+                    continue
+                ttft = row.get("ttft_ms") if row.get("streamed", True) else None
+                self._observe((row["provider"], row["model"]), row.get("latency_ms"), ttft, status == "ok")
+                n += 1
+        return n
+
+    def _percentile(self, provider: str, model: str, q: float, kind: str) -> float | None:
+        with self._lock:
+            s = self._series.get((provider, model))
+            values = () if s is None else tuple(s.ttft if kind == "ttft" else s.latency)
+        return percentile(values, q)
+
+    def p50(self, provider: str, model: str, kind: str = "total") -> float | None:
+        """Median latency in ms; ``kind`` is ``total`` or ``ttft``. None without samples."""
+        return self._percentile(provider, model, 0.5, kind)
+
+    def p90(self, provider: str, model: str, kind: str = "total") -> float | None:
+        return self._percentile(provider, model, 0.9, kind)
+
+    def error_rate(self, provider: str, model: str) -> float | None:
+        with self._lock:
+            s = self._series.get((provider, model))
+            if s is None or not s.outcomes:
+                return None
+            return 1.0 - sum(s.outcomes) / len(s.outcomes)
+
+    def summary(self, provider: str, model: str) -> dict:
+        """Health figures for one (provider, model), for the console: p50_ms, p90_ms,
+        ttft_p50_ms, ttft_p90_ms, error_rate (None when unknown) and samples."""
+        with self._lock:
+            s = self._series.get((provider, model))
+            latency, ttft = (tuple(s.latency), tuple(s.ttft)) if s else ((), ())
+            outcomes = tuple(s.outcomes) if s else ()
+        return {
+            "p50_ms": percentile(latency, 0.5),
+            "p90_ms": percentile(latency, 0.9),
+            "ttft_p50_ms": percentile(ttft, 0.5),
+            "ttft_p90_ms": percentile(ttft, 0.9),
+            "error_rate": (1.0 - sum(outcomes) / len(outcomes)) if outcomes else None,
+            "samples": len(outcomes),
+        }
+
+    def snapshot(self) -> RouteStats:
+        with self._lock:
+            if self._dirty:
+                c = self._cache
+                for key in self._dirty:
+                    s = self._series[key]
+                    for name, values in (("latency", s.latency), ("ttft", s.ttft)):
+                        p = percentile(values, 0.9)
+                        if p is None:
+                            c[name].pop(key, None)
+                        else:
+                            c[name][key] = p
+                    c["n"][key] = len(s.latency)
+                    c["n_ttft"][key] = len(s.ttft)
+                self._dirty.clear()
+                self._snapshot = RouteStats(dict(c["latency"]), dict(c["ttft"]), dict(c["n"]), dict(c["n_ttft"]))
+            return self._snapshot
+
+
+class OutputTokenStats:
+    """Expected output tokens per task, for the pre-request cost estimate.
+
+    The estimate is the mean of the task's recent outputs shrunk towards its default:
+    ``(default × PRIOR_WEIGHT + Σ observed) / (PRIOR_WEIGHT + n)``, so one unusual answer
+    does not swing routing, and a long history converges on the real mean. The mean (not
+    the median) is used because expected cost is linear in tokens.
+    """
+
+    PRIOR_WEIGHT = 3
+
+    def __init__(self, defaults: Mapping[str, int], window: int = 200, fallback: int = 256):
+        self.defaults = dict(defaults)
+        self.window = window
+        self.fallback = fallback
+        self._values: dict[str, deque] = {}
+        self._sums: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _observe(self, task: str, tokens: int) -> None:
+        values = self._values.get(task)
+        if values is None:
+            values = self._values[task] = deque(maxlen=self.window)
+            self._sums[task] = 0
+        if len(values) == values.maxlen:
+            self._sums[task] -= values[0]
+        values.append(tokens)
+        self._sums[task] += tokens
+
+    def observe(self, task: str, output_tokens: int) -> None:
+        if output_tokens is None or output_tokens < 0:
+            return
+        with self._lock:
+            self._observe(task, int(output_tokens))
+
+    def seed(self, rows: Iterable[Mapping]) -> int:
+        """Load past attempts: dicts with task, output_tokens and status (and optionally ts)."""
+        n = 0
+        with self._lock:
+            for row in chronological(rows):
+                tokens = row.get("output_tokens")
+                if row.get("status", "ok") != "ok" or tokens is None or not row.get("task"):
+                    continue
+                self._observe(row["task"], int(tokens))
+                n += 1
+        return n
+
+    def expected(self, task: str) -> int:
+        default = self.defaults.get(task, self.fallback)
+        with self._lock:
+            values = self._values.get(task)
+            n = len(values) if values else 0
+            total = self._sums.get(task, 0)
+        return max(1, round((default * self.PRIOR_WEIGHT + total) / (self.PRIOR_WEIGHT + n)))

@@ -1,0 +1,246 @@
+"""Pre-request token estimates: tiktoken for Azure, tiktoken × a learned factor for Claude.
+
+Estimates exist for routing and pre-flight limits only; billing always uses the usage the
+provider reports. Each estimate says where it came from (``tiktoken``, ``calibrated`` or
+``heuristic``) so the log can show how far to trust it, and ``observe`` compares estimates
+with the actual usage so the error stays measurable and Claude's factor keeps learning.
+
+Encodings load lazily, once per counter, from tiktoken's local cache (``TIKTOKEN_CACHE_DIR``)
+and never from the network: a request path must not stall on a download. If an encoding
+cannot load, the counter answers with the labelled ``ceil(chars / 4)`` heuristic from then on.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from .pricing import split_profile
+from .types import ChatMessage
+
+# Claude's tokenizer is unpublished; its counts run above o200k's on English prose. 1.15 is a
+# deliberately high starting point (over-estimating is the safe side for limits) until usage
+# arrives. Observed ratios are clamped so one odd response cannot wreck the factor.
+DEFAULT_CALIBRATION = 1.15
+CALIBRATION_BOUNDS = (0.5, 3.0)
+CALIBRATION_ALPHA = 0.1  # EWMA weight once past the warm-up, where a running mean is used
+ERROR_WINDOW = 200
+EXACT_PROVIDERS = ("azure",)  # their service tokenises with tiktoken's encodings
+
+# OpenAI cookbook recipe (WIRE.md §4.2): per message 3 tokens plus its fields, plus 3 tokens
+# priming the reply.
+TOKENS_PER_MESSAGE = 3
+REPLY_PRIMING = 3
+HEURISTIC_CHARS_PER_TOKEN = 4
+
+# Only short strings (system prompts, templates, repeated questions) are worth remembering;
+# long prompts are rarely repeated and would fill memory.
+CACHE_MAX_CHARS = 2048
+CACHE_SIZE = 4096
+
+_O200K = ("gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "gpt-oss")
+_CL100K = ("gpt-4", "gpt-35-turbo", "gpt-3.5", "text-embedding-3", "text-embedding-ada-002")
+_BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class TokenEstimate:
+    """``tokens`` is the estimate to use; ``raw_tokens`` the uncalibrated count that ``observe`` wants back."""
+
+    tokens: int
+    source: str  # "tiktoken" | "calibrated" | "heuristic"
+    raw_tokens: int
+
+
+def encoding_name(model: str) -> str:
+    """tiktoken encoding for a model name (not an Azure deployment name: map that first)."""
+    m = model.strip().lower()
+    if m.startswith(_O200K):
+        return "o200k_base"
+    if m.startswith(_CL100K):
+        return "cl100k_base"
+    # Claude and anything unknown: the newer, larger vocabulary is the closer base.
+    return "o200k_base"
+
+
+def heuristic_tokens(text: str) -> int:
+    return math.ceil(len(text) / HEURISTIC_CHARS_PER_TOKEN)
+
+
+def load_cached_encoding(name: str):
+    """``tiktoken.get_encoding`` restricted to files already in tiktoken's cache.
+
+    tiktoken downloads a missing file on its own; refusing first keeps every load local.
+    """
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if cache_dir is None:
+        cache_dir = os.environ.get("DATA_GYM_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    cache_file = os.path.join(cache_dir, hashlib.sha1(_BLOB.format(name).encode()).hexdigest())
+    if not cache_dir or not os.path.isfile(cache_file):
+        raise FileNotFoundError(f"{name} is not in the tiktoken cache; set TIKTOKEN_CACHE_DIR")
+    import tiktoken
+
+    return tiktoken.get_encoding(name)
+
+
+@dataclass
+class _Calibration:
+    factor: float
+    observations: int = 0
+    errors: deque = field(default_factory=lambda: deque(maxlen=ERROR_WINDOW))
+
+
+class TokenCounter:
+    """Token counts and estimates. Safe to share between threads; keep one per process.
+
+    ``loader`` maps an encoding name to an object with ``encode_ordinary``; it is called at
+    most once per encoding name, and any exception it raises selects the heuristic for good.
+    """
+
+    def __init__(
+        self,
+        loader: Callable[[str], Any] | None = None,
+        *,
+        default_factor: float = DEFAULT_CALIBRATION,
+        cache_size: int = CACHE_SIZE,
+    ):
+        self._loader = loader or load_cached_encoding
+        self._default_factor = default_factor
+        self._encodings: dict[str, Any] = {}
+        self._load_lock = threading.Lock()
+        self._cal: dict[str, _Calibration] = {}
+        self._cal_lock = threading.Lock()
+        self._cached_count = functools.lru_cache(maxsize=cache_size)(self._encode_count)
+
+    # --- encodings ----------------------------------------------------------------------
+
+    def encoding_name(self, model: str) -> str:
+        return encoding_name(model)
+
+    def available(self, model: str) -> bool:
+        """True when ``model``'s encoding is loaded, False when the heuristic is in use."""
+        return self._encoding(encoding_name(model)) is not None
+
+    def warm(self, models: Iterable[str]) -> None:
+        """Load the encodings these models need now, not on the first request (~0.2 s each)."""
+        for model in models:
+            self._encoding(encoding_name(model))
+
+    def _encoding(self, name: str):
+        enc = self._encodings.get(name, _MISSING)
+        if enc is not _MISSING:
+            return enc
+        with self._load_lock:
+            enc = self._encodings.get(name, _MISSING)
+            if enc is _MISSING:
+                try:
+                    enc = self._loader(name)
+                except Exception:  # offline, missing cache, corrupt file: all mean "heuristic"
+                    enc = None
+                self._encodings[name] = enc
+        return enc
+
+    def _encode_count(self, name: str, text: str) -> int:
+        return len(self._encodings[name].encode_ordinary(text))
+
+    def _count(self, name: str, text: str) -> int:
+        # encode_ordinary: user text containing "<|endoftext|>" is counted, not rejected.
+        if len(text) <= CACHE_MAX_CHARS:
+            return self._cached_count(name, text)
+        return self._encode_count(name, text)
+
+    # --- counting -----------------------------------------------------------------------
+
+    def count_text(self, model: str, text: str) -> int:
+        """Tokens in ``text`` under ``model``'s encoding, or the heuristic when it cannot load."""
+        name = encoding_name(model)
+        if self._encoding(name) is None:
+            return heuristic_tokens(text)
+        return self._count(name, text)
+
+    def estimate_messages(self, provider: str, model: str, messages: Sequence[ChatMessage]) -> TokenEstimate:
+        """Prompt tokens for a chat, with the chat overhead recipe; calibrated for non-Azure models."""
+        name = encoding_name(model)
+        if self._encoding(name) is None:
+            n = sum(TOKENS_PER_MESSAGE + 1 + heuristic_tokens(m.content) for m in messages) + REPLY_PRIMING
+            return TokenEstimate(n, "heuristic", n)
+        raw = REPLY_PRIMING
+        for m in messages:
+            raw += TOKENS_PER_MESSAGE + self._count(name, m.role) + self._count(name, m.content)
+        return self._finish(provider, model, raw)
+
+    def estimate_text_tokens(self, provider: str, model: str, text: str) -> TokenEstimate:
+        """Tokens for plain text (e.g. an expected answer), calibrated like ``estimate_messages``."""
+        name = encoding_name(model)
+        if self._encoding(name) is None:
+            n = heuristic_tokens(text)
+            return TokenEstimate(n, "heuristic", n)
+        return self._finish(provider, model, self._count(name, text))
+
+    def _finish(self, provider: str, model: str, raw: int) -> TokenEstimate:
+        if provider in EXACT_PROVIDERS:
+            return TokenEstimate(raw, "tiktoken", raw)
+        return TokenEstimate(math.ceil(raw * self.calibration_factor(model, provider)), "calibrated", raw)
+
+    # --- calibration --------------------------------------------------------------------
+
+    def calibration_factor(self, model: str, provider: str = "bedrock") -> float:
+        if provider in EXACT_PROVIDERS:
+            return 1.0
+        cal = self._cal.get(_key(model))
+        return self._default_factor if cal is None else cal.factor
+
+    def observe(self, provider: str, model: str, raw_tokens: int, actual_input_tokens: int) -> None:
+        """Learn from one call: ``raw_tokens`` from the estimate, ``actual_input_tokens`` from usage.
+
+        The error recorded is that of the estimate as it was made, before this update, so
+        ``estimate_error`` measures what callers actually got.
+        """
+        if raw_tokens <= 0 or actual_input_tokens <= 0:
+            return
+        if self._encoding(encoding_name(model)) is None:
+            return  # a heuristic count would teach the factor the wrong ratio
+        exact = provider in EXACT_PROVIDERS
+        with self._cal_lock:
+            cal = self._cal.setdefault(_key(model), _Calibration(self._default_factor))
+            used = raw_tokens if exact else math.ceil(raw_tokens * cal.factor)
+            cal.errors.append(abs(used - actual_input_tokens) / actual_input_tokens)
+            if exact:
+                return
+            lo, hi = CALIBRATION_BOUNDS
+            ratio = min(max(actual_input_tokens / raw_tokens, lo), hi)
+            cal.observations += 1
+            # Running mean while young (fast start from logged history), then an EWMA that
+            # follows tokenizer changes without jumping on a single call.
+            alpha = max(CALIBRATION_ALPHA, 1.0 / cal.observations)
+            cal.factor += alpha * (ratio - cal.factor)
+
+    def seed_calibration(self, rows: Iterable[tuple[str, int, int]], provider: str = "bedrock") -> int:
+        """Replay logged ``(model, raw_tokens, actual_input_tokens)`` rows, oldest first; returns rows used."""
+        used = 0
+        for model, raw, actual in rows:
+            if raw and actual and raw > 0 and actual > 0:
+                self.observe(provider, model, int(raw), int(actual))
+                used += 1
+        return used
+
+    def estimate_error(self, model: str) -> float | None:
+        """Mean absolute percentage error (12.5 = 12.5%) over the recent window; None before any usage."""
+        with self._cal_lock:
+            cal = self._cal.get(_key(model))
+            if cal is None or not cal.errors:
+                return None
+            return 100.0 * sum(cal.errors) / len(cal.errors)
+
+
+def _key(model: str) -> str:
+    # A profile id or ARN tokenises exactly like its bare model.
+    return split_profile(model.lower())[1]

@@ -1,0 +1,213 @@
+"""The usage log's schema: its columns, ordered migrations, connections and row shape.
+
+``usage_logs`` holds one row per provider attempt; ``ab_votes`` holds blind A/B verdicts;
+``log_meta`` holds a generation counter that bulk deletions bump so mirrors rebuild.
+Migrations are small ordered functions recorded in ``migrations`` and applied under
+``BEGIN IMMEDIATE``, so two processes opening a fresh file at once cannot race.
+Every connection uses WAL, ``synchronous=NORMAL`` and a 10 s busy timeout.
+
+Money is ``Decimal`` in code but stored as REAL USD: SQLite has no decimal type, a double
+carries 15-16 significant digits (far below a micro-cent for any single call), and REAL
+lets SQLite and DuckDB aggregate without casting text on every query. ``cost_usd`` is
+NULL when the model is unpriced, never a silent 0.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+BUSY_TIMEOUT_MS = 10_000
+TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+VERDICTS = ("a", "b", "tie", "both_bad")
+
+# (name, SQLite type). Order is the INSERT order; analytics derives its mirror from it.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("ts", "TEXT NOT NULL"),
+    ("request_id", "TEXT NOT NULL"),
+    ("attempt", "INTEGER NOT NULL DEFAULT 1"),
+    ("final", "INTEGER NOT NULL DEFAULT 1"),
+    ("user", "TEXT"),
+    ("team", "TEXT"),
+    ("task", "TEXT"),
+    ("priority", "TEXT"),
+    ("provider_hint", "TEXT"),
+    ("route_reason", "TEXT"),
+    ("provider", "TEXT"),
+    ("model", "TEXT"),
+    ("prompt_tokens_est", "INTEGER"),
+    ("completion_tokens_est", "INTEGER"),
+    ("total_tokens_est", "INTEGER"),
+    ("cost_est_usd", "REAL"),
+    ("input_tokens", "INTEGER"),
+    ("output_tokens", "INTEGER"),
+    ("cached_input_tokens", "INTEGER"),
+    ("cost_usd", "REAL"),
+    ("unpriced", "INTEGER NOT NULL DEFAULT 0"),
+    ("token_source", "TEXT"),
+    ("counterfactual_provider", "TEXT"),
+    ("counterfactual_model", "TEXT"),
+    ("counterfactual_cost_usd", "REAL"),
+    ("latency_ms", "REAL"),
+    ("ttft_ms", "REAL"),
+    ("streamed", "INTEGER NOT NULL DEFAULT 0"),
+    ("status", "TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'error', 'rejected'))"),
+    ("error_type", "TEXT"),
+    ("error_message", "TEXT"),
+    ("price_version", "TEXT"),
+    ("prompt_text", "TEXT"),
+    ("response_text", "TEXT"),
+    ("synthetic", "INTEGER NOT NULL DEFAULT 0"),
+    ("estimate_raw_tokens", "INTEGER"),
+)
+COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite
+_WRITABLE_SET = frozenset(WRITABLE)
+STATUSES = ("ok", "error", "rejected")
+_DEFAULTS = {"attempt": 1, "final": 1, "unpriced": 0, "streamed": 0, "status": "ok", "synthetic": 0}
+INSERT_SQL = f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
+
+RECENT_COLUMNS = (
+    "ts", "provider", "model", "task", "status", "latency_ms", "ttft_ms", "output_tokens",
+    "streamed", "estimate_raw_tokens", "input_tokens",
+)
+
+
+# --- connections and migrations --------------------------------------------------------
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with the pragmas every user of the log needs."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not read_only:
+        # busy_timeout first: switching to WAL takes a lock another process may hold.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    cols = ",\n  ".join(f'"{name}" {decl}' for name, decl in COLUMNS)
+    conn.execute(f"CREATE TABLE IF NOT EXISTS usage_logs (\n  {cols}\n)")
+    conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_ts ON usage_logs (ts)")
+    conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_request_id ON usage_logs (request_id)")
+
+
+def m002_ab_votes(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS ab_votes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts TEXT NOT NULL,
+  compare_id TEXT NOT NULL,
+  task TEXT,
+  provider_a TEXT NOT NULL, model_a TEXT,
+  provider_b TEXT NOT NULL, model_b TEXT,
+  verdict TEXT NOT NULL CHECK (verdict IN ('a', 'b', 'tie', 'both_bad')),
+  winner_provider TEXT,
+  winner_model TEXT,
+  cost_a_usd REAL,
+  cost_b_usd REAL,
+  user TEXT
+)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS ab_votes_task ON ab_votes (task)")
+
+
+def m003_log_meta(conn: sqlite3.Connection) -> None:
+    """A generation counter that bulk deletions bump, so mirrors know to rebuild."""
+    conn.execute("CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    conn.execute("INSERT OR IGNORE INTO log_meta (key, value) VALUES ('generation', 0)")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_ab_votes, m003_log_meta)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order; returns the names applied now.
+
+    ``BEGIN IMMEDIATE`` takes the write lock before reading what is applied, so two
+    processes starting at once apply each migration exactly once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {name for (name,) in conn.execute("SELECT name FROM migrations")}
+        applied = []
+        for step in MIGRATIONS:
+            if step.__name__ not in done:
+                step(conn)
+                conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (step.__name__, utc_now_text()))
+                applied.append(step.__name__)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def ensure_schema(path: str | Path) -> None:
+    conn = connect(path)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Call inside the transaction that deletes rows: mirrors rebuild when it changes."""
+    conn.execute("UPDATE log_meta SET value = value + 1 WHERE key = 'generation'")
+
+
+def utc_now_text() -> str:
+    return datetime.now(timezone.utc).strftime(TS_FORMAT)
+
+
+def _ts_text(epoch: float) -> str:
+    seconds = int(epoch)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{int((epoch - seconds) * 1e6):06d}"
+
+
+_PLAIN = (str, int, float, type(None))
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.strftime(TS_FORMAT)
+    return str(value)
+
+
+def money_value(value: Decimal | float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+_FIELD_DEFAULTS = tuple((name, _DEFAULTS.get(name)) for name in WRITABLE)
+
+
+def row_values(row: dict, epoch: float) -> tuple:
+    """One row dict as an INSERT tuple: defaults filled, Decimal as float, bool as 0/1.
+
+    ``epoch`` is when ``write`` was called; it becomes ``ts`` unless the row has one. A
+    None for a column with a default (attempt, final, status...) takes the default.
+    """
+    values = [default if (v := row.get(name)) is None else v for name, default in _FIELD_DEFAULTS]
+    if values[0] is None:
+        values[0] = _ts_text(epoch)
+    for i, value in enumerate(values):
+        if type(value) not in _PLAIN:
+            values[i] = _sql_value(value)
+    return tuple(values)

@@ -1,0 +1,205 @@
+"""The adapters with the real SDKs (openai.AzureOpenAI, boto3 bedrock-runtime) against the loopback emulators."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from gateway_core.config import Settings
+from gateway_core.emulators import start_emulators
+from gateway_core.errors import (
+    ContentFiltered,
+    ContextTooLong,
+    ModelNotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+)
+from gateway_core.providers import AzureOpenAIProvider, BedrockProvider
+from gateway_core.providers.base import Completion, ProviderCall
+from gateway_core.types import ChatMessage
+
+MODELS = {"azure": "gpt-4o-mini", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
+PROVIDERS = ("azure", "bedrock")
+
+
+@pytest.fixture(scope="module")
+def emus():
+    with start_emulators(profile="zero") as e:
+        yield e
+
+
+@pytest.fixture(autouse=True)
+def _clean(emus):
+    for emu in (emus.azure, emus.bedrock):
+        emu.clear_faults()
+        emu.reset_stats()
+    yield
+    for emu in (emus.azure, emus.bedrock):
+        emu.clear_faults()
+
+
+_BUILT: dict = {}
+
+
+def build(emus, name: str, **overrides):
+    """An adapter made by ``from_settings`` (as the gateway makes it), pointed at the emulator.
+    Built once per configuration: a boto3 client costs a few hundred ms to create."""
+    settings = Settings(**{"timeout_s": 10.0, "sdk_max_attempts": 1, **overrides})
+    key = (name, id(emus), tuple(sorted(overrides.items())))
+    if key not in _BUILT:
+        if name == "azure":
+            _BUILT[key] = AzureOpenAIProvider.from_settings(settings, endpoint=emus.azure.url, api_key="test-key")
+        else:
+            _BUILT[key] = BedrockProvider.from_settings(
+                settings, endpoint_url=emus.bedrock.url, aws_access_key_id="test", aws_secret_access_key="test")
+    return _BUILT[key]
+
+
+def emu(emus, name):
+    return emus.azure if name == "azure" else emus.bedrock
+
+
+def call(name, *turns, temperature=None, max_tokens=64, model=None):
+    turns = turns or (("user", "Summarise: the quarterly numbers rose by ten percent on strong cloud demand."),)
+    return ProviderCall(model or MODELS[name], tuple(ChatMessage(r, c) for r, c in turns), max_tokens, temperature)
+
+
+def drain(iterator):
+    """(text items, completions, error) from a stream, without hiding where it stopped."""
+    texts, finals = [], []
+    try:
+        for item in iterator:
+            (texts if isinstance(item, str) else finals).append(item)
+    except ProviderError as exc:
+        return texts, finals, exc
+    return texts, finals, None
+
+
+# --- happy paths -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_complete_returns_text_and_provider_usage(emus, name):
+    done = build(emus, name).complete(call(name))
+    assert done.text.strip()
+    assert done.usage.input_tokens > 0 and done.usage.output_tokens > 0 and done.usage.source == "provider"
+    assert done.finish_reason
+    if name == "azure":
+        assert done.model.startswith("gpt-4o-mini")  # the reported model version
+    else:
+        assert done.model == MODELS["bedrock"]
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_stream_yields_text_then_exactly_one_completion_with_usage(emus, name):
+    items = list(build(emus, name).stream(call(name)))
+    texts, final = items[:-1], items[-1]
+    assert texts and all(isinstance(t, str) for t in texts)
+    assert isinstance(final, Completion)
+    assert final.text == "".join(texts)
+    assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0 and final.finish_reason
+
+
+def test_bedrock_accepts_openai_temperature_and_unalternated_turns(emus):
+    turns = (("system", "Be brief."), ("user", "Hello."), ("user", "Summarise: sales rose."), ("assistant", "Sure."), ("assistant", "Ready."), ("user", "Go on."))
+    done = build(emus, "bedrock").complete(call("bedrock", *turns, temperature=1.8))
+    assert done.text.strip() and done.usage.output_tokens > 0
+
+
+# --- faults ----------------------------------------------------------------------------
+
+FAULTS = [
+    ({"status": 429, "retry_after_s": 0.01}, RateLimited, True),
+    ({"status": 408}, ProviderTimeout, True),
+    ({"status": 500}, ProviderUnavailable, True),
+    ({"status": 503}, ProviderUnavailable, True),
+    ({"status": 400, "code": "content_filter"}, ContentFiltered, False),
+    ({"status": 400, "code": "context_length_exceeded"}, ContextTooLong, False),
+]
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+@pytest.mark.parametrize("fault,cls,retryable", FAULTS, ids=lambda v: str(v.get("code") or v["status"]) if isinstance(v, dict) else None)
+def test_each_fault_maps_to_its_error_class(emus, name, fault, cls, retryable):
+    emu(emus, name).set_faults(**fault)
+    with pytest.raises(ProviderError) as e:
+        build(emus, name).complete(call(name))
+    err = e.value
+    assert type(err) is cls and err.retryable is retryable and err.provider == name
+    assert "test-key" not in err.message and "Signature=" not in err.message
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_fault_before_stream_starts_maps_like_a_plain_call(emus, name):
+    emu(emus, name).set_faults(status=429, retry_after_s=0.01)
+    texts, finals, err = drain(build(emus, name).stream(call(name)))
+    assert (texts, finals) == ([], []) and isinstance(err, RateLimited)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_hang_becomes_a_retryable_timeout(emus, name):
+    emu(emus, name).set_faults(hang_s=3)
+    with pytest.raises(ProviderTimeout) as e:
+        build(emus, name, timeout_s=0.3).complete(call(name))
+    assert e.value.retryable
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+@pytest.mark.parametrize("mode", ["drop", "error_event"])
+def test_stream_cut_after_text_is_an_error_never_a_completion(emus, name, mode):
+    emu(emus, name).set_faults(cut_stream_after=2, cut_mode=mode)
+    texts, finals, err = drain(build(emus, name).stream(call(name, max_tokens=200)))
+    assert texts and finals == []
+    assert isinstance(err, StreamInterrupted) and not err.retryable
+    assert err.partial_text == "".join(texts)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+@pytest.mark.parametrize("mode", ["drop", "error_event"])
+def test_stream_cut_before_first_token_is_retryable(emus, name, mode):
+    emu(emus, name).set_faults(cut_stream_after=0, cut_mode=mode)
+    texts, finals, err = drain(build(emus, name).stream(call(name)))
+    assert texts == [] and finals == []
+    assert err is not None and err.retryable and not isinstance(err, StreamInterrupted)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_in_stream_throttle_event_maps_to_rate_limited(emus, name):
+    emu(emus, name).set_faults(cut_stream_after=0, cut_mode="error_event", status=429)
+    _, finals, err = drain(build(emus, name).stream(call(name)))
+    assert finals == [] and isinstance(err, RateLimited)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_sdk_makes_at_most_sdk_max_attempts_calls(emus, name, attempts):
+    emu(emus, name).set_faults(status=503, retry_after_s=0.01)
+    with pytest.raises(ProviderUnavailable):
+        build(emus, name, sdk_max_attempts=attempts).complete(call(name))
+    assert emu(emus, name).stats()["requests"] == attempts
+
+
+@pytest.mark.parametrize("name,model", [("azure", "no-such-deployment"), ("bedrock", "anthropic.no-such-model-v1:0")])
+def test_unknown_model_is_model_not_found(emus, name, model):
+    with pytest.raises(ModelNotFound) as e:
+        build(emus, name).complete(call(name, model=model))
+    assert not e.value.retryable
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_refused_connection_is_retryable_unavailable(emus, name):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before the call: nothing listens there
+    settings = Settings(timeout_s=2.0, sdk_max_attempts=1)
+    if name == "azure":
+        provider = AzureOpenAIProvider.from_settings(settings, endpoint=f"http://127.0.0.1:{port}", api_key="test-key")
+    else:
+        provider = BedrockProvider.from_settings(settings, endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="t", aws_secret_access_key="t")
+    with pytest.raises(ProviderUnavailable) as e:
+        provider.complete(call(name))
+    assert e.value.retryable

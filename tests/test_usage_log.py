@@ -1,0 +1,215 @@
+"""The usage log against a real SQLite file: schema, durability, concurrency and masking."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from gateway_core.errors import ValidationError
+from gateway_core.types import GenerateResult, Usage
+from gateway_core.usage_log import UsageLog, mask_content
+from gateway_core.usage_schema import MIGRATIONS, connect, migrate
+
+
+def _row(**kw) -> dict:
+    row = {"request_id": "req-1", "provider": "azure", "model": "gpt-4o-mini", "total_tokens_est": 120,
+           "cost_est_usd": Decimal("0.0000450"), "status": "ok", "latency_ms": 123.4}
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "usage.sqlite"
+
+
+def _count(path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT count(*) FROM usage_logs").fetchone()[0]
+
+
+def test_original_query_returns_newest_rows_first(db):
+    with UsageLog(db) as log:
+        for i in range(12):
+            log.write(_row(request_id=f"r{i}", total_tokens_est=i, model="gpt-4o" if i == 11 else "gpt-4o-mini"))
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT provider, model, total_tokens_est, cost_est_usd FROM usage_logs ORDER BY id DESC LIMIT 10"
+        ).fetchall()
+    assert len(rows) == 10
+    assert rows[0] == ("azure", "gpt-4o", 11, pytest.approx(0.000045))
+    assert [r[2] for r in rows] == list(range(11, 1, -1))
+
+
+def test_connections_use_wal_normal_sync_and_busy_timeout(db):
+    UsageLog(db).close()
+    conn = connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_migrations_are_recorded_once_and_rerun_is_a_no_op(db):
+    UsageLog(db).close()
+    UsageLog(db).close()
+    conn = connect(db)
+    names = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
+    assert names == sorted(m.__name__ for m in MIGRATIONS)
+    assert names[0] == "m001_initial"
+    assert migrate(conn) == []
+
+
+def test_write_does_not_wait_for_a_held_write_lock(db):
+    log = UsageLog(db, flush_interval_s=0.01)
+    blocker = connect(db)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        # Every write returns while the lock is held: the request path never touches disk.
+        for i in range(200):
+            log.write(_row(request_id=f"locked-{i}"))
+        time.sleep(0.2)  # the writer thread is now waiting on the lock
+        assert _count(db) == 0
+    finally:
+        blocker.execute("ROLLBACK")
+    assert log.flush(timeout=15)
+    assert _count(db) == 200
+    log.close()
+
+
+def test_close_flushes_everything_queued_and_is_idempotent(db):
+    log = UsageLog(db, flush_interval_s=5.0, batch_max=10_000)
+    for i in range(300):
+        log.write(_row(request_id=f"c{i}"))
+    log.close()
+    log.close()
+    assert _count(db) == 300
+    assert log.stats()["rows_written"] == 300
+    with pytest.raises(RuntimeError):
+        log.write(_row())
+
+
+def test_flush_makes_rows_visible_and_stats_count_batches(db):
+    log = UsageLog(db)
+    for i in range(50):
+        log.write(_row(request_id=f"f{i}"))
+    assert log.flush()
+    assert _count(db) == 50
+    stats = log.stats()
+    assert stats["rows_written"] == 50 and stats["batches"] >= 1 and stats["queue_depth"] == 0
+    log.close()
+
+
+def test_unknown_column_and_bad_status_raise_at_write(db):
+    with UsageLog(db) as log:
+        with pytest.raises(ValueError, match="cost_usdd"):
+            log.write(_row(cost_usdd=1.0))
+        with pytest.raises(ValueError, match="status"):
+            log.write(_row(status="okay"))
+    assert _count(db) == 0
+
+
+def test_values_are_stored_as_plain_sql_types(db):
+    with UsageLog(db) as log:
+        log.write(_row(cost_usd=Decimal("0.0012345678"), streamed=True, final=None, ts=None))
+    with sqlite3.connect(db) as conn:
+        cost, streamed, final, ts, attempt = conn.execute(
+            "SELECT cost_usd, streamed, final, ts, attempt FROM usage_logs"
+        ).fetchone()
+    assert cost == pytest.approx(0.0012345678) and streamed == 1 and final == 1 and attempt == 1
+    assert len(ts) == 26 and ts[10] == " "  # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
+
+
+def _write_from_process(path: str, worker: int) -> None:
+    log = UsageLog(path, batch_max=20, flush_interval_s=0.001)
+    for i in range(250):
+        log.write(_row(request_id=f"p{worker}-{i}"))
+    log.close()
+
+
+def test_four_processes_writing_one_file_lose_nothing(db):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_from_process, args=(str(db), w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT request_id) FROM usage_logs").fetchone() == (1000, 1000)
+
+
+def _write_and_exit_without_close(path: str) -> None:
+    log = UsageLog(path, flush_interval_s=10.0, batch_max=100_000)
+    for i in range(500):
+        log.write(_row(request_id=f"exit-{i}"))
+
+
+def test_rows_queued_at_normal_exit_are_flushed(db):
+    proc = multiprocessing.get_context("spawn").Process(target=_write_and_exit_without_close, args=(str(db),))
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == 0
+    assert _count(db) == 500
+
+
+def test_threads_sharing_one_log_lose_nothing(db):
+    with UsageLog(db) as log:
+        threads = [threading.Thread(target=lambda w=w: [log.write(_row(request_id=f"t{w}-{i}")) for i in range(200)]) for w in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert _count(db) == 1000
+
+
+def test_recent_attempts_newest_first_without_synthetic_rows(db):
+    with UsageLog(db) as log:
+        log.write(_row(request_id="old", latency_ms=10.0, output_tokens=5))
+        log.write(_row(request_id="fake", synthetic=1))
+        log.write(_row(request_id="new", provider="bedrock", model="m", latency_ms=20.0, estimate_raw_tokens=90, input_tokens=104))
+    rows = UsageLog(db).recent_attempts(limit=10)
+    assert [r["latency_ms"] for r in rows] == [20.0, 10.0]
+    assert rows[0]["estimate_raw_tokens"] == 90 and rows[0]["input_tokens"] == 104 and rows[0]["provider"] == "bedrock"
+    assert len(UsageLog(db).recent_attempts(limit=10, include_synthetic=True)) == 3
+
+
+def _result(provider: str, model: str, cost: str) -> GenerateResult:
+    return GenerateResult("text", provider, model, Usage(10, 5), Decimal(cost), None, None, 1.0, None, (), False, "r", "")
+
+
+def test_record_vote_stores_winner_from_results_or_fields(db):
+    log = UsageLog(db)
+    log.record_vote(compare_id="c1", task="chat", verdict="b", a=_result("azure", "gpt-4o-mini", "0.001"),
+                    b=_result("bedrock", "claude", "0.002"), user="ana")
+    log.record_vote(compare_id="c2", verdict="tie", provider_a="bedrock", provider_b="azure")
+    with pytest.raises(ValidationError):
+        log.record_vote(compare_id="c3", verdict="left", provider_a="azure", provider_b="bedrock")
+    log.close()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT verdict, winner_provider, winner_model, cost_b_usd, user FROM ab_votes ORDER BY id").fetchall()
+    assert rows == [("b", "bedrock", "claude", 0.002, "ana"), ("tie", None, None, None, None)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("write to jane.doe+x@example.co.uk today", "write to [email] today"),
+        ("call +44 20 7946 0958 now", "call [phone] now"),
+        ("or (555) 123-4567", "or [phone]"),
+        ("card 4111 1111 1111 1111 expires", "card [card] expires"),
+        ("card 4111-1111-1111-1111", "card [card]"),
+        ("key sk-proj-abcDEF1234567890xyz", "key [secret]"),
+        ("aws AKIAIOSFODNN7EXAMPLE", "aws [secret]"),
+        ("hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "hash [secret]"),
+        ("on 2024-01-15 10:30 we sold 12 units for 3.50", "on 2024-01-15 10:30 we sold 12 units for 3.50"),
+        ("internationalization_and_localization_matters", "internationalization_and_localization_matters"),
+        ("", ""),
+    ],
+)
+def test_mask_content(text, expected):
+    assert mask_content(text) == expected
