@@ -1,6 +1,8 @@
 """GenAI Cloud Gateway: cost-aware routing between Azure OpenAI and AWS Bedrock.
 
 The public names are listed in ``__all__`` and are stable; everything else is private.
+``Gateway`` is imported on first use: it pulls in both SDKs (over a second), which
+processes that only read the log or the prices should not pay for.
 """
 
 from .config import Settings
@@ -20,7 +22,6 @@ from .errors import (
     StreamInterrupted,
     ValidationError,
 )
-from .gateway import Gateway, GatewayStream
 from .types import Attempt, ChatMessage, GenerateRequest, GenerateResult, Usage
 
 __all__ = [
@@ -47,3 +48,11 @@ __all__ = [
     "Usage",
     "ValidationError",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("Gateway", "GatewayStream"):
+        from . import gateway
+
+        return getattr(gateway, name)
+    raise AttributeError(f"module 'gateway_core' has no attribute {name!r}")

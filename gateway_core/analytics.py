@@ -1,19 +1,20 @@
 """Every analytics query the console and API run, as named functions over a DuckDB mirror.
 
-``Analytics`` keeps an in-memory DuckDB copy of ``usage_logs`` (see ``analytics_sync``)
-and refreshes it by ``id > watermark`` whenever a query finds it older than
-``max_staleness_s``, so new rows show up within seconds without reloading history. The
-SQLite file is only read, never written. Queries take a ``Filters`` value (default: the
-last 30 days) and return small pandas frames or dicts. Latency percentiles are exact
-(``quantile_cont``); at 1M rows the whole Analytics page stays well under 200 ms. The
-audit log's per-request detail and the A/B vote summary read SQLite directly: both are
-small, indexed reads that should never be stale.
+``Analytics`` keeps an in-memory DuckDB copy of ``usage_logs`` (``analytics_sync``) and
+refreshes it by ``id > watermark`` whenever a query finds it older than
+``max_staleness_s``, so new rows show up within seconds without reloading history. Each
+refresh also folds the new rows into daily rollups and log-bucketed histograms
+(``analytics_rollup``), which is what keeps the Analytics page fast at millions of rows;
+percentiles therefore come from histograms (within ~2% of exact). Row-level views (the
+audit log, provider health, export) live in ``analytics_audit``; the A/B vote summary in
+``analytics_votes``. The SQLite file is only ever read.
 """
 
 from __future__ import annotations
 
-import io
 import threading
+from bisect import bisect_left
+from itertools import accumulate
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -21,24 +22,17 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow.csv as pa_csv
 
-from .analytics_sync import MIRROR_NAMES, SqliteSource, create_mirror
+from . import analytics_audit as audit
+from .analytics_rollup import (
+    COST_BINS_PER_DECADE, KIND_COST, KIND_LATENCY, KIND_TTFT, COMPACT_EVERY, compact, create_rollups, facts_sql,
+    percentile_value, roll_up,
+)
+from .analytics_sync import SqliteSource, create_mirror
 from .analytics_votes import vote_summary as _vote_summary
-from .usage_log import mask_content
 
 DEFAULT_DAYS = 30
 BUCKETS = ("hour", "day", "week")
-ATTEMPT_DETAIL = (
-    "id", "ts", "attempt", "final", "provider", "model", "status", "error_type", "error_message",
-    "route_reason", "latency_ms", "ttft_ms", "streamed", "prompt_tokens_est", "completion_tokens_est",
-    "input_tokens", "output_tokens", "cached_input_tokens", "cost_est_usd", "cost_usd", "unpriced",
-    "counterfactual_provider", "counterfactual_model", "counterfactual_cost_usd", "token_source",
-    "price_version", "user", "team", "task", "priority", "provider_hint", "synthetic",
-    "prompt_text", "response_text",
-)
-_SEARCHED = ("request_id", "user", "model", "error_type", "prompt_text")
-_EXPORT = ", ".join(f'"{c}"' for c in MIRROR_NAMES if c != "prompt_text")
 
 
 def _utc_naive(value: datetime | date | None) -> datetime | None:
@@ -51,7 +45,11 @@ def _utc_naive(value: datetime | date | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class Filters:
-    """What the Analytics page is looking at. ``start`` None means 30 days before now (UTC)."""
+    """What the Analytics page is looking at (times in UTC).
+
+    ``start`` None means midnight 30 days ago: whole days, so the default view is served
+    from the daily rollups alone, with no partial day to scan.
+    """
 
     start: datetime | date | None = None
     end: datetime | date | None = None
@@ -61,13 +59,15 @@ class Filters:
     users: tuple[str, ...] = ()
     include_synthetic: bool = True
 
-    def where(self) -> tuple[str, list]:
-        """A SQL predicate over the mirror and its parameters."""
-        start = _utc_naive(self.start) or datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=DEFAULT_DAYS)
-        clauses, params = ["ts >= ?"], [start]
-        if self.end is not None:
-            clauses.append("ts < ?")
-            params.append(_utc_naive(self.end))
+    def bounds(self) -> tuple[datetime, datetime | None]:
+        if self.start is None:
+            today = datetime.now(timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+            return today - timedelta(days=DEFAULT_DAYS), _utc_naive(self.end)
+        return _utc_naive(self.start), _utc_naive(self.end)
+
+    def dims(self) -> tuple[str, list]:
+        """A predicate over dimension columns only: valid on the mirror and on the rollups."""
+        clauses, params = ["true"], []
         for column, values in (("provider", self.providers), ("model", self.models), ("task", self.tasks), ("user", self.users)):
             if values:
                 clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
@@ -75,6 +75,14 @@ class Filters:
         if not self.include_synthetic:
             clauses.append("NOT synthetic")
         return " AND ".join(clauses), params
+
+    def where(self) -> tuple[str, list]:
+        """The full predicate (time range and dimensions) over raw rows."""
+        start, end = self.bounds()
+        dims, params = self.dims()
+        if end is None:
+            return f"ts >= ? AND {dims}", [start, *params]
+        return f"ts >= ? AND ts < ? AND {dims}", [start, end, *params]
 
 
 def _bucket(bucket: str) -> str:
@@ -87,9 +95,8 @@ def _num(value, default=0.0):
     return default if value is None or value != value else value
 
 
-def _quantiles(values, name: str, points: tuple[int, ...]) -> dict:
-    values = values if isinstance(values, (list, tuple)) else [None] * len(points)
-    return {f"p{p}_{name}": v for p, v in zip(points, values)}
+def _ratio(a, b) -> float:
+    return float(_num(a)) / float(b) if b else 0.0
 
 
 class Analytics:
@@ -101,12 +108,16 @@ class Analytics:
         self._con = duckdb.connect(mirror_path or ":memory:")
         self._source = SqliteSource(self.db_path)
         self._lock = threading.RLock()
-        self._watermark = 0
-        self._generation = 0
+        self._watermark = self._generation = self._since_compact = 0
         self._refreshed_at = float("-inf")
-        create_mirror(self._con)
+        self._rebuild()
 
     # --- freshness ---------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        create_mirror(self._con)
+        create_rollups(self._con)
+        self._watermark = 0
 
     def refresh(self, force: bool = False) -> int:
         """Copy rows added since the last refresh; returns how many. Rebuilds after a purge."""
@@ -115,17 +126,23 @@ class Analytics:
                 return 0
             generation = self._source.generation()
             if generation != self._generation or self._source.max_id() < self._watermark:
-                create_mirror(self._con)
-                self._watermark, self._generation = 0, generation
-            added, self._watermark = self._source.copy_new_rows(self._con, self._watermark)
+                self._rebuild()
+                self._generation = generation
+            before = self._watermark
+            added, self._watermark = self._source.copy_new_rows(self._con, before)
+            if added:
+                roll_up(self._con, before)
+                self._since_compact += 1
+                if self._since_compact >= COMPACT_EVERY:
+                    compact(self._con)
+                    self._since_compact = 0
             self._refreshed_at = time.monotonic()
             return added
 
     def reset(self) -> int:
         """Drop the mirror and load everything again; returns the rows loaded."""
         with self._lock:
-            create_mirror(self._con)
-            self._watermark = 0
+            self._rebuild()
             self._source.close()
             return self.refresh(force=True)
 
@@ -141,149 +158,154 @@ class Analytics:
             rows = self._con.execute("SELECT count(*) FROM logs").fetchone()[0]
         return {"rows": rows, "watermark": self._watermark, "duckdb": duckdb.__version__, "extensions_loaded": loaded}
 
-    def _query(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
-        # fetchall + DataFrame costs ~0.5 ms on these small results; DuckDB's .df() costs ~6 ms.
+    def _run(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
+        # fetchall + DataFrame costs ~0.5 ms on these small results; DuckDB's .df() ~6 ms.
         with self._lock:
             self.refresh()
             cur = self._con.execute(sql, list(params))
             rows = cur.fetchall()
             return pd.DataFrame(rows, columns=[d[0] for d in cur.description])
 
-    def _filtered(self, f: Filters | None, sql: str, extra: list | tuple = ()) -> pd.DataFrame:
-        """Run ``sql`` with ``{where}`` replaced by the filter predicate."""
-        where, params = (f or Filters()).where()
-        return self._query(sql.replace("{where}", where), [*params, *extra])
+    def _facts(self, f: Filters | None, kind: str, sql: str, extra: list | tuple = ()) -> pd.DataFrame:
+        """Run ``sql`` with ``{facts}`` bound to rollup-shaped rows covering the filters."""
+        f = f or Filters()
+        start, end = f.bounds()
+        dims, params = f.dims()
+        # The histograms carry no task or user, so those filters aggregate raw rows instead.
+        use_rollup = kind == "daily" or not (f.tasks or f.users)
+        source, params = facts_sql(kind, start, end, dims, params, use_rollup)
+        return self._run(sql.replace("{facts}", source), [*params, *extra])
+
+    def _percentiles(self, f: Filters | None, group: tuple[str, ...], points: tuple[int, ...]) -> pd.DataFrame:
+        """Nearest-rank percentiles of latency and TTFT per ``group``, read off the log2 histograms.
+
+        DuckDB returns each group's histogram as two short lists; walking them in Python is
+        several times cheaper than a window function over the histogram rows.
+        """
+        cols = "".join(f"{g}, " for g in group)
+        frame = self._facts(f, "hist", f"""
+            SELECT {cols}kind, list(bucket ORDER BY bucket) AS buckets, list(n ORDER BY bucket) AS counts
+            FROM (SELECT {cols}kind, bucket, sum(n) AS n FROM {{facts}}
+                  WHERE kind IN ({KIND_LATENCY}, {KIND_TTFT}) AND provider IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL""")
+        rows = []
+        for buckets, counts in zip(frame.pop("buckets"), frame.pop("counts")):
+            cum = list(accumulate(counts))
+            picks = [buckets[bisect_left(cum, p / 100 * cum[-1])] for p in points]
+            rows.append({"n": cum[-1], **{f"p{p}": percentile_value(b) for p, b in zip(points, picks)}})
+        return pd.concat([frame, pd.DataFrame(rows, index=frame.index, columns=["n", *(f"p{p}" for p in points)])], axis=1)
 
     # --- the Analytics page ------------------------------------------------------------
 
     def headline(self, f: Filters | None = None) -> dict:
-        row = self._filtered(f, """
-            SELECT sum(cost_usd) AS spend_usd,
-                   count(*) FILTER (final) AS requests,
-                   count(*) AS attempts,
-                   count(*) FILTER (final AND status = 'error') AS errors,
-                   count(*) FILTER (final AND attempt > 1) AS fallbacks,
-                   quantile_cont(latency_ms, [0.5, 0.95]) FILTER (status = 'ok') AS latency_q,
-                   quantile_cont(ttft_ms, [0.5, 0.95]) FILTER (status = 'ok') AS ttft_q,
-                   sum(input_tokens) AS input_tokens,
-                   sum(output_tokens) AS output_tokens,
-                   sum(cached_input_tokens) AS cached_input_tokens,
-                   count(*) FILTER (unpriced) AS unpriced_attempts,
-                   sum(cost_est_usd) FILTER (unpriced) AS unpriced_est_usd,
-                   sum(cost_est_usd) AS est_usd,
-                   sum(counterfactual_cost_usd - cost_usd) FILTER (final AND status = 'ok') AS savings_usd,
-                   sum(counterfactual_cost_usd) FILTER (final AND status = 'ok' AND cost_usd IS NOT NULL) AS cf_usd
-            FROM logs WHERE {where}""").iloc[0].to_dict()
-        requests, attempts = int(row["requests"]), int(row["attempts"])
-        spend, cf = _num(row["spend_usd"]), _num(row["cf_usd"])
-        savings = _num(row["savings_usd"])
-        est = _num(row["est_usd"])
-        return {
-            "spend_usd": spend,
-            "requests": requests,
-            "attempts": attempts,
-            "error_rate": row["errors"] / requests if requests else 0.0,
-            "fallback_rate": row["fallbacks"] / requests if requests else 0.0,
-            **_quantiles(row["latency_q"], "latency_ms", (50, 95)),
-            **_quantiles(row["ttft_q"], "ttft_ms", (50, 95)),
-            **{k: int(_num(row[k], 0)) for k in ("input_tokens", "output_tokens", "cached_input_tokens")},
-            "cost_per_request": spend / requests if requests else 0.0,
-            "unpriced_share": row["unpriced_attempts"] / attempts if attempts else 0.0,
-            "unpriced_spend_share": _num(row["unpriced_est_usd"]) / est if est else 0.0,
-            "savings_usd": savings,
-            "savings_pct": 100.0 * savings / cf if cf else 0.0,
+        sums = ", ".join(f"sum({m}) AS {m}" for m in (
+            "attempts", "requests", "errors", "fallbacks", "spend", "input", "output", "cached",
+            "unpriced_attempts", "unpriced_est", "est", "savings", "cf"))
+        row = self._facts(f, "daily", f"SELECT {sums} FROM {{facts}}").iloc[0]
+        requests, attempts = int(_num(row["requests"], 0)), int(_num(row["attempts"], 0))
+        spend = float(_num(row["spend"]))
+        out = {
+            "spend_usd": spend, "requests": requests, "attempts": attempts,
+            "error_rate": _ratio(row["errors"], requests), "fallback_rate": _ratio(row["fallbacks"], requests),
+            "p50_latency_ms": None, "p95_latency_ms": None, "p50_ttft_ms": None, "p95_ttft_ms": None,
+            "input_tokens": int(_num(row["input"], 0) + _num(row["cached"], 0)),
+            "output_tokens": int(_num(row["output"], 0)), "cached_input_tokens": int(_num(row["cached"], 0)),
+            "cost_per_request": _ratio(spend, requests),
+            "unpriced_share": _ratio(row["unpriced_attempts"], attempts),
+            "unpriced_spend_share": _ratio(row["unpriced_est"], _num(row["est"])),
+            "savings_usd": float(_num(row["savings"])),
+            "savings_pct": 100.0 * _ratio(row["savings"], _num(row["cf"])),
         }
+        for r in self._percentiles(f, (), (50, 95)).itertuples():
+            name = "latency_ms" if r.kind == KIND_LATENCY else "ttft_ms"
+            out[f"p50_{name}"], out[f"p95_{name}"] = r.p50, r.p95
+        return out
 
     def spend_over_time(self, f: Filters | None = None, bucket: str = "day") -> pd.DataFrame:
-        return self._filtered(f, f"""
-            SELECT date_trunc('{_bucket(bucket)}', ts) AS bucket, provider, model,
-                   coalesce(sum(cost_usd), 0) AS cost_usd, count(*) FILTER (final) AS requests
-            FROM logs WHERE {{where}} AND provider IS NOT NULL
-            GROUP BY ALL ORDER BY bucket, provider, model""")
+        if _bucket(bucket) == "hour":  # rollups are daily; hours come from raw rows
+            where, params = (f or Filters()).where()
+            return self._run(f"""
+                SELECT date_trunc('hour', ts) AS bucket, provider, model, coalesce(sum(cost_usd), 0) AS cost_usd,
+                       count(*) FILTER (final) AS requests
+                FROM logs WHERE {where} AND provider IS NOT NULL GROUP BY ALL ORDER BY bucket, provider, model""", params)
+        return self._facts(f, "daily", f"""
+            SELECT CAST(date_trunc('{bucket}', day) AS TIMESTAMP) AS bucket, provider, model,
+                   coalesce(sum(spend), 0) AS cost_usd, sum(requests) AS requests
+            FROM {{facts}} WHERE provider IS NOT NULL GROUP BY ALL ORDER BY bucket, provider, model""")
 
     def tokens_by_provider(self, f: Filters | None = None) -> pd.DataFrame:
         """``input`` is uncached input, so input + cached + output is everything billed."""
-        return self._filtered(f, """
-            WITH t AS (
-                SELECT provider, sum(input_tokens - coalesce(cached_input_tokens, 0)) AS input,
-                       sum(coalesce(cached_input_tokens, 0)) AS cached, sum(output_tokens) AS output
-                FROM logs WHERE {where} AND provider IS NOT NULL AND input_tokens IS NOT NULL GROUP BY provider)
-            SELECT provider, token_type, tokens::BIGINT AS tokens
-            FROM t UNPIVOT (tokens FOR token_type IN (input, cached, output))
+        return self._facts(f, "daily", """
+            WITH t AS (SELECT provider, sum(input) AS input, sum(cached) AS cached, sum(output) AS output
+                       FROM {facts} WHERE provider IS NOT NULL GROUP BY provider)
+            SELECT provider, token_type, coalesce(tokens, 0)::BIGINT AS tokens
+            FROM t UNPIVOT INCLUDE NULLS (tokens FOR token_type IN (input, cached, output))
             ORDER BY provider, token_type""")
 
-    def cost_per_request_distribution(self, f: Filters | None = None, bins_per_decade: int = 4) -> pd.DataFrame:
-        """Histogram of priced final requests on log-spaced bins (costs span several decades)."""
-        k = int(bins_per_decade)
-        return self._filtered(f, f"""
-            WITH b AS (SELECT floor(log10(cost_usd) * {k}) AS k FROM logs WHERE {{where}} AND final AND cost_usd > 0)
-            SELECT pow(10, k / {k}) AS bin_start_usd, pow(10, (k + 1) / {k}) AS bin_end_usd, count(*) AS requests
-            FROM b GROUP BY k ORDER BY k""")
+    def cost_per_request_distribution(self, f: Filters | None = None) -> pd.DataFrame:
+        """Histogram of priced final requests on quarter-decade bins (costs span several decades)."""
+        k = COST_BINS_PER_DECADE
+        return self._facts(f, "hist", f"""
+            SELECT pow(10, bucket / {k}) AS bin_start_usd, pow(10, (bucket + 1) / {k}) AS bin_end_usd,
+                   sum(n) AS requests
+            FROM {{facts}} WHERE kind = {KIND_COST} GROUP BY bucket ORDER BY bucket""")
 
     def latency_percentiles(self, f: Filters | None = None) -> pd.DataFrame:
-        """Per (provider, model) over successful attempts; TTFT only where it was measured."""
-        frame = self._filtered(f, """
-            SELECT provider, model, count(*) AS n,
-                   quantile_cont(latency_ms, [0.5, 0.9, 0.95, 0.99]) AS latency_q,
-                   quantile_cont(ttft_ms, [0.5, 0.9, 0.95, 0.99]) AS ttft_q
-            FROM logs WHERE {where} AND status = 'ok' AND provider IS NOT NULL
-            GROUP BY ALL ORDER BY provider, model""")
+        """p50/p90/p95/p99 of latency and TTFT per (provider, model), over successful attempts."""
         points = (50, 90, 95, 99)
-        extra = [{**_quantiles(r.latency_q, "latency_ms", points), **_quantiles(r.ttft_q, "ttft_ms", points)} for r in frame.itertuples()]
-        return pd.concat([frame.drop(columns=["latency_q", "ttft_q"]), pd.DataFrame(extra, index=frame.index)], axis=1)
+        frame = self._percentiles(f, ("provider", "model"), points)
+        names = {f"p{p}": f"p{p}" for p in points}
+        lat = frame[frame.kind == KIND_LATENCY].drop(columns="kind").rename(columns={k: f"{v}_latency_ms" for k, v in names.items()})
+        ttft = frame[frame.kind == KIND_TTFT].drop(columns=["kind", "n"]).rename(columns={k: f"{v}_ttft_ms" for k, v in names.items()})
+        return lat.merge(ttft, on=["provider", "model"], how="left").sort_values(["provider", "model"], ignore_index=True)
 
     def errors_over_time(self, f: Filters | None = None, bucket: str = "day") -> pd.DataFrame:
-        return self._filtered(f, f"""
-            SELECT date_trunc('{_bucket(bucket)}', ts) AS bucket,
-                   count(*) FILTER (status = 'error') AS errors,
-                   count(*) FILTER (attempt > 1) AS fallbacks,
-                   count(*) AS requests
-            FROM logs WHERE {{where}} AND final GROUP BY ALL ORDER BY bucket""")
+        if _bucket(bucket) == "hour":
+            where, params = (f or Filters()).where()
+            return self._run(f"""
+                SELECT date_trunc('hour', ts) AS bucket, count(*) FILTER (status = 'error') AS errors,
+                       count(*) FILTER (attempt > 1) AS fallbacks, count(*) AS requests
+                FROM logs WHERE {where} AND final GROUP BY ALL ORDER BY bucket""", params)
+        return self._facts(f, "daily", f"""
+            SELECT CAST(date_trunc('{bucket}', day) AS TIMESTAMP) AS bucket, sum(errors) AS errors,
+                   sum(fallbacks) AS fallbacks, sum(requests) AS requests
+            FROM {{facts}} GROUP BY ALL HAVING sum(requests) > 0 ORDER BY bucket""")
 
     def top_users(self, f: Filters | None = None, n: int = 10) -> pd.DataFrame:
-        return self._filtered(f, """
-            SELECT coalesce("user", '(anonymous)') AS "user", arg_max(team, id) AS team,
-                   count(*) FILTER (final) AS requests, coalesce(sum(cost_usd), 0) AS cost_usd
-            FROM logs WHERE {where} GROUP BY 1 ORDER BY cost_usd DESC, requests DESC LIMIT ?""", [int(n)])
+        return self._facts(f, "daily", """
+            SELECT coalesce("user", '(anonymous)') AS "user", arg_max(team, day) AS team,
+                   sum(requests) AS requests, coalesce(sum(spend), 0) AS cost_usd
+            FROM {facts} GROUP BY 1 ORDER BY cost_usd DESC, requests DESC LIMIT ?""", [int(n)])
 
     def estimate_error_by_model(self, f: Filters | None = None) -> pd.DataFrame:
         """How far pre-request estimates were from billed usage, in percent of the actual.
 
-        ``total`` compares the whole estimate (prompt plus expected output); ``prompt``
-        isolates the tokenizer estimate, which is what Claude calibration improves.
+        ``mean_*`` compare the whole estimate (prompt plus expected output); ``prompt_*``
+        isolate the tokenizer estimate, which is what Claude calibration improves.
         """
-        return self._filtered(f, """
-            SELECT provider, model, count(*) AS n,
-                   avg(abs(total_tokens_est - (input_tokens + output_tokens)) / (input_tokens + output_tokens)) * 100
-                       AS mean_abs_pct_error,
-                   avg((total_tokens_est - (input_tokens + output_tokens)) / (input_tokens + output_tokens)) * 100
-                       AS mean_bias_pct,
-                   avg(abs(prompt_tokens_est - input_tokens) / input_tokens) * 100 AS prompt_mean_abs_pct_error,
-                   avg((prompt_tokens_est - input_tokens) / input_tokens) * 100 AS prompt_mean_bias_pct
-            FROM logs WHERE {where} AND status = 'ok' AND input_tokens > 0 AND total_tokens_est IS NOT NULL
-            GROUP BY ALL ORDER BY provider, model""")
+        return self._facts(f, "daily", """
+            SELECT provider, model, sum(est_n) AS n,
+                   sum(est_abs) / sum(est_n) * 100 AS mean_abs_pct_error,
+                   sum(est_bias) / sum(est_n) * 100 AS mean_bias_pct,
+                   sum(prompt_abs) / sum(est_n) * 100 AS prompt_mean_abs_pct_error,
+                   sum(prompt_bias) / sum(est_n) * 100 AS prompt_mean_bias_pct
+            FROM {facts} WHERE provider IS NOT NULL GROUP BY ALL HAVING sum(est_n) > 0 ORDER BY provider, model""")
 
     def filter_options(self) -> dict[str, list[str]]:
-        """Distinct values for the filter widgets, over the whole mirror."""
+        """Distinct values for the filter widgets, over all loaded history."""
         out = {}
         for key, column in (("providers", "provider"), ("models", "model"), ("tasks", "task"), ("users", "user")):
-            frame = self._query(f'SELECT DISTINCT "{column}" AS v FROM logs WHERE "{column}" IS NOT NULL ORDER BY 1')
+            frame = self._run(f'SELECT DISTINCT "{column}" AS v FROM daily WHERE "{column}" IS NOT NULL ORDER BY 1')
             out[key] = frame["v"].tolist()
         return out
 
+    # --- row-level views ---------------------------------------------------------------
+
     def export_csv(self, f: Filters | None = None) -> bytes:
-        """The filtered attempts as CSV, without stored prompt or response text."""
+        """The filtered attempts as CSV (every column but stored prompt and response text)."""
         where, params = (f or Filters()).where()
         with self._lock:
-            self.refresh()
-            rel = self._con.sql(f"SELECT {_EXPORT} FROM logs WHERE {where} ORDER BY id", params=params)
-            # DuckDB 2 renamed arrow() to to_arrow_table(); the project allows both majors.
-            table = (getattr(rel, "to_arrow_table", None) or rel.arrow)()
-        buffer = io.BytesIO()
-        pa_csv.write_csv(table, buffer)
-        return buffer.getvalue()
-
-    # --- the Requests page -------------------------------------------------------------
+            return audit.export_csv(self._source.conn(), where, params)
 
     def requests_page(self, f: Filters | None = None, search: str = "", page: int = 1, page_size: int = 50) -> tuple[pd.DataFrame, int]:
         """One row per request (its final attempt), newest first, and the total matching.
@@ -291,56 +313,17 @@ class Analytics:
         ``search`` matches any attempt's request id, user, model, error type or stored prompt.
         """
         where, params = (f or Filters()).where()
-        hit = ""
-        if search.strip():
-            needle = search.strip().lower()
-            match = " OR ".join(f"contains(lower(coalesce(\"{c}\", '')), ?)" for c in _SEARCHED)
-            hit = f"AND request_id IN (SELECT request_id FROM logs WHERE {where} AND ({match}))"
-            params = [*params, *params, *([needle] * 5)]
-        limit, offset = max(1, int(page_size)), (max(1, int(page)) - 1) * max(1, int(page_size))
-        frame = self._query(f"""
-            SELECT ts, request_id, "user", team, task, priority, provider, model, status, error_type,
-                   attempt AS attempts, cost_usd, latency_ms, ttft_ms, input_tokens, output_tokens, synthetic,
-                   count(*) OVER () AS total_count
-            FROM logs WHERE {where} AND final {hit}
-            ORDER BY ts DESC, id DESC LIMIT {limit} OFFSET {offset}""", params)
-        total = int(frame["total_count"].iloc[0]) if len(frame) else self._count_final(where, hit, params)
-        return frame.drop(columns="total_count"), total
-
-    def _count_final(self, where: str, hit: str, params: list) -> int:
-        frame = self._query(f"SELECT count(*) AS n FROM logs WHERE {where} AND final {hit}", params)
-        return int(frame["n"].iloc[0])
+        return audit.requests_page(self._run, where, params, search, page, page_size)
 
     def attempts_for(self, request_id: str) -> pd.DataFrame:
-        """Every attempt of one request, straight from SQLite (indexed, never stale), content masked."""
-        conn = self._source.conn()
-        if conn is None:
-            return pd.DataFrame(columns=list(ATTEMPT_DETAIL))
+        """Every attempt of one request from SQLite (indexed, never stale), content masked."""
         with self._lock:
-            rows = conn.execute(
-                f"SELECT {', '.join(ATTEMPT_DETAIL)} FROM usage_logs "
-                "WHERE request_id = ? ORDER BY attempt, id", (request_id,)
-            ).fetchall()
-        frame = pd.DataFrame(rows, columns=list(ATTEMPT_DETAIL))
-        for column in ("prompt_text", "response_text"):
-            frame[column] = frame[column].map(mask_content)
-        return frame
-
-    # --- the Providers and Compare pages -----------------------------------------------
+            return audit.attempts_for(self._source.conn(), request_id)
 
     def provider_health(self, window_minutes: int = 60, include_synthetic: bool = False) -> pd.DataFrame:
         """Recent attempts per (provider, model): volume, p50/p90 latency of successes, error rate."""
-        since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=window_minutes)
-        synthetic = "" if include_synthetic else "AND NOT synthetic"
-        return self._query(f"""
-            SELECT provider, model, count(*) AS requests,
-                   quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS p50_latency_ms,
-                   quantile_cont(latency_ms, 0.9) FILTER (status = 'ok') AS p90_latency_ms,
-                   avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate
-            FROM logs WHERE ts >= ? AND provider IS NOT NULL {synthetic}
-            GROUP BY ALL ORDER BY provider, model""", [since])
+        return audit.provider_health(self._run, window_minutes, include_synthetic)
 
     def vote_summary(self) -> pd.DataFrame:
-        conn = self._source.conn()
         with self._lock:
-            return _vote_summary(conn)
+            return _vote_summary(self._source.conn())

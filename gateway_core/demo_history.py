@@ -9,9 +9,10 @@ six configured models with log-normal latencies, ~3% failed requests and ~2% fal
 (a failed attempt followed by a final attempt on the other provider). Costs come from the
 real ``PriceTable``: per-token prices are read once per model and applied with numpy.
 
-Measured on the 2-vCPU reference machine: generating rows runs at roughly 150k requests/s
-(``generate_rows``); writing them into SQLite (wide rows, two indexes) is the bottleneck at
-roughly 60-70k rows/s, so 100k requests take about 2 s and 1M about 16 s.
+Measured on a shared 2-vCPU machine: ``generate_rows`` produces about 150k requests/s;
+writing into SQLite (37-column rows, two indexes) is the bottleneck at 23-45k rows/s, so
+100k requests take 2-4 s and 1M requests 40-45 s. Benchmarks that need 10M rows should
+feed ``generate_rows`` batches to their own writer, or seed once and reuse the file.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def _as_provider_error(exc: Exception, provider: str, streamed_text: bool) -> Pr
     return err
 
 
-def execute(gw, plan: Plan, request_id: str) -> Generator[str, None, GenerateResult]:
+def execute(gw, plan: Plan, request_id: str, on_attempt=None) -> Generator[str, None, GenerateResult]:
     req = plan.request
     t_request = time.perf_counter()
     attempts: list[Attempt] = []
@@ -80,6 +80,8 @@ def execute(gw, plan: Plan, request_id: str) -> Generator[str, None, GenerateRes
     failed_providers: set[str] = set()
     try:
         for cand in _admitted(gw, plan, failed_providers):
+            if on_attempt is not None:
+                on_attempt(cand)
             out = _Outcome()
             call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature)
             try:

@@ -22,6 +22,7 @@ from .config import Settings
 from .errors import GatewayError, ValidationError
 from .planning import build_plan
 from .pricing import PriceTable
+from .redaction import protect
 from .providers import PROVIDERS
 from .router import CircuitBreaker, LatencyTracker, OutputTokenStats
 from .tasks import TASKS
@@ -34,13 +35,18 @@ _EMULATOR_KEY = "emulated-key"
 
 
 class GatewayStream:
-    """Iterate for text chunks; afterwards ``result`` holds the ``GenerateResult``."""
+    """Iterate for text chunks; afterwards ``result`` holds the ``GenerateResult``.
+
+    ``provider`` and ``model`` name the candidate being streamed from, as soon as its
+    call starts (they change if the gateway falls back before the first token)."""
 
     def __init__(self, gateway: "Gateway", request: GenerateRequest):
         self._gateway = gateway
         self.request = request
         self.request_id = gateway.new_request_id()
         self.result: GenerateResult | None = None
+        self.provider: str | None = None
+        self.model: str | None = None
         self._started = False
 
     def __iter__(self) -> Iterator[str]:
@@ -48,12 +54,16 @@ class GatewayStream:
             raise RuntimeError("a GatewayStream can be iterated once")
         self._started = True
         plan = build_plan(self._gateway, self.request, streaming=True)
-        self.result = yield from executor.execute(self._gateway, plan, self.request_id)
+        self.result = yield from executor.execute(self._gateway, plan, self.request_id, self._on_attempt)
+
+    def _on_attempt(self, candidate) -> None:
+        self.provider, self.model = candidate.provider, candidate.model
 
 
 class Gateway:
     def __init__(self, settings: Settings, *, providers: Mapping[str, object] | None = None, clock=time.monotonic, seed: int | None = None):
         self.settings = settings
+        protect(settings.secrets())
         self.emulators = None
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -169,7 +179,7 @@ class Gateway:
             )
         return out
 
-    def log_rejected(self, error: ValidationError, *, user: str | None = None, source: str = "api") -> None:
+    def log_rejected(self, error: ValidationError, *, user: str | None = None, source: str = "api", error_type: str | None = None) -> None:
         """Record a rejected request: which field and where, never the content."""
         self.usage_log.write(
             {
@@ -181,7 +191,7 @@ class Gateway:
                 "provider": None,
                 "model": None,
                 "status": "rejected",
-                "error_type": error.type_name,
+                "error_type": error_type or error.type_name,
                 "error_message": f"invalid {error.field} ({source})"[:200],
                 "price_version": self.prices.version,
             }

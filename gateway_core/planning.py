@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .errors import ValidationError
 from .router import Candidate, Ranking, rank
 from .tasks import build_messages, max_tokens_for
 from .types import ChatMessage, GenerateRequest, Usage
@@ -66,13 +67,16 @@ def pricing_model(provider: str, model: str, model_map) -> str:
 
 
 def build_plan(gateway, request: GenerateRequest, *, streaming: bool) -> Plan:
+    configured = gateway.candidates()
+    if request.model is not None and all(request.model != model for _, model in configured):
+        raise ValidationError("model", "is not a configured model; see the configured deployments and model ids")
     messages = build_messages(request)
     max_tokens = max_tokens_for(request)
     expected_out = min(gateway.output_stats.expected(request.task), max_tokens)
     estimates: dict = {}
     candidates = []
     model_map = gateway.settings.azure_model_map
-    for provider, model in gateway.candidates():
+    for provider, model in configured:
         priced_as = pricing_model(provider, model, model_map)
         est = gateway.tokens.estimate_messages(provider, priced_as, messages)
         cost = gateway.prices.estimate_cost(provider, priced_as, est.tokens, expected_out)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def _money(value):
-    return None if value is None else str(value)
+    return None if value is None else format(value, "f")
 
 
 def result_to_dict(r) -> dict:

@@ -43,17 +43,19 @@ def serve_forever(azure_port: int, bedrock_port: int, profile: str, host: str = 
         print(f"cannot start the emulators on {host}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        # Handle both explicitly: a shell may start a background job with SIGINT ignored.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         print(_banner(emulators.azure.url, emulators.bedrock.url, profile, azure_key is not None), flush=True)
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         emulators.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("emulators stopped", flush=True)
     return 0
 

@@ -130,13 +130,15 @@ class AzureHandler(EmulatorHandler):
             return
         headers = dict(self._ids(), **self.emulator.config["quota"].consume(deployment, answer.prompt_tokens + (cap or 0)))
         headers["x-ms-deployment-name"] = deployment
-        ttft, gen = self.emulator.pacer.plan(version, answer.completion_tokens)
+        pace = self.emulator.plan(version, answer.completion_tokens)
+        ttft, gen, gen_id = pace
         created = int(time.time())
         cid = "chatcmpl-" + uuid.uuid4().hex[:29]
         if stream:
-            include = bool((body.get("stream_options") or {}).get("include_usage"))
-            return self._stream(cid, created, version, answer, include, headers, (ttft, gen), cut)
-        if not self.pause(ttft + gen):
+            options = body.get("stream_options")
+            include = isinstance(options, dict) and bool(options.get("include_usage"))
+            return self._stream(cid, created, version, answer, include, headers, pace, cut)
+        if not self.pause(ttft + gen, gen_id):
             return self.drop()
         use = wire.usage(answer.prompt_tokens, answer.completion_tokens, answer.reasoning_tokens)
         self.send_json(200, wire.completion_body(cid, created, version, answer.text, answer.finish, use), headers)
@@ -146,17 +148,17 @@ class AzureHandler(EmulatorHandler):
         if include_usage:
             base["usage"] = None
         pieces = text.chunks(answer.text, version)
-        ttft, gen = pace
+        ttft, gen, gen_id = pace
         with self.emulator.counters.stream():
             self.begin_stream("text/event-stream; charset=utf-8", headers)
             self._event(wire.prompt_filter_chunk())
-            if not self.pause(ttft):
+            if not self.pause(ttft, gen_id):
                 return self.drop()
             self._event(wire.chunk(base, {"role": "assistant", "content": ""}))
             for i, piece in enumerate(pieces):
                 if cut is not None and i == cut.cut_stream_after:
                     return self._cut(cut)
-                if not self.pause(gen * len(piece) / max(1, len(answer.text))):
+                if not self.pause(gen * len(piece) / max(1, len(answer.text)), gen_id):
                     return self.drop()
                 self._event(wire.chunk(base, {"content": piece}, filters=wire.CONTENT_FILTER_RESULTS))
             if cut is not None:

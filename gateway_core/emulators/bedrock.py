@@ -69,10 +69,11 @@ class BedrockHandler(EmulatorHandler):
             return
         if op == "count-tokens":
             return self.send_json(200, {"inputTokens": count}, self._ids())
-        ttft, gen = self.emulator.pacer.plan(row.model_id, answer.output_tokens)
+        pace = self.emulator.plan(row.model_id, answer.output_tokens)
+        ttft, gen, gen_id = pace
         if op.endswith("stream"):
-            return self._stream(op, row, answer, (ttft, gen), cut)
-        if not self.pause(ttft + gen):
+            return self._stream(op, row, answer, pace, cut)
+        if not self.pause(ttft + gen, gen_id):
             return self.drop()
         if op == "converse":
             return self.send_json(200, wire.converse_body(answer, self._elapsed_ms()), self._ids())
@@ -86,7 +87,7 @@ class BedrockHandler(EmulatorHandler):
     # --- streams --------------------------------------------------------------------------
 
     def _stream(self, op: str, row, answer: wire.Answer, pace, cut: Fault | None) -> None:
-        ttft, gen = pace
+        ttft, gen, gen_id = pace
         pieces = wire.stream_pieces(answer)
         invoke = op == "invoke-with-response-stream"
         headers = dict(self._ids(), **({"X-Amzn-Bedrock-Content-Type": "application/json"} if invoke else {}))
@@ -94,13 +95,13 @@ class BedrockHandler(EmulatorHandler):
         with self.emulator.counters.stream():
             self.begin_stream("application/vnd.amazon.eventstream", headers)
             self.write_chunk(frames.start())
-            if not self.pause(ttft):
+            if not self.pause(ttft, gen_id):
                 return self.drop()
             first_byte_ms = self._elapsed_ms()
             for i, piece in enumerate(pieces):
                 if cut is not None and i == cut.cut_stream_after:
                     return self._cut(cut, invoke)
-                if not self.pause(gen * len(piece) / max(1, len(answer.text))):
+                if not self.pause(gen * len(piece) / max(1, len(answer.text)), gen_id):
                     return self.drop()
                 self.write_chunk(frames.delta(i, piece))
             if cut is not None:

@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,14 @@ from .latency import Pacer, Timing
 
 log = logging.getLogger("gateway_core.emulators")
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+
+def _int(value: str | None) -> int | None:
+    """A header's integer value; 0 when absent, None when malformed."""
+    try:
+        return int(value or 0)
+    except ValueError:
+        return None
 
 
 class Stats:
@@ -89,6 +98,8 @@ class Emulator:
         self.pacer = Pacer(provider, profile)
         self.counters = Stats()
         self.stopping = threading.Event()
+        self._wake = threading.Condition()
+        self._profile_generation = 0
         self._server = _Server((host, port), handler)
         self._server.emulator = self
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"{provider}-emulator", daemon=True)
@@ -121,10 +132,35 @@ class Emulator:
         self.counters.reset()
 
     def set_profile(self, profile: "str | Timing") -> None:
+        """Switch latency profile; model delays already in progress end at once."""
         self.pacer.set(profile)
+        with self._wake:
+            self._profile_generation += 1
+            self._wake.notify_all()
+
+    def plan(self, model: str, output_tokens: int) -> tuple[float, float, int]:
+        """(time to first token, generation time, profile generation they belong to)."""
+        with self._wake:
+            generation = self._profile_generation
+        return (*self.pacer.plan(model, output_tokens), generation)
+
+    def sleep(self, seconds: float, generation: int | None = None) -> bool:
+        """Wait ``seconds``; False when the emulator is closing. A wait planned under profile
+        ``generation`` ends as soon as the profile changes, so switching from a slow profile
+        to ``zero`` releases the calls and streams already under way."""
+        deadline = time.monotonic() + seconds
+        with self._wake:
+            while not self.stopping.is_set() and generation in (None, self._profile_generation):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake.wait(remaining)
+        return not self.stopping.is_set()
 
     def close(self) -> None:
-        self.stopping.set()  # wakes every sleeping handler so hung calls end promptly
+        self.stopping.set()
+        with self._wake:
+            self._wake.notify_all()  # hung and paced calls end promptly
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -162,8 +198,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         self.route = None
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            self.body = self.rfile.read(length) if length > 0 else b""
+            length = _int(self.headers.get("Content-Length"))
+            if length is None or length < 0:
+                self.close_connection = True  # the body cannot be framed, so neither can the next request
+                return self.send_json(400, {"error": "Content-Length must be a non-negative integer"})
+            self.body = self.rfile.read(length) if length else b""
             path = self.path.split("?", 1)[0]
             if path.startswith("/_emulator/"):
                 self._admin(method, path)
@@ -185,7 +224,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def count_call(self, route: str) -> None:
         """Record one model call; retries are recognised by the SDKs' attempt headers."""
         self.route = route
-        retry = int(self.headers.get("x-stainless-retry-count") or 0) > 0
+        retry = (_int(self.headers.get("x-stainless-retry-count")) or 0) > 0
         m = re.search(r"attempt=(\d+)", self.headers.get("amz-sdk-request") or "")
         retry = retry or (m is not None and int(m.group(1)) > 1)
         self.emulator.counters.call(route, retry)
@@ -217,11 +256,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.finished = True
         return None
 
-    def pause(self, seconds: float) -> bool:
-        """Sleep unless the emulator is closing; False means stop now."""
+    def pause(self, seconds: float, generation: int | None = None) -> bool:
+        """Sleep unless the emulator is closing (False means stop now). Pass the profile
+        generation from ``Emulator.plan`` for model latency, so a profile switch cuts it short."""
         if seconds <= 0:
             return not self.emulator.stopping.is_set()
-        return not self.emulator.stopping.wait(seconds)
+        return self.emulator.sleep(seconds, generation)
 
     # --- writing --------------------------------------------------------------------------
 

@@ -1,0 +1,93 @@
+"""Row-level analytics: the Requests audit log, per-request detail, provider health, CSV export.
+
+These read raw rows rather than rollups. ``run`` is the owning ``Analytics``'s query
+function (refresh-then-query under its lock); per-request detail and the export read
+SQLite directly, because they want columns the mirror leaves out (route reasons, error
+messages, stored content) and must never be stale.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from .usage_log import mask_content
+from .usage_schema import COLUMN_NAMES, TS_FORMAT
+
+Run = Callable[[str, list], pd.DataFrame]
+SEARCHED = ("request_id", "user", "model", "error_type", "prompt_text")
+ATTEMPT_DETAIL = tuple(c for c in COLUMN_NAMES if c != "estimate_raw_tokens")
+EXPORTED = tuple(c for c in COLUMN_NAMES if c not in ("prompt_text", "response_text"))
+PAGE_COLUMNS = (
+    'ts, request_id, "user", team, task, priority, provider, model, status, error_type, attempt AS attempts, '
+    "cost_usd, latency_ms, ttft_ms, input_tokens, output_tokens, synthetic"
+)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def requests_page(run: Run, where: str, params: list, search: str, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
+    size = max(1, int(page_size))
+    window = f"ORDER BY ts DESC, id DESC LIMIT {size} OFFSET {(max(1, int(page)) - 1) * size}"
+    if not search.strip():
+        total = int(run(f"SELECT count(*) AS n FROM logs WHERE {where} AND final", params)["n"].iloc[0])
+        return run(f"SELECT {PAGE_COLUMNS} FROM logs WHERE {where} AND final {window}", params), total
+    # Any attempt can match (a fallback's first error, say); the request shows as its final row.
+    match = " OR ".join(f"\"{c}\" ILIKE ? ESCAPE '\\'" for c in SEARCHED)
+    source = f"logs SEMI JOIN (SELECT DISTINCT request_id FROM logs WHERE {where} AND ({match})) USING (request_id)"
+    args = [*params, *([_like(search.strip())] * len(SEARCHED)), *params]
+    found = run(f"SELECT {PAGE_COLUMNS}, count(*) OVER () AS total FROM {source} WHERE {where} AND final {window}", args)
+    if len(found) or page <= 1:
+        return found.drop(columns="total"), int(found["total"].iloc[0]) if len(found) else 0
+    count = run(f"SELECT count(*) AS n FROM {source} WHERE {where} AND final", args)  # past the last page
+    return found.drop(columns="total"), int(count["n"].iloc[0])
+
+
+def attempts_for(conn: sqlite3.Connection | None, request_id: str) -> pd.DataFrame:
+    if conn is None:
+        return pd.DataFrame(columns=list(ATTEMPT_DETAIL))
+    quoted = ", ".join(f'"{c}"' for c in ATTEMPT_DETAIL)
+    rows = conn.execute(f"SELECT {quoted} FROM usage_logs WHERE request_id = ? ORDER BY attempt, id", (request_id,)).fetchall()
+    frame = pd.DataFrame(rows, columns=list(ATTEMPT_DETAIL))
+    for column in ("prompt_text", "response_text"):
+        frame[column] = frame[column].map(mask_content)
+    return frame
+
+
+def provider_health(run: Run, window_minutes: int, include_synthetic: bool) -> pd.DataFrame:
+    since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=window_minutes)
+    synthetic = "" if include_synthetic else "AND NOT synthetic"
+    return run(f"""
+        SELECT provider, model, count(*) AS requests,
+               quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS p50_latency_ms,
+               quantile_cont(latency_ms, 0.9) FILTER (status = 'ok') AS p90_latency_ms,
+               avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate
+        FROM logs WHERE ts >= ? AND provider IS NOT NULL {synthetic}
+        GROUP BY ALL ORDER BY provider, model""", [since])
+
+
+def export_csv(conn: sqlite3.Connection | None, where: str, params: list) -> bytes:
+    """CSV of the filtered attempts, every column but stored content, read from SQLite in id order.
+
+    The filter predicate is plain SQL that SQLite also accepts (flags are 0/1 there); only
+    timestamps need passing as the log's text form, which sorts like the instants.
+    """
+    rows: list[tuple] = []
+    if conn is not None:
+        quoted = ", ".join(f'"{c}"' for c in EXPORTED)
+        args = [p.strftime(TS_FORMAT) if isinstance(p, datetime) else p for p in params]
+        rows = conn.execute(f"SELECT {quoted} FROM usage_logs WHERE {where} ORDER BY id", args).fetchall()
+    columns = list(zip(*rows)) if rows else [() for _ in EXPORTED]
+    table = pa.table({name: pa.array(list(values) or [], type=None if values else pa.string()) for name, values in zip(EXPORTED, columns)})
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer)
+    return buffer.getvalue()

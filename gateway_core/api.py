@@ -1,0 +1,270 @@
+"""The REST API: ``POST /generate``, OpenAI-compatible ``/v1``, and ``GET /healthz``.
+
+``create_app`` wires a FastAPI app around one ``Gateway`` (built in the lifespan from the
+environment when none is given, and closed on shutdown). Handlers are thin: read the
+body strictly (``api_body``), convert it (``api_models``), call the blocking gateway in
+the threadpool, and shape the answer; streams go through ``api_sse``. Every error is an
+``ApiError`` rendered in the route's own shape (``api_errors``); refusals of the
+client's input are logged as ``rejected`` rows, without content. ``serve`` runs it
+under uvicorn for ``gateway serve`` and ``make api``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import sys
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import api_sse
+from .api_body import read_json_object
+from .api_errors import (
+    ApiError,
+    error_payload,
+    error_response,
+    gateway_error,
+    internal_error,
+    is_openai_path,
+    json_response,
+    route_error,
+)
+from .api_models import (
+    CHAT_DOC,
+    GENERATE_DOC,
+    chat_request,
+    completion_json,
+    gateway_headers,
+    generate_json,
+    generate_request,
+    models_json,
+    user_of,
+)
+from .config import Settings
+from .errors import ConfigError, GatewayError, ValidationError
+from .types import PROVIDER_NAMES
+
+log = logging.getLogger("gateway_core.api")
+
+# Each open stream holds a worker thread while it waits for the next token, so the
+# default pool of 40 would cap concurrent streams far below what one process can serve.
+THREADPOOL_SIZE = 256
+WORKER_STARTUP_S = 60
+
+
+def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
+    """The API app. Pass a ``Gateway`` to share one (it stays open); otherwise the app
+    builds its own from ``settings`` (default: the environment) and closes it on shutdown."""
+    if settings is None:
+        settings = gateway.settings if gateway is not None else Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
+        owned = gateway is None
+        if owned:
+            from .gateway import Gateway
+
+            app.state.gateway = await run_in_threadpool(Gateway, settings)
+        else:
+            app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            if owned:
+                await run_in_threadpool(app.state.gateway.close)
+
+    app = FastAPI(title="GenAI Cloud Gateway", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    if settings.api_keys:
+        app.add_middleware(BearerAuth, keys=settings.api_keys)
+    _install_error_handlers(app)
+    _install_routes(app, settings)
+    return app
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+def _key_matches(header: bytes | None, keys: tuple[bytes, ...]) -> bool:
+    if not header:
+        return False
+    scheme, _, token = header.strip().partition(b" ")
+    if scheme.lower() != b"bearer" or not token.strip():
+        return False
+    token = token.strip()
+    ok = False
+    for key in keys:  # no early exit: the time taken does not depend on which key matched
+        ok |= hmac.compare_digest(token, key)
+    return ok
+
+
+class BearerAuth:
+    """ASGI middleware: every route but /healthz needs ``Authorization: Bearer <key>``."""
+
+    def __init__(self, app, keys: tuple[str, ...]):
+        self.app = app
+        self.keys = tuple(k.encode("utf-8") for k in keys)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            return await self.app(scope, receive, send)
+        header = dict(scope.get("headers") or ()).get(b"authorization")
+        if _key_matches(header, self.keys):
+            return await self.app(scope, receive, send)
+        err = ApiError(401, "authentication_error", "missing or invalid API key; send Authorization: Bearer <key>",
+                       code="invalid_api_key", headers={"www-authenticate": "Bearer"})
+        app_state = scope["app"].state if "app" in scope else None
+        _log_rejected(getattr(app_state, "gateway", None), err, None)
+        await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _log_rejected(gw, err: ApiError, user: str | None) -> None:
+    if gw is None:
+        return
+    reason = ValidationError(err.field or ("authorization" if err.status == 401 else "body"), err.message)
+    if err.type != "validation_error":
+        reason.type_name = err.type  # so the log says request_too_large, not just "invalid"
+    try:
+        gw.log_rejected(reason, user=user, source="api")
+    except Exception:  # noqa: BLE001 - a refusal must still be answered if the log is unwell
+        log.exception("could not log a rejected request")
+
+
+def _scrubber(request: Request):
+    gw = getattr(request.app.state, "gateway", None)
+    return gw.scrub if gw is not None else (lambda text: text)
+
+
+def _to_api_error(request: Request, exc: Exception) -> ApiError:
+    openai_shape = is_openai_path(request.url.path)
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, GatewayError):
+        return gateway_error(exc, openai_shape, _scrubber(request))
+    return internal_error()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_error(request: Request, exc: Exception):
+        err = _to_api_error(request, exc)
+        if err.rejected:
+            _log_rejected(request.app.state.gateway, err, getattr(request.state, "user", None))
+        return error_response(err, is_openai_path(request.url.path))
+
+    async def on_http_error(request: Request, exc: StarletteHTTPException):
+        return error_response(route_error(exc.status_code), is_openai_path(request.url.path))
+
+    async def on_unexpected(request: Request, exc: Exception):
+        # No traceback or message reaches the client; uvicorn logs the exception.
+        return error_response(internal_error(), is_openai_path(request.url.path))
+
+    app.add_exception_handler(ApiError, on_error)
+    app.add_exception_handler(GatewayError, on_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _in_band_error(request: Request):
+    """Error JSON for a stream that already started (its status line is gone)."""
+    openai_shape = is_openai_path(request.url.path)
+
+    def render(exc: Exception) -> dict:
+        if not isinstance(exc, GatewayError):
+            log.error("stream failed", exc_info=exc)
+        return error_payload(_to_api_error(request, exc), openai_shape)
+
+    return render
+
+
+# --- routes -------------------------------------------------------------------------------
+
+
+async def _body(request: Request) -> dict:
+    body = await read_json_object(request)
+    request.state.user = user_of(body)
+    return body
+
+
+def _install_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz():
+        return json_response({"status": "ok", "mode": settings.mode})
+
+    @app.get("/v1/models")
+    async def list_models(request: Request):
+        return json_response(models_json(request.app.state.gateway.candidates()))
+
+    @app.post("/generate", openapi_extra=GENERATE_DOC)
+    async def generate(request: Request):
+        gw = request.app.state.gateway
+        req, stream = generate_request(await _body(request), gw.candidates())
+        if stream:
+            pump, first = await api_sse.start(gw, req)
+            return api_sse.generate_response(pump, first, _in_band_error(request))
+        result = await run_in_threadpool(gw.generate, req)
+        return json_response(generate_json(result), headers=gateway_headers(result))
+
+    @app.post("/v1/chat/completions", openapi_extra=CHAT_DOC)
+    async def chat_completions(request: Request):
+        gw = request.app.state.gateway
+        req, opts = chat_request(await _body(request), gw.candidates())
+        if opts.stream:
+            pump, first = await api_sse.start(gw, req)
+            return api_sse.chat_response(pump, first, opts, _in_band_error(request))
+        result = await run_in_threadpool(gw.generate, req)
+        return json_response(completion_json(result, opts), headers=gateway_headers(result))
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def app_factory() -> FastAPI:
+    """Import-string factory for uvicorn workers: each process builds its own gateway."""
+    return create_app()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
+    """Run the API under uvicorn until interrupted; returns a process exit code."""
+    import uvicorn
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    if not _is_loopback(host) and not settings.api_keys:
+        if set(settings.emulated_providers()) != set(PROVIDER_NAMES):
+            print(f"error: refusing to expose live providers on {host} without GATEWAY_API_KEYS; "
+                  "set it, or bind to 127.0.0.1", file=sys.stderr)
+            return 2
+        print(f"warning: the API on {host} is open (no GATEWAY_API_KEYS); providers are emulated", file=sys.stderr)
+    try:
+        if workers > 1:
+            # A worker imports the SDKs and starts its gateway before it can answer the
+            # supervisor's ping; uvicorn's 5 s default kills slow starters on a busy host.
+            uvicorn.run("gateway_core.api:app_factory", factory=True, host=host, port=port, workers=workers,
+                        server_header=False, timeout_worker_healthcheck=WORKER_STARTUP_S)
+        else:
+            uvicorn.run(create_app(settings=settings), host=host, port=port, server_header=False)
+    except SystemExit as e:  # uvicorn exits when it cannot bind or start
+        return int(e.code or 0) if isinstance(e.code, int) else 1
+    return 0
