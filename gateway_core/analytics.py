@@ -99,25 +99,59 @@ def _ratio(a, b) -> float:
     return float(_num(a)) / float(b) if b else 0.0
 
 
+def _open_mirror(mirror_path: str | None) -> duckdb.DuckDBPyConnection:
+    if mirror_path:
+        try:
+            return duckdb.connect(mirror_path)
+        except duckdb.Error:  # held by another process: analytics still works, just colder
+            pass
+    return duckdb.connect(":memory:")
+
+
 class Analytics:
     """Read-only analytics over one usage-log file. Safe to share between threads."""
 
     def __init__(self, db_path: str | Path, *, max_staleness_s: float = 2.0, mirror_path: str | None = None):
+        """``mirror_path`` keeps the DuckDB mirror in a file, so a restart loads only the rows
+        added since (a cold load costs ~1.3 s per million rows). If that file is locked by
+        another process, the mirror lives in memory instead."""
         self.db_path = Path(db_path)
         self.max_staleness_s = max_staleness_s
-        self._con = duckdb.connect(mirror_path or ":memory:")
+        self._con = _open_mirror(mirror_path)
         self._source = SqliteSource(self.db_path)
         self._lock = threading.RLock()
         self._watermark = self._generation = self._since_compact = 0
         self._refreshed_at = float("-inf")
-        self._rebuild()
+        if not self._resume():
+            self._rebuild()
 
     # --- freshness ---------------------------------------------------------------------
 
     def _rebuild(self) -> None:
         create_mirror(self._con)
         create_rollups(self._con)
+        self._con.execute("CREATE OR REPLACE TABLE mirror_meta (source VARCHAR, watermark BIGINT, generation BIGINT)")
         self._watermark = 0
+
+    def _resume(self) -> bool:
+        """Continue a persisted mirror of this same log, if it is still consistent with it."""
+        try:
+            rows = self._con.execute("SELECT source, watermark, generation FROM mirror_meta").fetchall()
+        except duckdb.Error:
+            return False
+        row = rows[0] if rows else None
+        if row is None or row[0] != str(self.db_path.resolve()):
+            return False
+        if row[2] != self._source.generation() or self._source.max_id() < row[1]:
+            return False
+        self._watermark, self._generation = int(row[1]), int(row[2])
+        return True
+
+    def _save_watermark(self) -> None:
+        self._con.execute("DELETE FROM mirror_meta")
+        self._con.execute(
+            "INSERT INTO mirror_meta VALUES (?, ?, ?)", [str(self.db_path.resolve()), self._watermark, self._generation]
+        )
 
     def refresh(self, force: bool = False) -> int:
         """Copy rows added since the last refresh; returns how many. Rebuilds after a purge."""
@@ -136,6 +170,7 @@ class Analytics:
                 if self._since_compact >= COMPACT_EVERY:
                     compact(self._con)
                     self._since_compact = 0
+                self._save_watermark()
             self._refreshed_at = time.monotonic()
             return added
 

@@ -252,3 +252,24 @@ def test_rollups_agree_with_raw_rows_on_partial_days(tmp_path):
     assert h["requests"] == requests > 100
     assert h["spend_usd"] == pytest.approx(spend)
     assert h["p50_latency_ms"] == pytest.approx(statistics.median(latencies), rel=0.03)
+
+
+def test_persisted_mirror_resumes_with_only_new_rows(tmp_path):
+    from gateway_core.demo_history import seed_demo
+
+    db, mirror = tmp_path / "log.sqlite", str(tmp_path / "mirror.duckdb")
+    seed_demo(db, days=3, requests=500)
+    first = Analytics(db, mirror_path=mirror)
+    loaded = first.refresh(force=True)
+    spend = first.headline(Filters())["spend_usd"]
+    first.close()
+    assert loaded > 500
+
+    seed_demo(db, days=3, requests=100, seed=1)
+    second = Analytics(db, mirror_path=mirror)
+    try:
+        assert second.refresh(force=True) < loaded, "a restart loads only the rows added since"
+        assert second.headline(Filters())["spend_usd"] > spend
+        assert second.info()["rows"] > loaded
+    finally:
+        second.close()
