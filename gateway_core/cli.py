@@ -20,7 +20,7 @@ from .types import PRIORITIES, PROVIDER_NAMES, TASKS
 def _emulators(args: argparse.Namespace) -> int:
     from .emulators.__main__ import serve_forever
 
-    return serve_forever(args.azure_port, args.bedrock_port, args.profile, args.host)
+    return serve_forever(args.azure_port, args.bedrock_port, args.profile, args.host, azure_key=args.azure_key)
 
 
 def _fmt_cost(value) -> str:
@@ -126,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--bedrock-port", type=int, default=8082)
     emu.add_argument("--profile", choices=("demo", "zero"), default="demo")
     emu.add_argument("--host", default="127.0.0.1")
+    emu.add_argument("--azure-key", default=None, help="require this api-key (default: any non-empty key)")
     emu.set_defaults(func=_emulators)
 
     gen = sub.add_parser("generate", help="send one prompt through the gateway")

@@ -36,7 +36,8 @@ ENTITY_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("date", re.compile(rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}} {_MONTHS} \d{{4}}\b|\b{_MONTHS} \d{{1,2}},? \d{{4}}\b")),
     ("amount", re.compile(r"(?:[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|k|m)\b)?)|\b\d[\d,]*(?:\.\d+)? ?(?:USD|EUR|GBP|dollars|euros|pounds)\b")),
     ("percentage", re.compile(r"\b\d+(?:\.\d+)?\s?%")),
-    ("phone", re.compile(r"\+?\d[\d ()-]{8,}\d")),
+    ("card", re.compile(r"\b(?:\d{4}[ -]){3}\d{4}\b")),
+    ("phone", re.compile(r"(?:\+|\(|\b)\d[\d ()-]{8,}\d\b")),
 )
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{2,}|of|de|van))*\s+(?:[A-Z][a-z]+|[A-Z]{2,})\b")
 _NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")

@@ -8,12 +8,9 @@ import openai
 import pytest
 from botocore.config import Config
 
-from gateway_core.emulators import start_emulators
-from gateway_core.emulators import tokens
+from gateway_core.emulators import start_emulators, tokens
 
 API_VERSION = "2024-10-21"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-SONNET = "anthropic.claude-3-sonnet-20240229-v1:0"
 
 
 @pytest.fixture(scope="module")

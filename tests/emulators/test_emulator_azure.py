@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import openai
 import pytest
@@ -196,8 +197,11 @@ def test_stream_cut_mid_way_raises_connection_error_after_partial_text(emulators
 
 def test_stream_cut_before_first_token_sends_no_text(emulators, azure):
     emulators.azure.set_faults(cut_stream_after=0)
+    chunks = []
     with pytest.raises(openai.APIConnectionError):
-        _, text = _collect(azure.chat.completions.create(model="gpt-4o-mini", messages=QUESTION, stream=True))
+        for chunk in azure.chat.completions.create(model="gpt-4o-mini", messages=QUESTION, stream=True):
+            chunks.append(chunk)
+    assert chunks and not any(c.choices and c.choices[0].delta.content for c in chunks)  # headers came, text did not
     # A cut on a non-stream call closes the connection without any answer.
     with pytest.raises(openai.APIConnectionError):
         azure.chat.completions.create(model="gpt-4o-mini", messages=QUESTION)
@@ -211,25 +215,28 @@ def test_error_event_mid_stream_raises_api_error(emulators, azure):
 
 
 def test_fifty_concurrent_streams_are_served_together(emulators):
-    # A long first-token delay keeps every stream open on the server while the others start.
-    emulators.azure.set_profile(Timing(ttft_ms=1500, tokens_per_s=0))
-    client = openai.AzureOpenAI(azure_endpoint=emulators.azure.url, api_key="k", api_version="2024-10-21", max_retries=0, timeout=30)
-    completions = client.chat.completions  # one shared client, as a gateway would use it
+    # A first-token delay of a minute holds every stream open on the server until the
+    # profile switches back to zero, which releases them all at once.
+    emulators.azure.set_profile(Timing(ttft_ms=60_000))
+    client = openai.AzureOpenAI(azure_endpoint=emulators.azure.url, api_key="k", api_version="2024-10-21", max_retries=0, timeout=60)
     results, errors = [], []
 
     def one(i: int) -> None:
         try:
             msgs = [{"role": "user", "content": f"Question {i}: how do queues help with bursty traffic?"}]
-            _, text = _collect(completions.create(model="gpt-4o-mini", messages=msgs, stream=True))
-            results.append(text)
+            results.append(_collect(client.chat.completions.create(model="gpt-4o-mini", messages=msgs, stream=True))[1])
         except Exception as exc:  # collected so the assertion can show it
             errors.append(exc)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 45
+    while emulators.azure.stats()["active_streams"] < 50 and time.monotonic() < deadline and not errors:
+        time.sleep(0.05)
+    emulators.azure.set_profile("zero")
     for t in threads:
-        t.join(60)
+        t.join(30)
     assert errors == [] and len(results) == 50 and all(results)
     stats = emulators.azure.stats()
     assert stats["max_concurrent_streams"] == 50 and stats["active_streams"] == 0

@@ -47,6 +47,8 @@ def test_summary_is_extractive_and_keeps_original_order():
 def test_extract_lists_dates_and_amounts():
     out = text.generate("azure", "gpt-4o", "Extract the key facts.", [("user", ARTICLE)])
     assert "- date: 12 March 2024" in out and "- amount: $4.5 million" in out
+    contacts = text.generate("azure", "gpt-4o", "", [("user", "Extract contacts: call (415) 555-0132, card 4111 1111 1111 1111.")])
+    assert "- phone: (415) 555-0132" in contacts and "- card: 4111 1111 1111 1111" in contacts
 
 
 def test_classify_uses_offered_labels_and_justifies():
