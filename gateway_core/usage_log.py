@@ -61,10 +61,15 @@ _KEYS = re.compile(
     r"|(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*\d)(?=[A-Za-z0-9+/_-]*[A-Za-z])[A-Za-z0-9+/_-]{32,}={0,2}"
 )
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Phones: an optional +country code, an optional (area) group, then digit groups of 1-5
+# separated by space, dot or dash, 9-15 digits in all (checked in _phone), so French
+# "+33 1 42 68 53 00" and a bare "415) 555-0132" both match.
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}(?!\w)"
+    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(?\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){1,5}(?!\w)"
     r"|(?<![\w+])\+?\d{10,12}(?!\w)"
 )
+# JSON web tokens: three base64url segments; the header and payload carry claims too.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -86,6 +91,7 @@ def mask_content(text: str | None) -> str | None:
     if not text:
         return text
     text = _EMAIL.sub("[email]", text)
+    text = _JWT.sub("[secret]", text)
     text = _KEYS.sub("[secret]", text)
     text = _CARD.sub("[card]", text)
     return _PHONE.sub(_phone, text)
