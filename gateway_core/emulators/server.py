@@ -86,6 +86,15 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # 50+ clients connect at once; a short backlog would stall them
     emulator: "Emulator"
 
+    def handle_error(self, request, client_address) -> None:
+        # Clients hanging up (timeouts, cut streams, closed pools) are routine here; only
+        # unexpected failures deserve the default traceback on stderr.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class Emulator:
     """One running emulator. Public handle: ``url``, ``set_faults``, ``clear_faults``,
