@@ -82,9 +82,14 @@ RECENT_COLUMNS = (
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """Open a connection in autocommit mode with the pragmas every user of the log needs."""
+    """Open a connection in autocommit mode with the pragmas every user of the log needs.
+
+    Read-only connections may be used from any thread: analytics serialises every use under
+    its own lock, and Streamlit runs each rerun of a page on a fresh thread."""
     if read_only:
-        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

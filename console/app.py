@@ -1,0 +1,43 @@
+"""Entry frame of the operator console: page config, navigation and the shared status sidebar.
+
+Run with ``streamlit run console/app.py`` from the repository root or ``gateway console``.
+The page scripts live in the repository's top-level ``pages/`` directory, resolved from this
+file so the working directory does not matter.
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run console/app.py` puts only console/ on the path
+    sys.path.insert(0, str(ROOT))
+
+from console import state, widgets  # noqa: E402
+
+PAGES = ROOT / "pages"
+
+st.set_page_config(page_title="GenAI Cloud Gateway", page_icon=":material/hub:", layout="wide")
+
+nav = st.navigation(
+    {
+        "Try": [
+            st.Page(PAGES / "playground.py", title="Playground", icon=":material/chat:", default=True),
+            st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:"),
+        ],
+        "Observe": [
+            st.Page(PAGES / "analytics.py", title="Analytics", icon=":material/monitoring:"),
+            st.Page(PAGES / "requests.py", title="Requests", icon=":material/receipt_long:"),
+        ],
+        "Operate": [
+            st.Page(PAGES / "providers.py", title="Providers", icon=":material/dns:"),
+        ],
+    }
+)
+gw = state.gateway()
+widgets.status_sidebar(gw)
+try:
+    nav.run()
+except Exception as e:  # noqa: BLE001 - last stop before the screen: one sentence, never a traceback
+    widgets.show_error(e, gw)

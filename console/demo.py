@@ -1,0 +1,35 @@
+"""The "Load demo history" action shared by the Analytics and Providers pages.
+
+Synthetic rows are flagged in the log, so they can be hidden in Analytics or purged
+without touching real traffic. Each load uses a fresh seed, so loading twice adds new
+requests instead of duplicating request ids.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from console import state
+from gateway_core import demo_history
+
+SIZES = (5_000, 20_000, 100_000)
+
+
+def load_demo_button(gw, *, key: str, requests: int = 20_000, primary: bool = True) -> None:
+    if st.button("Load demo history", key=key, icon=":material/database_upload:", type="primary" if primary else "secondary",
+                 help=f"Write {requests:,} synthetic requests over the last 30 days into the usage log."):
+        with st.spinner("Writing 30 days of synthetic traffic…"):
+            n = demo_history.seed_demo(gw.settings.db_path, days=30, requests=requests, price_table=gw.prices,
+                                       seed=time.time_ns() % 2**32)
+        state.analytics().reset()
+        st.toast(f"Wrote {n:,} synthetic rows.", icon=":material/check:")
+        st.rerun()
+
+
+def purge_button(gw, *, key: str) -> None:
+    if st.button("Purge synthetic rows", key=key, icon=":material/delete:"):
+        n = demo_history.purge_synthetic(gw.settings.db_path)
+        state.analytics().reset()
+        st.toast(f"Removed {n:,} synthetic rows.", icon=":material/check:")

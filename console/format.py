@@ -1,0 +1,192 @@
+"""Pure formatting for the console: money, durations, savings, tokens and attempts.
+
+Nothing here imports Streamlit, so every rule about how a number or an error reaches an
+operator's screen is tested on plain values. Money arrives as ``Decimal`` (or ``None`` for
+an unpriced model, which is shown as such, never as $0).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Iterable
+
+import pandas as pd
+
+UNPRICED = "unpriced"
+DASH = "—"
+
+
+def usd(value: Decimal | float | None, *, unpriced: str = UNPRICED) -> str:
+    """Dollars with enough precision that a single small request is not shown as $0.00."""
+    if value is None:
+        return unpriced
+    v = Decimal(str(value))
+    a = abs(v)
+    if a == 0:
+        return "$0"
+    if a < Decimal("0.01"):
+        return f"${v:.6f}"
+    if a < 100:
+        return f"${v:,.4f}"
+    return f"${v:,.2f}"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if value >= 10_000:
+        return f"{value / 1000:.1f} s"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return DASH if value is None else f"{value * 100:.{digits}f}%"
+
+
+def saving(cost: Decimal | None, counterfactual: Decimal | None) -> tuple[Decimal, float] | None:
+    """(absolute saving, fraction of the counterfactual) when both sides are priced."""
+    if cost is None or counterfactual is None or counterfactual <= 0:
+        return None
+    delta = counterfactual - cost
+    return delta, float(delta / counterfactual)
+
+
+def saving_text(cost: Decimal | None, counterfactual: Decimal | None) -> str:
+    s = saving(cost, counterfactual)
+    if s is None:
+        return ""
+    delta, frac = s
+    if delta >= 0:
+        return f"saved {usd(delta)} ({frac:.0%})"
+    return f"cost {usd(-delta)} more ({-frac:.0%})"
+
+
+def tokens_text(result) -> str:
+    """Estimated vs actual tokens, naming where the actual count came from."""
+    u = result.usage
+    est = getattr(result, "estimated_usage", None)
+    actual = f"{u.input_tokens:,} in / {u.output_tokens:,} out ({u.source})"
+    if est is None:
+        return actual
+    return f"est {est.input_tokens:,} / {est.output_tokens:,} → {actual}"
+
+
+def short_model(model: str | None) -> str:
+    """Bedrock ids are long; keep the family and version readable in a badge."""
+    if not model:
+        return DASH
+    m = model.split("/")[-1]
+    if m.startswith("anthropic."):
+        m = m[len("anthropic."):]
+    return m.removesuffix("-v1:0")
+
+
+def attempts_frame(attempts: Iterable) -> pd.DataFrame:
+    """One row per provider attempt, including why a failed one failed."""
+    rows = []
+    for i, a in enumerate(attempts, start=1):
+        u = a.usage
+        rows.append(
+            {
+                "#": i,
+                "provider": a.provider,
+                "model": a.model,
+                "status": a.status,
+                "latency": ms(a.latency_ms),
+                "TTFT": ms(a.ttft_ms),
+                "tokens": f"{u.input_tokens}/{u.output_tokens}" if u else DASH,
+                "cost": usd(a.cost_usd, unpriced=DASH) if a.status == "ok" else DASH,
+                "error": a.error_type or "",
+                "why": a.error_message or "",
+                "retryable": "" if a.retryable is None else ("yes" if a.retryable else "no"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def prices_frame(rows: Iterable, in_use: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
+    """The price table as shown to an operator: USD per 1M tokens, provenance, lifecycle.
+
+    ``in_use`` holds the (provider, canonical model) pairs the gateway is configured with."""
+    return pd.DataFrame(
+        [
+            {
+                "in use": (p.provider, p.model) in in_use,
+                "provider": p.provider,
+                "model": p.model,
+                "input $/1M": float(p.input),
+                "output $/1M": float(p.output),
+                "cached input $/1M": None if p.cached_input is None else float(p.cached_input),
+                "status": p.status,
+                "source": p.source,
+                "verified": p.verified_at.isoformat() if p.verified_at else "",
+                "notes": p.notes,
+            }
+            for p in rows
+        ]
+    )
+
+
+def health_frame(status: Iterable[dict]) -> pd.DataFrame:
+    """``Gateway.provider_status()`` rows with readable latency and error-rate columns."""
+    rows = []
+    for s in status:
+        rows.append(
+            {
+                "provider": s["provider"],
+                "model": s["model"],
+                "mode": s.get("mode", ""),
+                "breaker": s.get("breaker", ""),
+                "p50": ms(s.get("p50_ms")),
+                "p90": ms(s.get("p90_ms")),
+                "TTFT p90": ms(s.get("ttft_p90_ms")),
+                "error rate": pct(s.get("error_rate")),
+                "samples": s.get("samples") or 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lifecycle_warnings(status: Iterable[dict]) -> list[str]:
+    """One sentence per configured model that is retired, legacy or missing from the price table."""
+    out = []
+    for s in status:
+        name = f"{s['provider']}/{s['model']}"
+        price_status = s.get("price_status")
+        if price_status == "retired":
+            out.append(f"{name} is retired by its provider: calls may fail; move to a current model.")
+        elif price_status == "legacy":
+            out.append(f"{name} is a legacy model: plan a migration before it is retired.")
+        elif price_status is None:
+            out.append(f"{name} has no price row: its spend is counted as unpriced.")
+    return out
+
+
+STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "rejected": ":material/block:"}
+
+
+def request_label(row) -> str:
+    """One audit-log line: when, who served it, outcome, cost, latency, user and task."""
+    ts = pd.Timestamp(row["ts"]).strftime("%Y-%m-%d %H:%M:%S")
+    served = f"{row['provider']} · {short_model(row['model'])}" if row.get("provider") else "not sent"
+    outcome = row["status"] if row["status"] == "ok" else f"{row['status']} ({row.get('error_type') or '?'})"
+    attempts = int(row.get("attempts") or 1)
+    parts = [ts, served, outcome]
+    if attempts > 1:
+        parts.append(f"{attempts} attempts")
+    cost = row.get("cost_usd")
+    parts.append(usd(None if cost is None or pd.isna(cost) else cost, unpriced=DASH))
+    lat = row.get("latency_ms")
+    parts.append(ms(None if lat is None or pd.isna(lat) else lat))
+    parts.append(f"{row.get('user') or 'anonymous'} / {row.get('task') or DASH}")
+    return " · ".join(parts)
+
+
+def attempt_detail_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``Analytics.attempts_for`` worth reading in an expanded request."""
+    cols = ["attempt", "provider", "model", "status", "error_type", "error_message", "latency_ms", "ttft_ms",
+            "prompt_tokens_est", "input_tokens", "output_tokens", "token_source", "cost_est_usd", "cost_usd",
+            "counterfactual_provider", "counterfactual_cost_usd", "route_reason"]
+    return frame[[c for c in cols if c in frame.columns]]

@@ -1,0 +1,71 @@
+"""Process-wide handles for the console: one Gateway and one Analytics per configuration.
+
+Settings enter here, once, at the console's edge. The handles live in ``st.cache_resource``
+keyed by a digest of the gateway's environment, so a changed configuration (or a test that
+points at a fresh database) gets its own gateway, and an evicted one is closed, which
+flushes its usage log and stops its emulators. The digest covers secret values but is only
+ever a hash in memory; the values themselves never leave ``Settings``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import streamlit as st
+
+from gateway_core.errors import ConfigError
+
+_ENV_PREFIXES = ("GATEWAY_", "AZURE_OPENAI_", "AWS_", "BEDROCK_")
+
+
+def _env_key() -> str:
+    items = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
+    return hashlib.sha256(repr(items).encode()).hexdigest()
+
+
+def _close_gateway(gw) -> None:
+    gw.close()
+
+
+@st.cache_resource(show_spinner="Starting the gateway…", max_entries=2, on_release=_close_gateway)
+def _build_gateway(env_key: str):
+    from gateway_core.gateway import Gateway
+
+    return Gateway.from_env()
+
+
+def _close_analytics(an) -> None:
+    an.close()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, on_release=_close_analytics)
+def _build_analytics(db_path: str):
+    from gateway_core.analytics import Analytics
+
+    # The DuckDB mirror lives beside the log, so a restart loads only the rows added since.
+    return Analytics(db_path, max_staleness_s=2.0, mirror_path=f"{db_path}.duckdb")
+
+
+def gateway():
+    """The process's Gateway. A configuration error stops the page with the variable named."""
+    try:
+        return _build_gateway(_env_key())
+    except ConfigError as e:
+        st.error(f"Configuration problem in **{e.variable}**: {e.message}", icon=":material/settings_alert:")
+        st.stop()
+
+
+def analytics():
+    return _build_analytics(str(gateway().settings.db_path))
+
+
+def fresh_analytics():
+    """Analytics that already includes this process's own latest requests.
+
+    The usage log writes in the background; flushing first means a prompt sent a moment
+    ago in the Playground is on the Requests page now, not after the staleness window."""
+    gateway().usage_log.flush()
+    an = analytics()
+    an.refresh(force=True)
+    return an

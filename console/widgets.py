@@ -1,0 +1,179 @@
+"""Shared Streamlit rendering: the status sidebar, result badges, attempts and friendly errors.
+
+Pages call these so a result, a fallback or a failure looks the same wherever it appears.
+Errors become one sentence naming the field or provider at fault; the text passes through
+the gateway's ``scrub`` first, and no traceback ever reaches the page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from console import format as fmt
+from gateway_core.errors import (
+    AllProvidersFailed,
+    ConfigError,
+    ContentFiltered,
+    GatewayError,
+    ProviderError,
+    StreamInterrupted,
+    ValidationError,
+)
+
+log = logging.getLogger("console")
+
+PROVIDER_LABELS = {"azure": "Azure OpenAI", "bedrock": "AWS Bedrock"}
+PROVIDER_COLORS = {"azure": "blue", "bedrock": "orange"}
+
+
+def provider_label(provider: str) -> str:
+    return PROVIDER_LABELS.get(provider, provider)
+
+
+def status_sidebar(gw) -> None:
+    """Mode, a LIVE/EMULATED badge per provider, and where the usage log lives."""
+    with st.sidebar:
+        st.caption(f"Mode **{gw.settings.mode}**")
+        for provider, mode in gw.provider_modes().items():
+            live = mode == "LIVE"
+            st.badge(
+                f"{provider_label(provider)} · {mode}",
+                icon=":material/cloud_done:" if live else ":material/science:",
+                color="green" if live else "gray",
+            )
+        st.caption(f"Usage log `{gw.settings.db_path}`")
+
+
+def provider_badge(provider: str, model: str) -> None:
+    st.badge(
+        f"{provider_label(provider)} · {fmt.short_model(model)}",
+        icon=":material/hub:",
+        color=PROVIDER_COLORS.get(provider, "gray"),
+    )
+
+
+def result_meta(result) -> None:
+    """The compact row under an answer: who answered, why, tokens, money and time."""
+    with st.container(horizontal=True, vertical_alignment="center"):
+        provider_badge(result.provider, result.model)
+        if result.fallback_used:
+            st.badge("fallback", icon=":material/alt_route:", color="red")
+        if result.unpriced or result.cost_usd is None:
+            st.badge("unpriced", icon=":material/money_off:", color="yellow")
+    cf = ""
+    if result.counterfactual_cost_usd is not None:
+        other = provider_label(result.counterfactual_provider or "other provider")
+        cf = f" · on {other}: {fmt.usd(result.counterfactual_cost_usd)}"
+        saved = fmt.saving_text(result.cost_usd, result.counterfactual_cost_usd)
+        cf += f" ({saved})" if saved else ""
+    st.markdown(
+        f"**Cost** {fmt.usd(result.cost_usd)} (est {fmt.usd(result.estimated_cost_usd)}){cf}  \n"
+        f"**Latency** {fmt.ms(result.latency_ms)} · **TTFT** {fmt.ms(result.ttft_ms)} · "
+        f"**Tokens** {fmt.tokens_text(result)}"
+    )
+    st.caption(f":material/route: {result.route_reason}")
+    if result.fallback_used or len(result.attempts) > 1:
+        attempts_table(result.attempts)
+
+
+def attempts_table(attempts) -> None:
+    st.dataframe(fmt.attempts_frame(attempts), hide_index=True, width="stretch")
+
+
+def show_error(exc: BaseException, gw=None) -> None:
+    """One clear sentence per failure kind; unexpected errors are logged, not printed.
+
+    Provider messages are sanitised by the gateway already; ``gw.scrub`` runs again because
+    this is the last stop before a screen."""
+
+    def clean(text) -> str:
+        return gw.scrub(str(text)) if gw is not None else str(text)
+
+    if isinstance(exc, ValidationError):
+        st.error(f"Invalid **{exc.field}**: {clean(exc.reason)}", icon=":material/edit_off:")
+    elif isinstance(exc, ConfigError):
+        st.error(f"Configuration problem in **{exc.variable}**: {clean(exc.message)}", icon=":material/settings_alert:")
+    elif isinstance(exc, AllProvidersFailed):
+        st.error(f"Every provider failed: {clean(exc.message)}", icon=":material/cloud_off:")
+        if exc.attempts:
+            attempts_table(exc.attempts)
+    elif isinstance(exc, StreamInterrupted):
+        st.warning(
+            f"The {provider_label(exc.provider)} stream broke after part of the answer was sent; "
+            f"the text above is incomplete. ({clean(exc.message)})",
+            icon=":material/content_cut:",
+        )
+    elif isinstance(exc, ContentFiltered):
+        st.error(
+            f"{provider_label(exc.provider)} refused this content (content filter). Rephrase the prompt and try again.",
+            icon=":material/block:",
+        )
+    elif isinstance(exc, ProviderError):
+        status = f" (HTTP {exc.status})" if exc.status else ""
+        st.error(
+            f"{provider_label(exc.provider)} failed: {exc.type_name}{status}: {clean(exc.message)}",
+            icon=":material/cloud_off:",
+        )
+    elif isinstance(exc, GatewayError):
+        st.error(clean(exc.message), icon=":material/error:")
+    else:
+        log.exception("unexpected console error", exc_info=exc)
+        st.error(f"Unexpected error ({type(exc).__name__}); the details are in the server log.", icon=":material/error:")
+
+
+def _compact(n: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:,.0f}"
+
+
+def headline_metrics(h: dict) -> None:
+    """Two rows of six headline numbers from ``Analytics.headline``."""
+    tokens = h["input_tokens"] + h["output_tokens"]
+    rows = (
+        (
+            ("Spend", fmt.usd(h["spend_usd"]), None),
+            ("Requests", f"{h['requests']:,}", None),
+            ("Error rate", fmt.pct(h["error_rate"]), "final outcome was an error"),
+            ("Fallback rate", fmt.pct(h["fallback_rate"]), "requests served after more than one attempt"),
+            ("Cost / request", fmt.usd(h["cost_per_request"]), None),
+            ("Savings", fmt.usd(h["savings_usd"]), f"vs the best alternative on the other provider ({h['savings_pct']:.1f}%)"),
+        ),
+        (
+            ("p50 latency", fmt.ms(h["p50_latency_ms"]), None),
+            ("p95 latency", fmt.ms(h["p95_latency_ms"]), None),
+            ("p50 TTFT", fmt.ms(h["p50_ttft_ms"]), "time to first token, streamed calls"),
+            ("p95 TTFT", fmt.ms(h["p95_ttft_ms"]), None),
+            ("Tokens", _compact(tokens), f"{h['input_tokens']:,} in ({h['cached_input_tokens']:,} cached) / {h['output_tokens']:,} out"),
+            ("Unpriced", fmt.pct(h["unpriced_share"]), f"attempts on models without a price row; "
+                                                      f"{fmt.pct(h['unpriced_spend_share'])} of estimated spend"),
+        ),
+    )
+    for row in rows:
+        for col, (label, value, help_text) in zip(st.columns(len(row)), row):
+            col.metric(label, value, help=help_text, border=True)
+
+
+def vote_summary(frame) -> None:
+    """Blind A/B results: win rate with its 95% interval and cost per win, per provider and task."""
+    if frame.empty:
+        st.caption("No votes yet. Run a comparison and vote to start the tally.")
+        return
+    shown = frame.assign(
+        provider=frame["provider"].map(provider_label),
+        interval=[f"{lo:.0%} – {hi:.0%}" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+    ).sort_values(["task", "provider"], key=lambda s: s.where(s != "all", ""))
+    st.dataframe(
+        shown[["provider", "task", "votes", "wins", "ties", "both_bad", "win_rate", "interval", "cost_per_win_usd"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "win_rate": st.column_config.ProgressColumn("win rate", format="percent", min_value=0, max_value=1),
+            "interval": st.column_config.TextColumn("95% interval", help="Wilson score interval"),
+            "cost_per_win_usd": st.column_config.NumberColumn("cost per win", format="$%.6f"),
+            "both_bad": st.column_config.NumberColumn("both bad"),
+        },
+    )

@@ -1,0 +1,82 @@
+"""Compare: one prompt to both providers at once, streamed side by side, with a blind vote."""
+
+import streamlit as st
+
+from console import state, widgets
+from console.compare_view import VERDICT_ICONS, VERDICTS, CompareRun, side_header, side_metrics
+from console.controls import request_controls
+from console.streams import SideBySide
+from gateway_core.errors import ValidationError
+from gateway_core.types import MAX_PROMPT_CHARS, PROVIDER_NAMES, GenerateRequest
+
+gw = state.gateway()
+opts = request_controls("cmp")
+blind = st.sidebar.toggle(
+    "Blind mode", value=True, key="cmp_blind",
+    help="Label the sides A and B in random order; the providers are revealed after your vote.",
+)
+
+st.title("Compare")
+st.caption("The same prompt goes to Azure OpenAI and AWS Bedrock concurrently, without fallback.")
+with st.form("cmp_form", border=False):
+    prompt = st.text_area("Prompt", max_chars=MAX_PROMPT_CHARS, key="cmp_prompt", height=110)
+    go = st.form_submit_button("Compare", type="primary", icon=":material/compare_arrows:")
+
+
+def draw_columns(run: CompareRun) -> list:
+    slots = []
+    for i, col in enumerate(st.columns(2)):
+        with col.container(border=True):
+            side_header(run, i)
+            slots.append((st.empty(), st.container()))
+    return slots
+
+
+def fill(run: CompareRun, slots: list) -> None:
+    for i, (text_slot, meta_slot) in enumerate(slots):
+        text_slot.markdown(run.texts[i] or "_no text_")
+        with meta_slot:
+            side_metrics(run, i, gw)
+
+
+run: CompareRun | None = st.session_state.get("cmp_run")
+if go:
+    try:
+        req = GenerateRequest(prompt=prompt, user="console", **opts)
+    except ValidationError as e:
+        gw.log_rejected(e, user="console", source="console")
+        widgets.show_error(e, gw)
+        st.stop()
+    run = CompareRun.new(prompt, opts["task"], PROVIDER_NAMES, blind)
+    slots = draw_columns(run)
+    live = SideBySide(gw.compare_streams(req, providers=tuple(run.providers)))
+    for i in live.updates():
+        slots[i][0].markdown(live.texts[i] + " ▌")
+    run.texts, run.outcomes = live.texts, live.outcomes
+    st.session_state["cmp_run"] = run
+    fill(run, slots)
+elif run is not None:
+    st.caption(f"Prompt: {run.prompt[:200]}")
+    fill(run, draw_columns(run))
+
+if run is not None and run.votable:
+    if run.verdict is None:
+        st.markdown("**Which answer is better?**")
+        with st.container(horizontal=True):
+            for verdict, label in VERDICTS.items():
+                if st.button(label, key=f"cmp_vote_{verdict}", icon=VERDICT_ICONS[verdict]):
+                    a, b = run.outcomes
+                    gw.record_vote(run.compare_id, run.task, a, b, verdict, user="console")
+                    run.verdict = verdict
+                    st.rerun()
+    else:
+        st.success(
+            f"Vote recorded: **{VERDICTS[run.verdict]}**. A was {widgets.provider_label(run.providers[0])}, "
+            f"B was {widgets.provider_label(run.providers[1])}.",
+            icon=":material/how_to_vote:",
+        )
+elif run is not None:
+    st.info("A side failed, so this run cannot be voted on.", icon=":material/info:")
+
+st.subheader("Vote summary", divider="gray")
+widgets.vote_summary(state.analytics().vote_summary())

@@ -1,0 +1,64 @@
+"""Providers: health per provider and model, the price table, chaos controls and demo data."""
+
+import streamlit as st
+
+from console import chaos, demo, state, widgets
+from console import format as fmt
+
+gw = state.gateway()
+st.title("Providers")
+
+st.subheader("Health", divider="gray")
+status = gw.provider_status()
+for s in status:
+    if s.get("breaker") == "open":
+        st.warning(f"Circuit open for {s['provider']}/{s['model']}: requests skip it until the cooldown ends.",
+                   icon=":material/power_off:")
+st.dataframe(
+    fmt.health_frame(status), hide_index=True, width="stretch",
+    column_config={"samples": st.column_config.NumberColumn(help="calls in the router's sliding window")},
+)
+st.caption("Latency and error rate come from the router's sliding window of recent calls in this process.")
+
+st.subheader("Prices", divider="gray")
+for warning in fmt.lifecycle_warnings(status):
+    st.warning(warning, icon=":material/schedule:")
+st.dataframe(
+    fmt.prices_frame(gw.prices.rows(), {(p, gw.prices.canonical_model(p, m)) for p, m in gw.candidates()}),
+    hide_index=True, width="stretch",
+    column_config={c: st.column_config.NumberColumn(format="$%.4f") for c in ("input $/1M", "output $/1M", "cached input $/1M")},
+)
+st.caption(f"Price table version `{gw.prices.version}`. Override rows with GATEWAY_PRICES_FILE.")
+
+st.subheader("Chaos", divider="gray")
+if gw.emulators is None:
+    st.info("Every provider is live: fault injection is only available for emulated providers.", icon=":material/info:")
+else:
+    st.caption("Inject faults into the emulators, then ask the Playground: the answer falls back and says so.")
+    with st.container(horizontal=True):
+        for name in chaos.PRESETS:
+            if st.button(name, key=f"chaos_{name}", icon=chaos.PRESET_ICONS[name]):
+                changed = chaos.apply_preset(gw.emulators, name)
+                st.toast(f"{name}: applied to {', '.join(changed) or 'no emulated provider'}", icon=":material/bolt:")
+    with st.expander("Custom fault", icon=":material/tune:"):
+        with st.form("chaos_custom", border=False):
+            emulated = [p for p in ("azure", "bedrock") if chaos.emulator_for(gw.emulators, p)]
+            provider = st.selectbox("Provider", emulated, key="chaos_provider", format_func=widgets.provider_label)
+            rate = st.slider("Error rate", 0.0, 1.0, 0.5, 0.05, key="chaos_rate")
+            status_code = st.selectbox("Status", (429, 500, 503, 408), key="chaos_status")
+            extra = st.number_input("Extra latency (ms)", 0, 30_000, 0, 250, key="chaos_latency")
+            if st.form_submit_button("Apply", icon=":material/bolt:", key="chaos_apply"):
+                chaos.apply_faults(gw.emulators, provider, {"error_rate": rate, "status": status_code, "extra_latency_ms": extra})
+    active = chaos.current_faults(gw.emulators)
+    for provider, faults in active.items():
+        if faults:
+            st.markdown(f"**{widgets.provider_label(provider)}** faults: `{faults}`")
+        else:
+            st.markdown(f"**{widgets.provider_label(provider)}**: healthy")
+
+st.subheader("Demo data", divider="gray")
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    size = st.select_slider("Synthetic requests", demo.SIZES, value=20_000, format_func="{:,}".format)
+    demo.load_demo_button(gw, key="prov_seed", requests=size)
+    demo.purge_button(gw, key="prov_purge")
+st.caption("Synthetic rows are flagged: Analytics can hide them, and a purge never touches real traffic.")
