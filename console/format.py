@@ -16,6 +16,23 @@ UNPRICED = "unpriced"
 DASH = "—"
 
 
+def usd_short(value: Decimal | float | None, *, unpriced: str = UNPRICED) -> str:
+    """Dollars in at most ~8 characters, for headline tiles: $28.41, $1.3k, $0.00142."""
+    if value is None:
+        return unpriced
+    v = Decimal(str(value))
+    a = abs(v)
+    if a == 0:
+        return "$0"
+    if a >= 10_000:
+        return f"${v / 1000:,.0f}k"
+    if a >= 1000:
+        return f"${v / 1000:,.1f}k"
+    if a >= Decimal("0.1"):
+        return f"${v:,.2f}"
+    return f"${float(v):.3g}" if a >= Decimal("0.0001") else f"${float(v):.2e}"
+
+
 def usd(value: Decimal | float | None, *, unpriced: str = UNPRICED) -> str:
     """Dollars with enough precision that a single small request is not shown as $0.00."""
     if value is None:

@@ -131,29 +131,26 @@ def _compact(n: float) -> str:
 
 
 def headline_metrics(h: dict) -> None:
-    """Two rows of six headline numbers from ``Analytics.headline``."""
+    """Three rows of four headline numbers from ``Analytics.headline`` (four fit a laptop
+    screen without truncating a value)."""
     tokens = h["input_tokens"] + h["output_tokens"]
-    rows = (
-        (
-            ("Spend", fmt.usd(h["spend_usd"]), None),
-            ("Requests", f"{h['requests']:,}", None),
-            ("Error rate", fmt.pct(h["error_rate"]), "final outcome was an error"),
-            ("Fallback rate", fmt.pct(h["fallback_rate"]), "requests served after more than one attempt"),
-            ("Cost / request", fmt.usd(h["cost_per_request"]), None),
-            ("Savings", fmt.usd(h["savings_usd"]), f"vs the best alternative on the other provider ({h['savings_pct']:.1f}%)"),
-        ),
-        (
-            ("p50 latency", fmt.ms(h["p50_latency_ms"]), None),
-            ("p95 latency", fmt.ms(h["p95_latency_ms"]), None),
-            ("p50 TTFT", fmt.ms(h["p50_ttft_ms"]), "time to first token, streamed calls"),
-            ("p95 TTFT", fmt.ms(h["p95_ttft_ms"]), None),
-            ("Tokens", _compact(tokens), f"{h['input_tokens']:,} in ({h['cached_input_tokens']:,} cached) / {h['output_tokens']:,} out"),
-            ("Unpriced", fmt.pct(h["unpriced_share"]), f"attempts on models without a price row; "
-                                                      f"{fmt.pct(h['unpriced_spend_share'])} of estimated spend"),
-        ),
+    tiles = (
+        ("Spend", fmt.usd_short(h["spend_usd"]), fmt.usd(h["spend_usd"])),
+        ("Requests", f"{h['requests']:,}", None),
+        ("Cost / request", fmt.usd_short(h["cost_per_request"]), fmt.usd(h["cost_per_request"])),
+        ("Savings", fmt.usd_short(h["savings_usd"]), f"vs the best alternative on the other provider ({h['savings_pct']:.1f}%)"),
+        ("Error rate", fmt.pct(h["error_rate"]), "final outcome was an error"),
+        ("Fallback rate", fmt.pct(h["fallback_rate"]), "requests served after more than one attempt"),
+        ("Tokens", _compact(tokens), f"{h['input_tokens']:,} in ({h['cached_input_tokens']:,} cached) / {h['output_tokens']:,} out"),
+        ("Unpriced", fmt.pct(h["unpriced_share"]), f"attempts on models without a price row; "
+                                                  f"{fmt.pct(h['unpriced_spend_share'])} of estimated spend"),
+        ("p50 latency", fmt.ms(h["p50_latency_ms"]), None),
+        ("p95 latency", fmt.ms(h["p95_latency_ms"]), None),
+        ("p50 TTFT", fmt.ms(h["p50_ttft_ms"]), "time to first token, streamed calls"),
+        ("p95 TTFT", fmt.ms(h["p95_ttft_ms"]), None),
     )
-    for row in rows:
-        for col, (label, value, help_text) in zip(st.columns(len(row)), row):
+    for start in range(0, len(tiles), 4):
+        for col, (label, value, help_text) in zip(st.columns(4), tiles[start:start + 4]):
             col.metric(label, value, help=help_text, border=True)
 
 

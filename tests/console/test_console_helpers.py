@@ -163,3 +163,14 @@ def test_launch_serves_the_console(console_env):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [(28.1234, "$28.12"), (0.5, "$0.50"), (0.00142, "$0.00142"), (1345.2, "$1.3k"), (23456, "$23k"), (0, "$0"), (None, "unpriced")],
+)
+def test_headline_money_stays_short_enough_for_a_tile(value, shown):
+    from console.format import usd_short
+
+    assert usd_short(value) == shown
+    assert len(shown) <= 8
