@@ -44,7 +44,7 @@ def _build_analytics(db_path: str):
     from gateway_core.analytics import Analytics
 
     # The DuckDB mirror lives beside the log, so a restart loads only the rows added since.
-    return Analytics(db_path, max_staleness_s=2.0, mirror_path=f"{db_path}.duckdb")
+    return Analytics(db_path, max_staleness_s=1.0, mirror_path=f"{db_path}.duckdb")
 
 
 def gateway():

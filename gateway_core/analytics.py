@@ -111,7 +111,7 @@ def _open_mirror(mirror_path: str | None) -> duckdb.DuckDBPyConnection:
 class Analytics:
     """Read-only analytics over one usage-log file. Safe to share between threads."""
 
-    def __init__(self, db_path: str | Path, *, max_staleness_s: float = 2.0, mirror_path: str | None = None):
+    def __init__(self, db_path: str | Path, *, max_staleness_s: float = 1.0, mirror_path: str | None = None):
         """``mirror_path`` keeps the DuckDB mirror in a file, so a restart loads only the rows
         added since (a cold load costs ~1.3 s per million rows). If that file is locked by
         another process, the mirror lives in memory instead."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -57,6 +58,9 @@ class _Series:
     outcomes: deque  # True = ok
 
 
+SNAPSHOT_MAX_AGE_S = 0.25
+
+
 class LatencyTracker:
     """Sliding windows of successful-call latency and TTFT, plus outcomes, per (provider, model).
 
@@ -64,12 +68,14 @@ class LatencyTracker:
     but count in the outcome window behind ``error_rate``.
     """
 
-    def __init__(self, window: int = 200):
+    def __init__(self, window: int = 200, snapshot_max_age_s: float = SNAPSHOT_MAX_AGE_S):
         self.window = window
+        self.snapshot_max_age_s = snapshot_max_age_s
         self._series: dict[Key, _Series] = {}
         self._dirty: set[Key] = set()
         self._cache: dict[str, dict] = {"latency": {}, "ttft": {}, "n": {}, "n_ttft": {}}
         self._snapshot = RouteStats()
+        self._snapshot_at = float("-inf")
         self._lock = threading.Lock()
 
     def _get(self, key: Key) -> _Series:
@@ -144,8 +150,13 @@ class LatencyTracker:
         }
 
     def snapshot(self) -> RouteStats:
+        """Per-key p90s for ``rank``. Recomputed at most every ``snapshot_max_age_s`` (a p90
+        over a 200-call window barely moves in a quarter second, and sorting every window on
+        every request was the largest cost of planning), or at once when a key is new."""
         with self._lock:
-            if self._dirty:
+            now = time.monotonic()
+            if self._dirty and (now - self._snapshot_at >= self.snapshot_max_age_s or not self._dirty <= self._cache["n"].keys()):
+                self._snapshot_at = now
                 c = self._cache
                 for key in self._dirty:
                     s = self._series[key]

@@ -229,7 +229,7 @@ def test_latency_seed_loads_ok_and_error_rows_and_skips_rejected():
 
 
 def test_snapshot_is_stable_until_something_new_is_observed():
-    t = LatencyTracker()
+    t = LatencyTracker(snapshot_max_age_s=0)
     t.observe("azure", "m", 100.0, None, True)
     first = t.snapshot()
     assert t.snapshot() is first
@@ -237,8 +237,18 @@ def test_snapshot_is_stable_until_something_new_is_observed():
     assert t.snapshot().p90(("azure", "m")) == 300.0 and first.p90(("azure", "m")) == 100.0
 
 
+def test_snapshot_of_a_known_key_is_reused_within_its_max_age_but_a_new_key_shows_at_once():
+    t = LatencyTracker(snapshot_max_age_s=3600)
+    t.observe("azure", "m", 100.0, None, True)
+    first = t.snapshot()
+    t.observe("azure", "m", 900.0, None, True)
+    assert t.snapshot() is first, "a hot key does not re-sort its window on every request"
+    t.observe("bedrock", "c", 250.0, None, True)
+    assert t.snapshot().p90(("bedrock", "c")) == 250.0
+
+
 def test_tracker_is_consistent_under_concurrent_observers():
-    t = LatencyTracker(window=10_000)
+    t = LatencyTracker(window=10_000, snapshot_max_age_s=0)
 
     def work():
         for i in range(500):

@@ -213,3 +213,13 @@ def test_record_vote_stores_winner_from_results_or_fields(db):
 )
 def test_mask_content(text, expected):
     assert mask_content(text) == expected
+
+
+def test_router_warm_up_query_uses_the_partial_index(db):
+    UsageLog(db).close()
+    conn = connect(db)
+    plan = " ".join(str(r[-1]) for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM usage_logs WHERE synthetic = 0 ORDER BY id DESC LIMIT 10"))
+    assert "usage_logs_real_id" in plan
+    indexes = {r[1] for r in conn.execute("PRAGMA index_list(usage_logs)")}
+    assert "usage_logs_ts" not in indexes, "inserts should not pay for an index nothing reads"
