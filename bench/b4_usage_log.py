@@ -1,0 +1,222 @@
+"""B4: usage-log throughput and request-path cost, from 8 threads and from 4 processes.
+
+``UsageLog.write`` is what a request pays; a background thread batches the commits. The
+threads share one ``UsageLog`` as the API and console do; the processes each open their
+own on one file, as several gateway workers on a host do, so they contend for SQLite's
+write lock and must retry rather than drop. Throughput runs from the first ``write`` to
+the end of ``close()`` (everything committed). Every phase counts the rows in the file
+afterwards: expected minus written is rows lost. The baseline is the naive alternative
+measured in the same run: one INSERT plus commit per row, in WAL with synchronous=NORMAL.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from . import common
+from .common import Config, Target, clock, summarize
+
+ID = "B4"
+NAME = "b4_usage_log"
+TITLE = "Usage-log throughput (8 threads, 4 processes) against one INSERT+commit per row"
+
+SIZES = {
+    "smoke": {"threads": 8, "thread_rows": 2_000, "processes": 2, "process_rows": 1_000, "baseline_rows": 300},
+    "quick": {"threads": 8, "thread_rows": 80_000, "processes": 4, "process_rows": 40_000, "baseline_rows": 4_000},
+    "full": {"threads": 8, "thread_rows": 800_000, "processes": 4, "process_rows": 400_000, "baseline_rows": 50_000},
+}
+TARGET_ROWS_PER_S = 50_000
+TARGET_WRITE_P50_US = 50.0
+
+
+def sample_row(i: int, tag: str = "t") -> dict:
+    """A row shaped like the gateway's own attempt rows (about 30 filled columns)."""
+    return {
+        "ts": "2025-01-15 10:00:00.000000",
+        "request_id": f"req_{tag}_{i:012d}",
+        "attempt": 1,
+        "final": 1,
+        "user": f"user{i % 50}",
+        "task": "chat",
+        "priority": "balanced",
+        "provider_hint": None,
+        "route_reason": "balanced: azure/gpt-4o-mini scored 0.31 vs bedrock/haiku 0.44",
+        "provider": "azure" if i % 2 else "bedrock",
+        "model": "gpt-4o-mini" if i % 2 else common.HAIKU,
+        "prompt_tokens_est": 96,
+        "completion_tokens_est": 250,
+        "total_tokens_est": 346,
+        "estimate_raw_tokens": 96,
+        "cost_est_usd": 0.0001644,
+        "input_tokens": 96,
+        "output_tokens": 212,
+        "cached_input_tokens": 0,
+        "cost_usd": 0.0001416,
+        "unpriced": 0,
+        "token_source": "provider",
+        "counterfactual_provider": "bedrock",
+        "counterfactual_model": common.HAIKU,
+        "counterfactual_cost_usd": 0.000289,
+        "latency_ms": 812.5,
+        "ttft_ms": None,
+        "streamed": 0,
+        "status": "ok",
+        "price_version": "2025-01-01",
+    }
+
+
+def _count(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM usage_logs").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _threads(cfg: Config, n_threads: int, n_rows: int, db: Path) -> dict:
+    from gateway_core.usage_log import UsageLog
+
+    log = UsageLog(db)
+    per = n_rows // n_threads
+    rows = [[sample_row(t * per + i, f"t{t}") for i in range(per)] for t in range(n_threads)]
+    samples: list[list[float]] = [[] for _ in range(n_threads)]
+    barrier = threading.Barrier(n_threads + 1)
+
+    def worker(t: int):
+        out, write = samples[t], log.write
+        barrier.wait()
+        for row in rows[t]:
+            t0 = clock()
+            write(row)
+            out.append((clock() - t0) * 1e6)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    t0 = clock()
+    for th in threads:
+        th.join()
+    t_enqueued = clock() - t0
+    log.close()
+    t_total = clock() - t0
+    written = _count(db)
+    expected = per * n_threads
+    write_us = summarize([s for part in samples for s in part])
+    cfg.log(f"  {n_threads} threads: {expected:,} rows, {expected / t_total:,.0f} rows/s committed, "
+            f"write() p50 {write_us['p50']:.2f} us p99 {write_us['p99']:.2f} us, lost {expected - written}")
+    return {"rows_expected": expected, "rows_written": written, "rows_lost": expected - written,
+            "seconds_to_enqueue": t_enqueued, "seconds_to_commit": t_total, "rows_per_s": expected / t_total,
+            "write_us": write_us, "writer_stats": log.stats()}
+
+
+def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
+    """One gateway-like process: its own UsageLog on the shared file."""
+    from gateway_core.usage_log import UsageLog
+
+    log = UsageLog(db)
+    rows = [sample_row(i, tag) for i in range(n)]
+    ready.put(tag)
+    go.wait()
+    samples = []
+    t_start = time.time()
+    for row in rows:
+        t0 = clock()
+        log.write(row)
+        samples.append((clock() - t0) * 1e6)
+    log.close()
+    results.put({"tag": tag, "start": t_start, "end": time.time(), "write_us_p50": summarize(samples)["p50"],
+                 "retries": log.stats()["retries"]})
+
+
+def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
+    from gateway_core.usage_log import UsageLog
+
+    UsageLog(db).close()  # schema first, so the timed part is only writing
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    per = n_rows // n_procs
+    procs = [ctx.Process(target=_process_writer, args=(str(db), f"p{i}", per, ready, go, results)) for i in range(n_procs)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    go.set()
+    reports = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(30)
+    wall = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    expected = per * n_procs
+    written = _count(db)
+    cfg.log(f"  {n_procs} processes: {expected:,} rows, {expected / wall:,.0f} rows/s committed, "
+            f"lock retries {sum(r['retries'] for r in reports)}, lost {expected - written}")
+    return {"rows_expected": expected, "rows_written": written, "rows_lost": expected - written,
+            "seconds_to_commit": wall, "rows_per_s": expected / wall,
+            "write_us_p50_per_process": [r["write_us_p50"] for r in reports],
+            "lock_retries": sum(r["retries"] for r in reports)}
+
+
+def _baseline(cfg: Config, n_rows: int, db: Path) -> dict:
+    """One INSERT + commit per row, WAL + synchronous=NORMAL: the simplest correct writer."""
+    from gateway_core.usage_log import UsageLog
+
+    UsageLog(db).close()
+    cols = list(sample_row(0))
+    sql = f"INSERT INTO usage_logs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    rows = [tuple(sample_row(i, "b").values()) for i in range(n_rows)]
+    samples = []
+    t0 = clock()
+    for values in rows:
+        t1 = clock()
+        con.execute("BEGIN")
+        con.execute(sql, values)
+        con.execute("COMMIT")
+        samples.append((clock() - t1) * 1e6)
+    total = clock() - t0
+    con.close()
+    per_row = summarize(samples)
+    cfg.log(f"  baseline insert+commit per row: {n_rows / total:,.0f} rows/s, p50 {per_row['p50']:.1f} us "
+            f"p99 {per_row['p99']:.1f} us")
+    return {"rows": n_rows, "rows_written": _count(db), "rows_per_s": n_rows / total, "per_row_us": per_row}
+
+
+def run(cfg: Config) -> dict:
+    sizes = cfg.sizes(SIZES)
+    t0 = clock()
+    threads = _threads(cfg, sizes["threads"], sizes["thread_rows"], cfg.work_dir / "b4_threads.sqlite")
+    procs = _processes(cfg, sizes["processes"], sizes["process_rows"], cfg.work_dir / "b4_procs.sqlite")
+    base = _baseline(cfg, sizes["baseline_rows"], cfg.work_dir / "b4_baseline.sqlite")
+    for phase in (threads, procs):
+        phase["ratio_vs_baseline"] = common.ratio(phase["rows_per_s"], base["rows_per_s"])
+        phase["request_path_speedup_vs_baseline_p50"] = None
+    threads["request_path_speedup_vs_baseline_p50"] = common.ratio(base["per_row_us"]["p50"], threads["write_us"]["p50"])
+    cfg.log(f"  ratio vs baseline: threads {threads['ratio_vs_baseline']}x, processes {procs['ratio_vs_baseline']}x rows/s; "
+            f"request path {threads['request_path_speedup_vs_baseline_p50']}x cheaper")
+    targets = [
+        Target(f"rows/s, {sizes['threads']} threads", threads["rows_per_s"], TARGET_ROWS_PER_S, "rows/s", at_least=True),
+        Target(f"rows/s, {sizes['processes']} processes", procs["rows_per_s"], TARGET_ROWS_PER_S, "rows/s", at_least=True),
+        Target("write() p50 on the request path", threads["write_us"]["p50"], TARGET_WRITE_P50_US, "us"),
+        Target("rows lost, threads", threads["rows_lost"], 0, "rows"),
+        Target("rows lost, processes", procs["rows_lost"], 0, "rows"),
+    ]
+    common.report_targets(cfg, targets)
+    return common.make_result(
+        ID, NAME, TITLE, cfg, sizes=sizes,
+        metrics={"threads": threads, "processes": procs, "baseline_insert_commit_per_row": base},
+        targets=targets,
+        notes=["throughput counts from the first write() to close() returning, i.e. rows durably committed",
+               "processes each run their own UsageLog on one WAL file, so they contend for the write lock"],
+        duration_s=clock() - t0,
+        headlines=[f"{threads['rows_per_s']:,.0f} rows/s from {sizes['threads']} threads, {procs['rows_per_s']:,.0f} rows/s from "
+                   f"{sizes['processes']} processes vs {base['rows_per_s']:,.0f} rows/s one-commit-per-row "
+                   f"(x{threads['ratio_vs_baseline']}, x{procs['ratio_vs_baseline']})",
+                   f"write() p50 {threads['write_us']['p50']:.2f} us vs {base['per_row_us']['p50']:.1f} us per committed row; "
+                   f"rows lost {threads['rows_lost'] + procs['rows_lost']}"],
+    )
