@@ -6,7 +6,8 @@ body strictly (``api_body``), convert it (``api_models``), call the blocking gat
 the threadpool, and shape the answer; streams go through ``api_sse``. Every error is an
 ``ApiError`` rendered in the route's own shape (``api_errors``); refusals of the
 client's input are logged as ``rejected`` rows, without content. ``serve`` runs it
-under uvicorn for ``gateway serve`` and ``make api``.
+under uvicorn for ``gateway serve`` and ``make api``; with several workers it binds the
+listening socket itself so accepted connections get TCP_NODELAY.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import socket
 import sys
 from contextlib import asynccontextmanager
 
@@ -21,6 +23,8 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from . import api_sse
 from .api_body import read_json_object
@@ -55,6 +59,7 @@ log = logging.getLogger("gateway_core.api")
 # default pool of 40 would cap concurrent streams far below what one process can serve.
 THREADPOOL_SIZE = 256
 WORKER_STARTUP_S = 60
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request the client abandoned
 
 
 def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
@@ -168,6 +173,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         # No traceback or message reaches the client; uvicorn logs the exception.
         return error_response(internal_error(), is_openai_path(request.url.path))
 
+    async def on_client_gone(request: Request, exc: ClientDisconnect):
+        # The client hung up mid-body: nobody is left to answer and nothing it sent was
+        # refused, so no traceback and no rejected row; uvicorn drops the response unsent.
+        log.debug("client disconnected before sending the whole body of %s", request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(ApiError, on_error)
     app.add_exception_handler(GatewayError, on_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
@@ -242,8 +254,36 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
-    """Run the API under uvicorn until interrupted; returns a process exit code."""
+def nodelay_socket(sock: socket.socket) -> socket.socket:
+    """``sock`` (bound, not yet listening) re-wrapped with TCP_NODELAY set and its protocol
+    known as TCP. Accepted connections inherit the option on Linux, and asyncio sets it on
+    each one itself only when the listener reports IPPROTO_TCP, which a socket built by
+    family alone does not; without it small keep-alive answers wait on delayed ACKs."""
+    sock = socket.socket(fileno=sock.detach())  # family, type and protocol read from the fd
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_workers(workers: int, **options) -> None:
+    """``uvicorn.run`` for several worker processes, sharing one TCP_NODELAY listener."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    # A worker imports the SDKs and starts its gateway before it can answer the
+    # supervisor's ping; uvicorn's 5 s default kills slow starters on a busy host.
+    config = uvicorn.Config("gateway_core.api:app_factory", factory=True, workers=workers,
+                            timeout_worker_healthcheck=WORKER_STARTUP_S, **options)
+    sock = nodelay_socket(config.bind_socket())  # bind_socket logs the address, exits if taken
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:  # as uvicorn.run: an interrupt before the supervisor's handlers
+        pass
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_log: bool = False) -> int:
+    """Run the API under uvicorn until interrupted; returns a process exit code. A line
+    per request is logged only with ``access_log`` (it costs time on every request)."""
     import uvicorn
 
     try:
@@ -257,14 +297,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
                   "set it, or bind to 127.0.0.1", file=sys.stderr)
             return 2
         print(f"warning: the API on {host} is open (no GATEWAY_API_KEYS); providers are emulated", file=sys.stderr)
+    options = {"host": host, "port": port, "server_header": False, "access_log": access_log}
     try:
         if workers > 1:
-            # A worker imports the SDKs and starts its gateway before it can answer the
-            # supervisor's ping; uvicorn's 5 s default kills slow starters on a busy host.
-            uvicorn.run("gateway_core.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                        server_header=False, timeout_worker_healthcheck=WORKER_STARTUP_S)
+            _run_workers(workers, **options)
         else:
-            uvicorn.run(create_app(settings=settings), host=host, port=port, server_header=False)
+            # uvicorn binds this one itself via asyncio, which already sets TCP_NODELAY.
+            uvicorn.run(create_app(settings=settings), **options)
     except SystemExit as e:  # uvicorn exits when it cannot bind or start
         return int(e.code or 0) if isinstance(e.code, int) else 1
     return 0

@@ -60,7 +60,9 @@ def too_large(limit: int) -> ApiError:
 
 
 async def read_limited(request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, refusing anything over ``limit`` bytes as early as it is known."""
+    """The raw body, refusing anything over ``limit`` bytes as early as it is known. A client
+    that hangs up part-way raises starlette's ``ClientDisconnect``, which the app answers
+    quietly (see ``api``): it is neither a refusal nor a fault."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():

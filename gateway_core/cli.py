@@ -100,7 +100,7 @@ def _console(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .api import serve
 
-    return serve(host=args.host, port=args.port, workers=args.workers)
+    return serve(host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
 
 def _seed_demo(args: argparse.Namespace) -> int:
@@ -153,6 +153,7 @@ def _build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--access-log", action="store_true", help="log a line per request")
     srv.set_defaults(func=_serve)
 
     seed = sub.add_parser("seed-demo", help="write synthetic history into the usage log")

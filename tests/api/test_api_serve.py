@@ -78,3 +78,28 @@ def test_multi_worker_import_string_resolves_to_the_app_factory(monkeypatch, tmp
     assert factory is api.app_factory
     app = factory()  # builds settings only; the gateway starts in the worker's lifespan
     assert app.state.settings.api_keys == ("k-123456",)
+
+
+def test_serve_logs_each_request_only_when_access_log_is_asked_for(tmp_path):
+    port = _free_port()
+    env = {**os.environ, **demo_env(tmp_path / "access.sqlite")}
+    code = f"from gateway_core.api import serve; raise SystemExit(serve(port={port}, access_log=True))"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()[-2000:]
+            time.sleep(0.1)
+        assert httpx.post(url + "/generate", json={"prompt": "Hello"}, timeout=30).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 0, out[-2000:]
+    assert '"POST /generate HTTP/1.1" 200' in out
