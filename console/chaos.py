@@ -55,3 +55,21 @@ def current_faults(emulators) -> dict[str, dict]:
         if emu is not None:
             out[provider] = dict(emu.faults())
     return out
+
+
+def describe(faults: dict) -> str:
+    """A fault specification as a sentence for the chaos panel, e.g. "429 on 100% of calls"."""
+    parts = []
+    rate = faults.get("error_rate", 1.0)
+    if faults.get("status"):
+        code = f" {faults['code']}" if faults.get("code") else ""
+        parts.append(f"HTTP {faults['status']}{code} on {rate:.0%} of calls")
+    if faults.get("hang_s"):
+        parts.append(f"hangs {faults['hang_s']} s on {rate:.0%} of calls")
+    if faults.get("cut_stream_after") is not None:
+        parts.append(f"streams cut after {faults['cut_stream_after']} chunks on {rate:.0%} of calls")
+    if faults.get("extra_latency_ms"):
+        parts.append(f"+{faults['extra_latency_ms']} ms on every call")
+    if faults.get("mix"):
+        parts.append(f"a mix of {len(faults['mix'])} faults on {rate:.0%} of calls")
+    return "; ".join(parts) or "faults set"

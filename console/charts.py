@@ -31,12 +31,17 @@ def spend_over_time(frame: pd.DataFrame, by: str = "provider") -> alt.Chart:
 
 def tokens_by_provider(frame: pd.DataFrame) -> alt.Chart:
     return (
-        alt.Chart(frame, height=HEIGHT)
+        # Horizontal bars keep provider names readable; token types get their own palette so
+        # they are not confused with the provider colours of the spend chart beside them.
+        alt.Chart(frame, height=140)
         .mark_bar()
         .encode(
-            x=alt.X("provider:N", title=None),
-            y=alt.Y("tokens:Q", title="tokens", axis=alt.Axis(format="~s")),
-            color=alt.Color("token_type:N", title="type", sort=["input", "cached", "output"]),
+            y=alt.Y("provider:N", title=None),
+            x=alt.X("tokens:Q", title="tokens", axis=alt.Axis(format="~s")),
+            color=alt.Color(
+                "token_type:N", title="type", sort=["input", "cached", "output"],
+                scale=alt.Scale(domain=["input", "cached", "output"], range=["#0f766e", "#5eead4", "#a855f7"]),
+            ),
             tooltip=["provider:N", "token_type:N", alt.Tooltip("tokens:Q", format=",")],
         )
     )

@@ -67,7 +67,7 @@ def result_meta(result) -> None:
         other = provider_label(result.counterfactual_provider or "other provider")
         cf = f" · on {other}: {fmt.usd(result.counterfactual_cost_usd)}"
         saved = fmt.saving_text(result.cost_usd, result.counterfactual_cost_usd)
-        cf += f" ({saved})" if saved else ""
+        cf += f" · {saved}" if saved else ""
     st.markdown(
         f"**Cost** {fmt.usd(result.cost_usd)} (est {fmt.usd(result.estimated_cost_usd)}){cf}  \n"
         f"**Latency** {fmt.ms(result.latency_ms)} · **TTFT** {fmt.ms(result.ttft_ms)} · "

@@ -1,4 +1,4 @@
-"""Providers: health per provider and model, the price table, chaos controls and demo data."""
+"""Providers: health per provider and model, chaos controls, the price table and demo data."""
 
 import streamlit as st
 
@@ -20,16 +20,6 @@ st.dataframe(
 )
 st.caption("Latency and error rate come from the router's sliding window of recent calls in this process.")
 
-st.subheader("Prices", divider="gray")
-for warning in fmt.lifecycle_warnings(status):
-    st.warning(warning, icon=":material/schedule:")
-st.dataframe(
-    fmt.prices_frame(gw.prices.rows(), {(p, gw.prices.canonical_model(p, m)) for p, m in gw.candidates()}),
-    hide_index=True, width="stretch",
-    column_config={c: st.column_config.NumberColumn(format="$%.4f") for c in ("input $/1M", "output $/1M", "cached input $/1M")},
-)
-st.caption(f"Price table version `{gw.prices.version}`. Override rows with GATEWAY_PRICES_FILE.")
-
 st.subheader("Chaos", divider="gray")
 if gw.emulators is None:
     st.info("Every provider is live: fault injection is only available for emulated providers.", icon=":material/info:")
@@ -49,12 +39,22 @@ else:
             extra = st.number_input("Extra latency (ms)", 0, 30_000, 0, 250, key="chaos_latency")
             if st.form_submit_button("Apply", icon=":material/bolt:", key="chaos_apply"):
                 chaos.apply_faults(gw.emulators, provider, {"error_rate": rate, "status": status_code, "extra_latency_ms": extra})
-    active = chaos.current_faults(gw.emulators)
-    for provider, faults in active.items():
+    for provider, faults in chaos.current_faults(gw.emulators).items():
+        label = widgets.provider_label(provider)
         if faults:
-            st.markdown(f"**{widgets.provider_label(provider)}** faults: `{faults}`")
+            st.warning(f"**{label}**: {chaos.describe(faults)}", icon=":material/bolt:")
         else:
-            st.markdown(f"**{widgets.provider_label(provider)}**: healthy")
+            st.success(f"**{label}**: no faults injected", icon=":material/check_circle:")
+
+st.subheader("Prices", divider="gray")
+for warning in fmt.lifecycle_warnings(status):
+    st.warning(warning, icon=":material/schedule:")
+st.dataframe(
+    fmt.prices_frame(gw.prices.rows(), {(p, gw.prices.canonical_model(p, m)) for p, m in gw.candidates()}),
+    hide_index=True, width="stretch",
+    column_config={c: st.column_config.NumberColumn(format="$%.4f") for c in ("input $/1M", "output $/1M", "cached input $/1M")},
+)
+st.caption(f"Price table version `{gw.prices.version}`. Override rows with GATEWAY_PRICES_FILE.")
 
 st.subheader("Demo data", divider="gray")
 with st.container(horizontal=True, vertical_alignment="bottom"):

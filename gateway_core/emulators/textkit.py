@@ -22,7 +22,9 @@ STOPWORDS = frozenset(
     know think make like use using used get one two many much well really thing things way ways
     following text below above summarise summarize summary extract classify classification
     rewrite answer question help let us may might must shall hello hey today thanks thank
-    morning afternoon evening doing going
+    morning afternoon evening doing going without within across cut cuts monthly weekly daily
+    yearly hurting hurt keep keeping start starting small big good better best new old lot lots
+    should' shouldn't can't won't don't doesn't
     """.split()
 )
 

@@ -174,3 +174,18 @@ def test_headline_money_stays_short_enough_for_a_tile(value, shown):
 
     assert usd_short(value) == shown
     assert len(shown) <= 8
+
+
+@pytest.mark.parametrize(
+    "faults, sentence",
+    [
+        ({"error_rate": 1.0, "status": 429}, "HTTP 429 on 100% of calls"),
+        ({"status": 400, "code": "content_filter"}, "HTTP 400 content_filter on 100% of calls"),
+        ({"error_rate": 0.3, "status": 503, "extra_latency_ms": 2000}, "HTTP 503 on 30% of calls; +2000 ms on every call"),
+        ({"cut_stream_after": 3}, "streams cut after 3 chunks on 100% of calls"),
+    ],
+)
+def test_chaos_panel_describes_faults_in_words(faults, sentence):
+    from console.chaos import describe
+
+    assert describe(faults) == sentence
