@@ -175,3 +175,63 @@ def test_router_learns_latency_across_restart(tmp_path):
         assert g2.latency.snapshot().samples.get(("bedrock", HAIKU), 0) >= 3
     finally:
         g2.close()
+
+
+def test_live_mode_configured_only_by_env_works_against_running_emulators(tmp_path):
+    from gateway_core import Gateway
+    from gateway_core.emulators import start_emulators
+
+    with start_emulators(profile="zero") as emus:
+        env = {
+            "GATEWAY_MODE": "live",
+            "AZURE_OPENAI_ENDPOINT": emus.azure.url,
+            "AZURE_OPENAI_API_KEY": "live-test-key",
+            "BEDROCK_ENDPOINT_URL": emus.bedrock.url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "BEDROCK_MODEL_ID": HAIKU,
+            "GATEWAY_DB_PATH": str(tmp_path / "live.sqlite"),
+        }
+        gw = Gateway.from_env(env, dotenv_path=None)
+        try:
+            assert gw.emulators is None and gw.provider_modes() == {"azure": "LIVE", "bedrock": "LIVE"}
+            azure = gw.generate(GenerateRequest(prompt="Hello", provider_hint="azure"))
+            stream = gw.stream(GenerateRequest(prompt="Hello", provider_hint="bedrock"))
+            text = "".join(stream)
+        finally:
+            gw.close()
+        assert azure.provider == "azure" and azure.cost_usd > 0
+        assert text and stream.result.provider == "bedrock" and stream.result.usage.output_tokens > 0
+        assert emus.azure.stats()["requests"] >= 1 and emus.bedrock.stats()["requests"] >= 1
+
+
+def test_cli_generate_prints_answer_provider_route_and_cost(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GATEWAY_MODE": "demo", "GATEWAY_EMULATOR_PROFILE": "zero",
+           "GATEWAY_DB_PATH": str(tmp_path / "cli.sqlite")}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway_core.cli", "generate", "Summarise: " + PARAGRAPH, "--task", "summarise",
+         "--provider", "bedrock"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "provider : bedrock" in out.stdout
+    assert "route    : " in out.stdout and "cost     : $" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GATEWAY_MODE": "demo", "GATEWAY_EMULATOR_PROFILE": "zero",
+           "GATEWAY_DB_PATH": str(tmp_path / "cli.sqlite")}
+    out = subprocess.run([sys.executable, "-m", "gateway_core.cli", "generate", "   "],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: prompt:") and "Traceback" not in out.stderr
