@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -143,11 +144,30 @@ def _in_process(cfg: Config, live: dict, concurrency: int, total: int, sequentia
     return {"sequential_latency_ms": summarize(seq), "req_per_s": total / wall, "latency_ms": summarize(lat)}
 
 
+def _run_async(coro):
+    """Run the load generator's event loop on its own thread: the caller's thread may
+    already be running one (Playwright's sync API does, in the same test session)."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="b6-load")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def _api(cfg: Config, workers: int, sizes: dict, live: dict) -> dict:
     proc, base, started_s = _start_server(cfg, workers, live)
     try:
-        seq = asyncio.run(_drive(base, 1, sizes["sequential"]))
-        loaded = asyncio.run(_drive(base, sizes["concurrency"], sizes["requests"]))
+        seq = _run_async(_drive(base, 1, sizes["sequential"]))
+        loaded = _run_async(_drive(base, sizes["concurrency"], sizes["requests"]))
     finally:
         _stop(proc)
     log = (cfg.work_dir / f"b6_api_w{workers}.log").read_text(errors="replace").splitlines()
