@@ -228,7 +228,10 @@ def test_fifty_concurrent_streams_are_served_together(emulators):
         except Exception as exc:  # collected so the assertion can show it
             errors.append(exc)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+    # A few clients beyond 50: on a loaded 2-core machine one thread can be scheduled late,
+    # and the claim under test is "at least 50 streams at once", not an exact count.
+    clients = 54
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 45
@@ -237,6 +240,6 @@ def test_fifty_concurrent_streams_are_served_together(emulators):
     emulators.azure.set_profile("zero")
     for t in threads:
         t.join(30)
-    assert errors == [] and len(results) == 50 and all(results)
+    assert errors == [] and len(results) == clients and all(results)
     stats = emulators.azure.stats()
-    assert stats["max_concurrent_streams"] == 50 and stats["active_streams"] == 0
+    assert stats["max_concurrent_streams"] >= 50 and stats["active_streams"] == 0
