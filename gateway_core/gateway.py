@@ -18,7 +18,7 @@ from typing import Iterator, Mapping
 from . import executor
 from .config import Settings
 from .errors import GatewayError, ValidationError
-from .planning import build_plan
+from .planning import build_plan, pricing_model
 from .pricing import PriceTable
 from .redaction import protect
 from .providers import PROVIDERS
@@ -310,7 +310,7 @@ class Gateway:
         return replace(request, provider_hint=provider, fallback=False)
 
     def _priced_as(self, provider: str, model: str) -> str:
-        return self.settings.azure_model_map.get(model, model) if provider == "azure" else model
+        return pricing_model(provider, model, self.settings.azure_model_map)
 
 
 class _Cancelled(Exception):
