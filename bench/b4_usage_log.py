@@ -78,7 +78,7 @@ def _count(db: Path) -> int:
 
 
 def _threads(cfg: Config, n_threads: int, n_rows: int, db: Path) -> dict:
-    from gateway_core.usage_log import UsageLog
+    from gateway_core.usage import UsageLog
 
     log = UsageLog(db)
     per = n_rows // n_threads
@@ -116,7 +116,7 @@ def _threads(cfg: Config, n_threads: int, n_rows: int, db: Path) -> dict:
 
 def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
     """One gateway-like process: its own UsageLog on the shared file."""
-    from gateway_core.usage_log import UsageLog
+    from gateway_core.usage import UsageLog
 
     log = UsageLog(db)
     rows = [sample_row(i, tag) for i in range(n)]
@@ -134,7 +134,7 @@ def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
 
 
 def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
-    from gateway_core.usage_log import UsageLog
+    from gateway_core.usage import UsageLog
 
     UsageLog(db).close()  # schema first, so the timed part is only writing
     ctx = multiprocessing.get_context("spawn")
@@ -162,7 +162,7 @@ def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
 
 def _baseline(cfg: Config, n_rows: int, db: Path) -> dict:
     """One INSERT + commit per row, WAL + synchronous=NORMAL: the simplest correct writer."""
-    from gateway_core.usage_log import UsageLog
+    from gateway_core.usage import UsageLog
 
     UsageLog(db).close()
     cols = list(sample_row(0))

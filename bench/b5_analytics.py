@@ -116,7 +116,7 @@ def _analytics_page(analytics, reps: int) -> dict:
 def _visibility(cfg: Config, src: Path, n_new: int) -> dict:
     """Time from 10k rows committed to the page's headline counting them."""
     from gateway_core.analytics import Analytics, Filters
-    from gateway_core.usage_log import UsageLog
+    from gateway_core.usage.writer import UsageLog
 
     from .b4_usage_log import sample_row
 

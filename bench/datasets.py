@@ -22,7 +22,7 @@ CACHE_DIR = Path(tempfile.gettempdir()) / "gateway-bench-cache"
 
 
 def _code_hash() -> str:
-    from gateway_core import demo_history, usage_schema
+    from gateway_core.usage import demo_history, schema as usage_schema
 
     h = hashlib.sha256()
     for module in (demo_history, usage_schema):
@@ -40,7 +40,7 @@ def row_count(db: Path) -> int:
 
 def usage_db(requests: int, *, cache: bool = True, work_dir: Path | None = None) -> tuple[Path, dict]:
     """A usage-log file with ``requests`` synthetic requests; returns (path, facts about it)."""
-    from gateway_core.demo_history import seed_demo
+    from gateway_core.usage.demo_history import seed_demo
 
     day = datetime.now(timezone.utc).strftime("%Y%m%d")
     name = f"usage-{requests}-{day}-{_code_hash()}.sqlite"

@@ -12,7 +12,7 @@ import time
 import streamlit as st
 
 from console import state
-from gateway_core import demo_history
+from gateway_core.usage import demo_history
 
 SIZES = (5_000, 20_000, 100_000)
 

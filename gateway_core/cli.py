@@ -105,7 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _seed_demo(args: argparse.Namespace) -> int:
     from .config import Settings
-    from .demo_history import purge_synthetic, seed_demo
+    from .usage.demo_history import purge_synthetic, seed_demo
     from .pricing import PriceTable
 
     settings = Settings.from_env()

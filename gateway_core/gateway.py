@@ -26,7 +26,7 @@ from .router import CircuitBreaker, LatencyTracker, OutputTokenStats
 from .tasks import TASKS
 from .tokens import TokenCounter
 from .types import PROVIDER_NAMES, GenerateRequest, GenerateResult
-from .usage_log import UsageLog, mask_content
+from .usage.writer import UsageLog, mask_content
 
 # Placeholder credentials for the loopback emulators; they guard nothing.
 _EMULATOR_KEY = "emulated-key"

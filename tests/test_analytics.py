@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from gateway_core.analytics import Analytics, Filters
-from gateway_core.analytics_votes import wilson_interval
-from gateway_core.usage_log import UsageLog
+from gateway_core.analytics.votes import wilson_interval
+from gateway_core.usage import UsageLog
 
 NOW = datetime.now(timezone.utc)
 
@@ -237,7 +237,7 @@ def test_rollups_agree_with_raw_rows_on_partial_days(tmp_path):
     import sqlite3
     import statistics
 
-    from gateway_core.demo_history import seed_demo
+    from gateway_core.usage.demo_history import seed_demo
 
     path = tmp_path / "demo.sqlite"
     seed_demo(path, days=10, requests=3000, now=NOW, seed=3)
@@ -255,7 +255,7 @@ def test_rollups_agree_with_raw_rows_on_partial_days(tmp_path):
 
 
 def test_persisted_mirror_resumes_with_only_new_rows(tmp_path):
-    from gateway_core.demo_history import seed_demo
+    from gateway_core.usage.demo_history import seed_demo
 
     db, mirror = tmp_path / "log.sqlite", str(tmp_path / "mirror.duckdb")
     seed_demo(db, days=3, requests=500)

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from gateway_core.analytics import Analytics, Filters
-from gateway_core.demo_history import MODELS, generate_rows, purge_synthetic, seed_demo
+from gateway_core.usage.demo_history import MODELS, generate_rows, purge_synthetic, seed_demo
 from gateway_core.pricing import PriceTable
 from gateway_core.types import TASKS, Usage
-from gateway_core.usage_log import UsageLog
-from gateway_core.usage_schema import WRITABLE
+from gateway_core.usage import UsageLog
+from gateway_core.usage.schema import WRITABLE
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 REQUESTS = 6000

@@ -12,8 +12,9 @@ import pytest
 
 from gateway_core.errors import ValidationError
 from gateway_core.types import GenerateResult, Usage
-from gateway_core.usage_log import UsageLog, mask_content
-from gateway_core.usage_schema import MIGRATIONS, connect, migrate
+from gateway_core.usage.writer import UsageLog, mask_content
+from gateway_core.usage.migrations import MIGRATIONS, migrate
+from gateway_core.usage.schema import connect
 
 
 def _row(**kw) -> dict:

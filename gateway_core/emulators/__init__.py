@@ -19,10 +19,10 @@ from __future__ import annotations
 import threading
 from typing import Iterable, Mapping
 
-from .azure import AzureHandler, Quota
-from .azure_wire import deployment_table
-from .bedrock import BedrockHandler
-from .bedrock_models import model_table
+from .azure.handler import AzureHandler, Quota
+from .azure.wire import deployment_table
+from .bedrock.handler import BedrockHandler
+from .bedrock.models import model_table
 from .faults import FaultError
 from .latency import PROFILES, Timing
 from .server import Emulator

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gateway_core.api_body import MAX_BODY_BYTES
+from gateway_core.api.body import MAX_BODY_BYTES
 
 from .conftest import rows
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_core.api_body import MAX_JSON_DEPTH, check_content_type, parse_object
-from gateway_core.api_errors import ApiError
-from gateway_core.api_models import chat_request, generate_request
+from gateway_core.api.body import MAX_JSON_DEPTH, check_content_type, parse_object
+from gateway_core.api.errors import ApiError
+from gateway_core.api.models import chat_request, generate_request
 from gateway_core.errors import ValidationError
 
 CANDIDATES = [("azure", "gpt-4o-mini"), ("bedrock", "anthropic.claude-3-haiku-20240307-v1:0")]

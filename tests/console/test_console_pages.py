@@ -6,7 +6,7 @@ import sqlite3
 
 from conftest import ask, assert_clean, goto, markdown_text, open_console
 
-from gateway_core.demo_history import seed_demo
+from gateway_core.usage.demo_history import seed_demo
 
 PAGES = ("playground", "compare", "analytics", "requests", "providers")
 

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from gateway_core.emulators import eventstream, text, tokens
-from gateway_core.emulators.bedrock_models import DEFAULT_MODELS, ModelRejected, resolve
+from gateway_core.emulators import text, tokens
+from gateway_core.emulators.bedrock import eventstream
+from gateway_core.emulators.bedrock.models import DEFAULT_MODELS, ModelRejected, resolve
 from gateway_core.emulators.faults import FaultState
 
 ARTICLE = (

@@ -1,6 +1,6 @@
 """A gateway process killed with SIGKILL mid-traffic leaves a sound log that loses at most one batch.
 
-The bound comes from ``gateway_core.usage_log``: rows are committed by a background writer
+The bound comes from ``gateway_core.usage.writer``: rows are committed by a background writer
 in batches of at most ``batch_max``, gathered for ``flush_interval_s``; a crash can lose
 only what was queued but not yet committed.
 """
@@ -22,7 +22,7 @@ from reliability_support import scaled
 from gateway_fixtures import demo_gateway
 
 from gateway_core import GenerateRequest
-from gateway_core.usage_log import UsageLog
+from gateway_core.usage import UsageLog
 
 WORKER = Path(__file__).with_name("reliability_workers.py")
 KILL_AFTER = scaled(400, 4000)  # completed requests before the kill

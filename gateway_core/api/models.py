@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .errors import ValidationError
-from .serialize import result_to_dict
-from .types import MAX_OUTPUT_TOKENS, PRIORITIES, PROVIDER_NAMES, ROLES, TASKS, ChatMessage, GenerateRequest
+from ..errors import ValidationError
+from ..serialize import result_to_dict
+from ..types import MAX_OUTPUT_TOKENS, PRIORITIES, PROVIDER_NAMES, ROLES, TASKS, ChatMessage, GenerateRequest
 
 GENERATE_FIELDS = ("prompt", "task", "priority", "provider_hint", "max_tokens", "temperature", "user", "stream",
                    "fallback", "model")

@@ -1,13 +1,13 @@
 """Every analytics query the console and API run, as named functions over a DuckDB mirror.
 
-``Analytics`` keeps an in-memory DuckDB copy of ``usage_logs`` (``analytics_sync``) and
+``Analytics`` keeps an in-memory DuckDB copy of ``usage_logs`` (``mirror``) and
 refreshes it by ``id > watermark`` whenever a query finds it older than
 ``max_staleness_s``, so new rows show up within seconds without reloading history. Each
 refresh also folds the new rows into daily rollups and log-bucketed histograms
-(``analytics_rollup``), which is what keeps the Analytics page fast at millions of rows;
+(``rollups``), which is what keeps the Analytics page fast at millions of rows;
 percentiles therefore come from histograms (within ~2% of exact). Row-level views (the
-audit log, provider health, export) live in ``analytics_audit``; the A/B vote summary in
-``analytics_votes``. The SQLite file is only ever read.
+audit log, provider health, export) live in ``audit``; the A/B vote summary in
+``votes``. The SQLite file is only ever read.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import analytics_audit as audit
-from .analytics_rollup import (
+from . import audit
+from .rollups import (
     COST_BINS_PER_DECADE, KIND_COST, KIND_LATENCY, KIND_TTFT, COMPACT_EVERY, compact, create_rollups, facts_sql,
     percentile_value, roll_up,
 )
-from .analytics_sync import SqliteSource, create_mirror
-from .analytics_votes import vote_summary as _vote_summary
+from .mirror import SqliteSource, create_mirror
+from .votes import vote_summary as _vote_summary
 
 DEFAULT_DAYS = 30
 BUCKETS = ("hour", "day", "week")

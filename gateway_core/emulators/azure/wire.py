@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from .tokens import Turn
+from ..tokens import Turn
 
 # The priced deployments, each under its own name, reporting its dated version.
 MODEL_VERSIONS = {

@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from .usage_log import mask_content
-from .usage_schema import COLUMN_NAMES, TS_FORMAT
+from ..usage.writer import mask_content
+from ..usage.schema import COLUMN_NAMES, TS_FORMAT
 
 Run = Callable[[str, list], pd.DataFrame]
 SEARCHED = ("request_id", "user", "model", "error_type", "prompt_text")

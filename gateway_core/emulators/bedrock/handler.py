@@ -17,11 +17,11 @@ import time
 import uuid
 from urllib.parse import unquote
 
-from . import bedrock_wire as wire
+from . import wire
 from . import eventstream
-from .bedrock_models import ModelRejected, resolve
-from .faults import Fault
-from .server import EmulatorHandler
+from .models import ModelRejected, resolve
+from ..faults import Fault
+from ..server import EmulatorHandler
 
 OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens")
 _PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -12,14 +12,15 @@ gateway and are scrubbed of configured secrets once more before they leave.
 
 from __future__ import annotations
 
-import json
 import dataclasses
+import json
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
 from starlette.responses import Response
 
-from .errors import (
+from ..errors import (
     AllProvidersFailed,
     AuthFailed,
     BadRequest,
@@ -31,7 +32,9 @@ from .errors import (
     ProviderError,
     ValidationError,
 )
-from .serialize import attempt_to_dict
+from ..serialize import attempt_to_dict
+
+log = logging.getLogger("gateway_core.api")
 
 # OpenAI's error ``type`` by status: the SDK picks its exception class from the status,
 # and clients that branch on ``type`` expect these spellings.
@@ -149,3 +152,16 @@ def route_error(status: int) -> ApiError:
         return ApiError(404, "not_found", "no such route; see /generate, /v1/chat/completions, /v1/models, /healthz",
                         log=False)
     return ApiError(status, "http_error", "request refused", log=False)
+
+
+def log_rejected(gw, err: ApiError, user: str | None) -> None:
+    """Record a refused request as a ``rejected`` row; a log failure never blocks the answer."""
+    if gw is None:
+        return
+    reason = ValidationError(err.field or ("authorization" if err.status == 401 else "body"), err.message)
+    if err.type != "validation_error":
+        reason.type_name = err.type  # so the log says request_too_large, not just "invalid"
+    try:
+        gw.log_rejected(reason, user=user, source="api")
+    except Exception:  # noqa: BLE001 - a refusal must still be answered if the log is unwell
+        log.exception("could not log a rejected request")

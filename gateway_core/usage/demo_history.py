@@ -25,8 +25,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .types import Usage
-from .usage_schema import INSERT_SQL, WRITABLE, bump_generation, connect, ensure_schema
+from ..types import Usage
+from .migrations import bump_generation, ensure_schema
+from .schema import INSERT_SQL, WRITABLE, connect
 
 # provider, model, tokens/s, TTFT median ms, Claude tokenizer ratio, estimate bias, estimate noise
 MODELS = (
@@ -256,12 +257,12 @@ def generate_rows(
     requests: int, *, days: int = 30, now: datetime | None = None, seed: int = 0, price_table=None,
     chunk_requests: int = CHUNK_REQUESTS,
 ) -> Iterator[list[tuple]]:
-    """Yield lists of INSERT tuples (``usage_schema.WRITABLE`` order) for ``requests`` requests.
+    """Yield lists of INSERT tuples (``schema.WRITABLE`` order) for ``requests`` requests.
 
     Rows come out in time order, chunk by chunk, so memory stays bounded at 10M requests.
     """
     if price_table is None:
-        from .pricing import PriceTable
+        from ..pricing import PriceTable
 
         price_table = PriceTable.load()
     now = now or datetime.now(timezone.utc)

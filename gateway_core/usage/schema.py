@@ -1,10 +1,9 @@
-"""The usage log's schema: its columns, ordered migrations, connections and row shape.
+"""The usage log's schema: its columns, connections and the shape of one row.
 
 ``usage_logs`` holds one row per provider attempt; ``ab_votes`` holds blind A/B verdicts;
-``log_meta`` holds a generation counter that bulk deletions bump so mirrors rebuild.
-Migrations are small ordered functions recorded in ``migrations`` and applied under
-``BEGIN IMMEDIATE``, so two processes opening a fresh file at once cannot race.
-Every connection uses WAL, ``synchronous=NORMAL`` and a 10 s busy timeout.
+``log_meta`` holds a generation counter that bulk deletions bump so mirrors rebuild. The
+tables are created by the ordered functions in ``migrations``. Every connection uses WAL,
+``synchronous=NORMAL`` and a 10 s busy timeout.
 
 Money is ``Decimal`` in code but stored as REAL USD: SQLite has no decimal type, a double
 carries 15-16 significant digits (far below a micro-cent for any single call), and REAL
@@ -19,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BUSY_TIMEOUT_MS = 10_000
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -67,7 +66,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite
-_WRITABLE_SET = frozenset(WRITABLE)
+WRITABLE_SET = frozenset(WRITABLE)
 STATUSES = ("ok", "error", "rejected")
 _DEFAULTS = {"attempt": 1, "final": 1, "unpriced": 0, "streamed": 0, "status": "ok", "synthetic": 0}
 INSERT_SQL = f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
@@ -98,94 +97,6 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
-
-
-def m001_initial(conn: sqlite3.Connection) -> None:
-    cols = ",\n  ".join(f'"{name}" {decl}' for name, decl in COLUMNS)
-    conn.execute(f"CREATE TABLE IF NOT EXISTS usage_logs (\n  {cols}\n)")
-    conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_ts ON usage_logs (ts)")
-    conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_request_id ON usage_logs (request_id)")
-
-
-def m002_ab_votes(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS ab_votes (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts TEXT NOT NULL,
-  compare_id TEXT NOT NULL,
-  task TEXT,
-  provider_a TEXT NOT NULL, model_a TEXT,
-  provider_b TEXT NOT NULL, model_b TEXT,
-  verdict TEXT NOT NULL CHECK (verdict IN ('a', 'b', 'tie', 'both_bad')),
-  winner_provider TEXT,
-  winner_model TEXT,
-  cost_a_usd REAL,
-  cost_b_usd REAL,
-  user TEXT
-)"""
-    )
-    conn.execute("CREATE INDEX IF NOT EXISTS ab_votes_task ON ab_votes (task)")
-
-
-def m003_log_meta(conn: sqlite3.Connection) -> None:
-    """A generation counter that bulk deletions bump, so mirrors know to rebuild."""
-    conn.execute("CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-    conn.execute("INSERT OR IGNORE INTO log_meta (key, value) VALUES ('generation', 0)")
-
-
-def m004_write_path_indexes(conn: sqlite3.Connection) -> None:
-    """Trade the ``ts`` index for a partial one on real traffic.
-
-    Every index is paid on each insert by the single writer thread (the ``ts`` index was a
-    third of a row's cost), and nothing reads SQLite by time: analytics reads its DuckDB
-    mirror by id. The router's warm-up reads the newest non-synthetic rows, which the
-    partial index serves in under a millisecond at a million rows."""
-    conn.execute("DROP INDEX IF EXISTS usage_logs_ts")
-    conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_real_id ON usage_logs (id) WHERE synthetic = 0")
-
-
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    m001_initial,
-    m002_ab_votes,
-    m003_log_meta,
-    m004_write_path_indexes,
-)
-
-
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order; returns the names applied now.
-
-    ``BEGIN IMMEDIATE`` takes the write lock before reading what is applied, so two
-    processes starting at once apply each migration exactly once.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {name for (name,) in conn.execute("SELECT name FROM migrations")}
-        applied = []
-        for step in MIGRATIONS:
-            if step.__name__ not in done:
-                step(conn)
-                conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (step.__name__, utc_now_text()))
-                applied.append(step.__name__)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return applied
-
-
-def ensure_schema(path: str | Path) -> None:
-    conn = connect(path)
-    try:
-        migrate(conn)
-    finally:
-        conn.close()
-
-
-def bump_generation(conn: sqlite3.Connection) -> None:
-    """Call inside the transaction that deletes rows: mirrors rebuild when it changes."""
-    conn.execute("UPDATE log_meta SET value = value + 1 WHERE key = 'generation'")
 
 
 def utc_now_text() -> str:

@@ -12,9 +12,9 @@ import base64
 import json
 from dataclasses import dataclass
 
-from . import text, tokens
-from .bedrock_models import BedrockModel
-from .tokens import Turn
+from .. import text, tokens
+from .models import BedrockModel
+from ..tokens import Turn
 
 ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 

@@ -5,7 +5,7 @@ row on an in-memory queue; a daemon thread drains the queue and commits rows in 
 (one transaction, one ``executemany`` per batch). The database runs in WAL mode with
 ``synchronous=NORMAL`` and a busy timeout, so several gateway processes can share one
 file: a locked database is retried with backoff, never dropped. The schema, migrations
-and row shape live in ``usage_schema``; stored prompt and response text go through
+and row shape live in ``schema`` and ``migrations``; stored prompt and response text go through
 ``mask_content`` first.
 
 Crash-loss bound: an application crash loses only rows that were queued but not yet
@@ -29,25 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ValidationError
-from .usage_schema import (  # noqa: F401  (re-exported: the log's schema is part of its API)
-    COLUMN_NAMES,
-    COLUMNS,
-    INSERT_SQL,
-    MIGRATIONS,
-    RECENT_COLUMNS,
-    STATUSES,
-    VERDICTS,
-    WRITABLE,
-    _WRITABLE_SET,
-    bump_generation,
-    connect,
-    ensure_schema,
-    migrate,
-    money_value,
-    row_values,
-    utc_now_text,
-)
+from ..errors import ValidationError
+from .migrations import ensure_schema
+from .schema import INSERT_SQL, RECENT_COLUMNS, STATUSES, VERDICTS, WRITABLE_SET, connect, money_value, row_values, utc_now_text
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +111,8 @@ class UsageLog:
 
     # The request path: validate keys, enqueue, return. No disk, no formatting.
     def write(self, row: dict) -> None:
-        if not _WRITABLE_SET.issuperset(row):
-            unknown = sorted(set(row) - _WRITABLE_SET)
+        if not WRITABLE_SET.issuperset(row):
+            unknown = sorted(set(row) - WRITABLE_SET)
             raise ValueError(f"unknown usage_logs column(s): {', '.join(unknown)}")
         if row.get("status", "ok") not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {row['status']!r}")

@@ -18,7 +18,7 @@ from typing import AsyncIterator, Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from .api_models import (
+from .models import (
     ChatOptions,
     chunk_json,
     completion_id,

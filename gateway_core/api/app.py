@@ -2,9 +2,9 @@
 
 ``create_app`` wires a FastAPI app around one ``Gateway`` (built in the lifespan from the
 environment when none is given, and closed on shutdown). Handlers are thin: read the
-body strictly (``api_body``), convert it (``api_models``), call the blocking gateway in
-the threadpool, and shape the answer; streams go through ``api_sse``. Every error is an
-``ApiError`` rendered in the route's own shape (``api_errors``); refusals of the
+body strictly (``body``), convert it (``models``), call the blocking gateway in
+the threadpool, and shape the answer; streams go through ``sse``. Every error is an
+``ApiError`` rendered in the route's own shape (``errors``); bearer keys are checked in ``auth``; refusals of the
 client's input are logged as ``rejected`` rows, without content. ``serve`` runs it
 under uvicorn for ``gateway serve`` and ``make api``; with several workers it binds the
 listening socket itself so accepted connections get TCP_NODELAY.
@@ -12,7 +12,6 @@ listening socket itself so accepted connections get TCP_NODELAY.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import socket
@@ -26,9 +25,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from . import api_sse
-from .api_body import read_json_object
-from .api_errors import (
+from . import sse
+from .auth import BearerAuth
+from .body import read_json_object
+from .errors import (
+    log_rejected,
     ApiError,
     error_payload,
     error_response,
@@ -38,7 +39,7 @@ from .api_errors import (
     json_response,
     route_error,
 )
-from .api_models import (
+from .models import (
     CHAT_DOC,
     GENERATE_DOC,
     chat_request,
@@ -49,9 +50,9 @@ from .api_models import (
     models_json,
     user_of,
 )
-from .config import Settings
-from .errors import ConfigError, GatewayError, ValidationError
-from .types import PROVIDER_NAMES
+from ..config import Settings
+from ..errors import ConfigError, GatewayError, ValidationError
+from ..types import PROVIDER_NAMES
 
 log = logging.getLogger("gateway_core.api")
 
@@ -74,7 +75,7 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
         limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
         owned = gateway is None
         if owned:
-            from .gateway import Gateway
+            from ..gateway import Gateway
 
             app.state.gateway = await run_in_threadpool(Gateway, settings)
         else:
@@ -94,55 +95,7 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
     return app
 
 
-# --- auth ---------------------------------------------------------------------------------
-
-
-def _key_matches(header: bytes | None, keys: tuple[bytes, ...]) -> bool:
-    if not header:
-        return False
-    scheme, _, token = header.strip().partition(b" ")
-    if scheme.lower() != b"bearer" or not token.strip():
-        return False
-    token = token.strip()
-    ok = False
-    for key in keys:  # no early exit: the time taken does not depend on which key matched
-        ok |= hmac.compare_digest(token, key)
-    return ok
-
-
-class BearerAuth:
-    """ASGI middleware: every route but /healthz needs ``Authorization: Bearer <key>``."""
-
-    def __init__(self, app, keys: tuple[str, ...]):
-        self.app = app
-        self.keys = tuple(k.encode("utf-8") for k in keys)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] == "/healthz":
-            return await self.app(scope, receive, send)
-        header = dict(scope.get("headers") or ()).get(b"authorization")
-        if _key_matches(header, self.keys):
-            return await self.app(scope, receive, send)
-        err = ApiError(401, "authentication_error", "missing or invalid API key; send Authorization: Bearer <key>",
-                       code="invalid_api_key", headers={"www-authenticate": "Bearer"})
-        app_state = scope["app"].state if "app" in scope else None
-        _log_rejected(getattr(app_state, "gateway", None), err, None)
-        await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)
-
-
 # --- errors -------------------------------------------------------------------------------
-
-
-def _log_rejected(gw, err: ApiError, user: str | None) -> None:
-    if gw is None:
-        return
-    reason = ValidationError(err.field or ("authorization" if err.status == 401 else "body"), err.message)
-    if err.type != "validation_error":
-        reason.type_name = err.type  # so the log says request_too_large, not just "invalid"
-    try:
-        gw.log_rejected(reason, user=user, source="api")
-    except Exception:  # noqa: BLE001 - a refusal must still be answered if the log is unwell
-        log.exception("could not log a rejected request")
 
 
 def _scrubber(request: Request):
@@ -163,7 +116,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_error(request: Request, exc: Exception):
         err = _to_api_error(request, exc)
         if err.rejected:
-            _log_rejected(request.app.state.gateway, err, getattr(request.state, "user", None))
+            log_rejected(request.app.state.gateway, err, getattr(request.state, "user", None))
         return error_response(err, is_openai_path(request.url.path))
 
     async def on_http_error(request: Request, exc: StarletteHTTPException):
@@ -221,8 +174,8 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
         gw = request.app.state.gateway
         req, stream = generate_request(await _body(request), gw.candidates())
         if stream:
-            pump, first = await api_sse.start(gw, req)
-            return api_sse.generate_response(pump, first, _in_band_error(request))
+            pump, first = await sse.start(gw, req)
+            return sse.generate_response(pump, first, _in_band_error(request))
         result = await run_in_threadpool(gw.generate, req)
         return json_response(generate_json(result), headers=gateway_headers(result))
 
@@ -231,8 +184,8 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
         gw = request.app.state.gateway
         req, opts = chat_request(await _body(request), gw.candidates())
         if opts.stream:
-            pump, first = await api_sse.start(gw, req)
-            return api_sse.chat_response(pump, first, opts, _in_band_error(request))
+            pump, first = await sse.start(gw, req)
+            return sse.chat_response(pump, first, opts, _in_band_error(request))
         result = await run_in_threadpool(gw.generate, req)
         return json_response(completion_json(result, opts), headers=gateway_headers(result))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .usage_schema import connect
+from ..usage.schema import connect
 
 # (column, DuckDB type, Arrow type used while loading). ts arrives as text and is cast.
 MIRROR_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (

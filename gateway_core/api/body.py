@@ -17,7 +17,7 @@ import math
 import re
 from itertools import accumulate
 
-from .api_errors import ApiError
+from .errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32

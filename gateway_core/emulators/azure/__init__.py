@@ -1,0 +1,1 @@
+"""The Azure OpenAI emulator: chat completions wire format (``wire``) and its HTTP handler (``handler``)."""
