@@ -44,7 +44,11 @@ class InstantProvider:
     supports_streaming = True
 
     def __init__(self, name: str):
+        from gateway_core.providers import PROVIDERS
+
         self.name = name
+        # Keep the replaced provider's bookkeeping (token calibration) so the measure is like for like.
+        self.calibrate_input_tokens = PROVIDERS[name].calibrate_input_tokens
 
     def _completion(self, call):
         from gateway_core.providers.base import Completion
@@ -169,15 +173,17 @@ def _count_rows(db: Path) -> int:
 
 def _components(gw, req, n: int) -> dict:
     """Where the in-process time goes, from the planner's and row builder's own entry points."""
-    from gateway_core.planning import build_plan
+    from gateway_core.planning import build_plan, rank_plan
     from gateway_core.types import GenerateRequest
 
+    rt = gw.runtime
     kwargs = dict(prompt=PROMPT, task="chat", priority="balanced", max_tokens=MAX_TOKENS)
-    messages = build_plan(gw, req, streaming=False).messages
+    messages = build_plan(rt, req, streaming=False).messages
     parts = {
         "validate_request": lambda: GenerateRequest(**kwargs),
-        "build_plan": lambda: build_plan(gw, req, streaming=False),
-        "token_estimate_one": lambda: gw.tokens.estimate_messages("azure", common.AZURE_DEPLOYMENT, messages),
+        # Planning and ranking together, as one step was measured before they were split.
+        "build_plan": lambda: rank_plan(rt, build_plan(rt, req, streaming=False)),
+        "token_estimate_one": lambda: gw.tokens.estimate_messages(common.AZURE_DEPLOYMENT, messages),
     }
     out = {}
     for name, fn in parts.items():

@@ -1,9 +1,12 @@
-"""The fallback executor: walks a plan's ranked candidates until one answers.
+"""The fallback executor: walks a ranked plan's candidates until one answers.
 
-One generator serves both ``generate`` and ``stream``: in streaming mode it yields text
-as it arrives; either way its return value is the ``GenerateResult``. Every provider
-call becomes an ``Attempt`` and one usage-log row, written when the request ends, so a
-request that fell back has several rows with the last one marked final.
+``execute`` is one generator for both ``generate`` and ``stream``: in streaming mode it
+yields text as it arrives; either way its return value is the ``GenerateResult``. Every
+provider call becomes an ``Attempt`` recorded in the caller's ``Trail`` as it happens, so
+whoever logs the request sees every attempt however the request ended (answered, failed,
+or abandoned by its reader). It reads ``error.retryable`` (never SDK classes) to decide
+between falling back and giving up, and it keeps the runtime's breaker and statistics up
+to date. It never calls back into the ``Gateway``.
 
 The rules that matter:
 
@@ -17,13 +20,23 @@ The rules that matter:
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Generator
 
 from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, StreamInterrupted
-from .planning import Plan, pricing_model
+from .planning import Plan
 from .providers.base import Completion, ProviderCall
+from .runtime import Runtime
 from .types import Attempt, GenerateResult
+
+
+@dataclass
+class Trail:
+    """What a request did, filled in as it happens: its attempts in order and, if one
+    answered, the result. The log step reads it whether or not execution finished."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    result: GenerateResult | None = None
 
 
 class _Outcome:
@@ -72,51 +85,65 @@ def _as_provider_error(exc: Exception, provider: str, streamed_text: bool) -> Pr
     return err
 
 
-def execute(gw, plan: Plan, request_id: str, on_attempt=None) -> Generator[str, None, GenerateResult]:
+def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=None) -> Generator[str, None, GenerateResult]:
     req = plan.request
     t_request = time.perf_counter()
-    attempts: list[Attempt] = []
-    rows: list[dict] = []
+    attempts = trail.attempts
     failed_providers: set[str] = set()
-    try:
-        for cand in _admitted(gw, plan, failed_providers):
-            if on_attempt is not None:
-                on_attempt(cand)
-            out = _Outcome()
-            call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature)
-            try:
-                if plan.streaming:
-                    yield from _call_stream(gw.provider(cand.provider), call, out)
-                else:
-                    out.completion = gw.provider(cand.provider).complete(call)
-            except GeneratorExit:
-                gw.record_failure(cand.provider, cand.model, None, out.elapsed_ms())
-                attempts.append(_error_attempt(cand, out, "cancelled", "caller stopped reading", False, plan.streaming))
-                rows.append(gw.attempt_row(plan, request_id, cand, attempts[-1]))
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
-                err = _as_provider_error(exc, cand.provider, bool(out.parts))
-                gw.record_failure(cand.provider, cand.model, err, out.elapsed_ms())
-                attempt = _error_attempt(cand, out, err.type_name, gw.scrub(err.message), err.retryable, plan.streaming)
-                attempts.append(attempt)
-                failed_providers.add(cand.provider)
-                rows.append(gw.attempt_row(plan, request_id, cand, attempt))
-                if not err.retryable or not req.fallback:
-                    err.attempts = tuple(attempts)
-                    err.request_id = request_id
-                    raise err
-                continue
-            result = _success(gw, plan, request_id, cand, out, attempts, t_request)
-            rows.append(gw.attempt_row(plan, request_id, cand, result.attempts[-1], result=result))
-            return result
-        raise AllProvidersFailed(tuple(attempts), request_id=request_id)
-    finally:
-        if rows:  # however the request ended, its last attempt is the final one
-            rows[-1]["final"] = 1
-        gw.write_rows(rows)
+    for cand in _admitted(rt, plan, failed_providers):
+        if on_attempt is not None:
+            on_attempt(cand)
+        out = _Outcome()
+        provider = rt.provider(cand.provider)
+        call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature)
+        try:
+            if plan.streaming:
+                yield from _call_stream(provider, call, out)
+            else:
+                out.completion = provider.complete(call)
+        except GeneratorExit:
+            _record_failure(rt, cand, None, out.elapsed_ms())
+            attempts.append(_error_attempt(cand, out, "cancelled", "caller stopped reading", False, plan.streaming))
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
+            err = _as_provider_error(exc, cand.provider, bool(out.parts))
+            _record_failure(rt, cand, err, out.elapsed_ms())
+            attempts.append(_error_attempt(cand, out, err.type_name, rt.scrub(err.message), err.retryable, plan.streaming))
+            failed_providers.add(cand.provider)
+            if not err.retryable or not req.fallback:
+                err.attempts = tuple(attempts)
+                err.request_id = request_id
+                raise err
+            continue
+        trail.result = _success(rt, plan, request_id, cand, out, attempts, t_request)
+        return trail.result
+    raise AllProvidersFailed(tuple(attempts), request_id=request_id)
 
 
-def _admitted(gw, plan: Plan, failed_providers: set):
+def _record_failure(rt: Runtime, cand, err, latency_ms: float) -> None:
+    # The breaker counts only retryable failures (a bad request says nothing about a
+    # provider's health) but hears every outcome, so a half-open probe slot is freed.
+    rt.breaker.record(cand.key, err if err is not None else _Cancelled())
+    if err is not None and err.retryable:
+        rt.latency.observe(cand.provider, cand.model, latency_ms, None, False)
+
+
+def _record_success(rt: Runtime, plan: Plan, cand, completion: Completion, latency_ms: float, ttft_ms) -> None:
+    rt.breaker.record_success(cand.key)
+    rt.latency.observe(cand.provider, cand.model, latency_ms, ttft_ms if plan.streaming else None, True)
+    rt.output_stats.observe(plan.request.task, completion.usage.output_tokens)
+    if rt.provider(cand.provider).calibrate_input_tokens:
+        est = plan.estimate_for(cand.provider, cand.model)
+        rt.tokens.observe(est.priced_as, est.raw_input_tokens, completion.usage.input_tokens)
+
+
+class _Cancelled(Exception):
+    """The caller stopped reading: not the provider's fault, so not retryable."""
+
+    retryable = False
+
+
+def _admitted(rt: Runtime, plan: Plan, failed_providers: set):
     """Candidates in ranked order, each asked of the breaker just before its call, so a
     half-open probe slot is only taken by a call that really happens.
 
@@ -130,7 +157,7 @@ def _admitted(gw, plan: Plan, failed_providers: set):
     while remaining:
         idx = next((i for i, c in enumerate(remaining) if c.provider not in failed_providers), 0)
         cand = remaining.pop(idx)
-        if gw.breaker.allow((cand.provider, cand.model)):
+        if rt.breaker.allow(cand.key):
             admitted = True
             yield cand
             if not plan.request.fallback:
@@ -153,12 +180,12 @@ def _error_attempt(cand, out: _Outcome, error_type, message, retryable, streamed
     )
 
 
-def _success(gw, plan: Plan, request_id: str, cand, out: _Outcome, attempts: list, t_request: float) -> GenerateResult:
+def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, attempts: list, t_request: float) -> GenerateResult:
     completion = out.completion
     latency = out.elapsed_ms()
     ttft = out.ttft_ms if plan.streaming else latency
-    priced_as = pricing_model(cand.provider, cand.model, gw.settings.azure_model_map)
-    cost = gw.prices.cost(cand.provider, priced_as, completion.usage)
+    est = plan.estimate_for(cand.provider, cand.model)
+    cost = rt.prices.cost(cand.provider, est.priced_as, completion.usage)
     attempt = Attempt(
         provider=cand.provider,
         model=cand.model,
@@ -170,9 +197,8 @@ def _success(gw, plan: Plan, request_id: str, cand, out: _Outcome, attempts: lis
         streamed=plan.streaming,
     )
     attempts.append(attempt)
-    gw.record_success(plan, cand, completion, latency, ttft)
-    est = plan.estimate_for(cand.provider, cand.model)
-    cf = plan.counterfactual(cand.provider, completion.usage.output_tokens, gw.prices)
+    _record_success(rt, plan, cand, completion, latency, ttft)
+    cf = plan.counterfactual(cand.provider, completion.usage.output_tokens, rt.prices)
     text = completion.text if not plan.streaming or not out.parts else "".join(out.parts)
     total_ms = (time.perf_counter() - t_request) * 1000.0
     return GenerateResult(
@@ -196,8 +222,3 @@ def _success(gw, plan: Plan, request_id: str, cand, out: _Outcome, attempts: lis
         unpriced=cost is None,
         extra={"reported_model": completion.model, "provider_request_id": completion.request_id},
     )
-
-
-def money(value: Decimal | None) -> float | None:
-    """Decimal to the REAL the log stores; None stays None (unpriced is not $0)."""
-    return None if value is None else float(value)

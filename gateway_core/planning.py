@@ -1,13 +1,17 @@
-"""Request planning: messages, per-candidate estimates and the ranked route.
+"""Request planning: the steps between a valid request and its first provider call.
 
-This is everything that happens before the first provider call. It is deterministic for
-a given request, configuration and router state, which is what makes ``route_reason``
-explainable: the plan holds the candidates with their estimates and the ranking.
+``check`` refuses what the configuration cannot serve (a pinned model nobody offers);
+``build_plan`` turns the request into chat messages and gives every configured route a
+token and cost estimate (a ``Candidate``); ``rank_plan`` orders the candidates with the
+pure ``router.rank``. Plan and rank are separate steps so that a step can sit between them
+(excluding or preferring candidates) without either knowing. All three read the
+``Runtime`` and nothing else; the plan they produce is what makes ``route_reason``
+explainable, because it holds every candidate with its estimate and the ranking.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from .errors import ValidationError
@@ -20,6 +24,7 @@ from .types import ChatMessage, GenerateRequest, Usage
 class Estimate:
     provider: str
     model: str
+    priced_as: str  # the price row's model: Azure deployments bill as the model they serve
     input_tokens: int
     raw_input_tokens: int
     output_tokens: int
@@ -33,8 +38,9 @@ class Plan:
     messages: tuple[ChatMessage, ...]
     max_tokens: int
     estimates: dict  # (provider, model) -> Estimate
-    ranking: Ranking
+    candidates: tuple[Candidate, ...]
     streaming: bool
+    ranking: Ranking | None = None  # set by rank_plan
 
     def estimate_for(self, provider: str, model: str) -> Estimate:
         return self.estimates[(provider, model)]
@@ -50,7 +56,7 @@ class Plan:
         for (provider, model), e in self.estimates.items():
             if provider == chosen_provider:
                 continue
-            cost = prices.estimate_cost(provider, model, e.input_tokens, output_tokens)
+            cost = prices.estimate_cost(provider, e.priced_as, e.input_tokens, output_tokens)
             if cost is None:
                 continue
             if best is None or cost < best[2]:
@@ -61,33 +67,38 @@ class Plan:
         return best
 
 
-def pricing_model(provider: str, model: str, model_map) -> str:
-    """Azure deployments are priced by the model they serve, not by their own name."""
-    return model_map.get(model, model) if provider == "azure" else model
-
-
-def build_plan(gateway, request: GenerateRequest, *, streaming: bool) -> Plan:
-    configured = gateway.candidates()
-    if request.model is not None and all(request.model != model for _, model in configured):
+def check(rt, request: GenerateRequest) -> None:
+    """Refuse what this configuration cannot serve, before anything is estimated or sent."""
+    if request.model is not None and all(request.model != r.model for r in rt.routes):
         raise ValidationError("model", "is not a configured model; see the configured deployments and model ids")
+
+
+def build_plan(rt, request: GenerateRequest, *, streaming: bool) -> Plan:
+    """Messages, the output budget, and an estimate and a candidate for every configured route."""
     messages = build_messages(request)
     max_tokens = max_tokens_for(request)
-    expected_out = min(gateway.output_stats.expected(request.task), max_tokens)
+    expected_out = min(rt.output_stats.expected(request.task), max_tokens)
     estimates: dict = {}
     candidates = []
-    model_map = gateway.settings.azure_model_map
-    for provider, model in configured:
-        priced_as = pricing_model(provider, model, model_map)
-        est = gateway.tokens.estimate_messages(provider, priced_as, messages)
-        cost = gateway.prices.estimate_cost(provider, priced_as, est.tokens, expected_out)
-        estimates[(provider, model)] = Estimate(provider, model, est.tokens, est.raw_tokens, expected_out, est.source, cost)
-        candidates.append(Candidate(provider, model, est.tokens, expected_out, cost))
+    for route in rt.routes:
+        calibrate = rt.providers[route.provider].calibrate_input_tokens
+        est = rt.tokens.estimate_messages(route.priced_as, messages, calibrate=calibrate)
+        cost = rt.prices.estimate_cost(route.provider, route.priced_as, est.tokens, expected_out)
+        estimates[(route.provider, route.model)] = Estimate(
+            route.provider, route.model, route.priced_as, est.tokens, est.raw_tokens, expected_out, est.source, cost
+        )
+        candidates.append(Candidate(route.provider, route.model, est.tokens, expected_out, cost))
+    return Plan(request, messages, max_tokens, estimates, tuple(candidates), streaming)
+
+
+def rank_plan(rt, plan: Plan) -> Plan:
+    """The plan with its candidates ordered by ``router.rank`` against current health and latency."""
     ranking = rank(
-        request,
-        candidates,
-        gateway.latency.snapshot(),
-        breaker_states=gateway.breaker.snapshot(),
-        streaming=streaming,
-        explore_roll=gateway.random(),
+        plan.request,
+        plan.candidates,
+        rt.latency.snapshot(),
+        breaker_states=rt.breaker.snapshot(),
+        streaming=plan.streaming,
+        explore_roll=rt.rng(),
     )
-    return Plan(request, messages, max_tokens, estimates, ranking, streaming)
+    return replace(plan, ranking=ranking)

@@ -1,9 +1,10 @@
-"""Pre-request token estimates: tiktoken for Azure, tiktoken × a learned factor for Claude.
+"""Pre-request token estimates: tiktoken, times a learned factor where the service's tokenizer is unpublished.
 
 Estimates exist for routing and pre-flight limits only; billing always uses the usage the
 provider reports. Each estimate says where it came from (``tiktoken``, ``calibrated`` or
-``heuristic``) so the log can show how far to trust it, and ``observe`` compares estimates
-with the actual usage so the error stays measurable and Claude's factor keeps learning.
+``heuristic``) so the log can show how far to trust it. Whether a model's count needs
+calibration is a fact of its provider (``calibrate_input_tokens``), passed in by the caller;
+``observe`` feeds actual usage back so a calibrated model's factor keeps learning.
 
 Encodings load lazily, once per counter, from tiktoken's local cache (``TIKTOKEN_CACHE_DIR``)
 and never from the network: a request path must not stall on a download. If an encoding
@@ -18,8 +19,7 @@ import math
 import os
 import tempfile
 import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from .pricing import split_profile
@@ -31,10 +31,8 @@ from .types import ChatMessage
 DEFAULT_CALIBRATION = 1.15
 CALIBRATION_BOUNDS = (0.5, 3.0)
 CALIBRATION_ALPHA = 0.1  # EWMA weight once past the warm-up, where a running mean is used
-ERROR_WINDOW = 200
-EXACT_PROVIDERS = ("azure",)  # their service tokenises with tiktoken's encodings
 
-# OpenAI cookbook recipe (WIRE.md §4.2): per message 3 tokens plus its fields, plus 3 tokens
+# OpenAI cookbook recipe (docs/wire.md): per message 3 tokens plus its fields, plus 3 tokens
 # priming the reply.
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
@@ -95,7 +93,6 @@ def load_cached_encoding(name: str):
 class _Calibration:
     factor: float
     observations: int = 0
-    errors: deque = field(default_factory=lambda: deque(maxlen=ERROR_WINDOW))
 
 
 class TokenCounter:
@@ -121,13 +118,6 @@ class TokenCounter:
         self._cached_count = functools.lru_cache(maxsize=cache_size)(self._encode_count)
 
     # --- encodings ----------------------------------------------------------------------
-
-    def encoding_name(self, model: str) -> str:
-        return encoding_name(model)
-
-    def available(self, model: str) -> bool:
-        """True when ``model``'s encoding is loaded, False when the heuristic is in use."""
-        return self._encoding(encoding_name(model)) is not None
 
     def warm(self, models: Iterable[str]) -> None:
         """Load the encodings these models need now, not on the first request (~0.2 s each)."""
@@ -159,15 +149,9 @@ class TokenCounter:
 
     # --- counting -----------------------------------------------------------------------
 
-    def count_text(self, model: str, text: str) -> int:
-        """Tokens in ``text`` under ``model``'s encoding, or the heuristic when it cannot load."""
-        name = encoding_name(model)
-        if self._encoding(name) is None:
-            return heuristic_tokens(text)
-        return self._count(name, text)
-
-    def estimate_messages(self, provider: str, model: str, messages: Sequence[ChatMessage]) -> TokenEstimate:
-        """Prompt tokens for a chat, with the chat overhead recipe; calibrated for non-Azure models."""
+    def estimate_messages(self, model: str, messages: Sequence[ChatMessage], *, calibrate: bool = False) -> TokenEstimate:
+        """Prompt tokens for a chat, with the chat overhead recipe; scaled by the model's learned
+        factor when ``calibrate`` (the service counts with a tokenizer tiktoken does not have)."""
         name = encoding_name(model)
         if self._encoding(name) is None:
             n = sum(TOKENS_PER_MESSAGE + 1 + heuristic_tokens(m.content) for m in messages) + REPLY_PRIMING
@@ -175,70 +159,41 @@ class TokenCounter:
         raw = REPLY_PRIMING
         for m in messages:
             raw += TOKENS_PER_MESSAGE + self._count(name, m.role) + self._count(name, m.content)
-        return self._finish(provider, model, raw)
-
-    def estimate_text_tokens(self, provider: str, model: str, text: str) -> TokenEstimate:
-        """Tokens for plain text (e.g. an expected answer), calibrated like ``estimate_messages``."""
-        name = encoding_name(model)
-        if self._encoding(name) is None:
-            n = heuristic_tokens(text)
-            return TokenEstimate(n, "heuristic", n)
-        return self._finish(provider, model, self._count(name, text))
-
-    def _finish(self, provider: str, model: str, raw: int) -> TokenEstimate:
-        if provider in EXACT_PROVIDERS:
+        if not calibrate:
             return TokenEstimate(raw, "tiktoken", raw)
-        return TokenEstimate(math.ceil(raw * self.calibration_factor(model, provider)), "calibrated", raw)
+        return TokenEstimate(math.ceil(raw * self.calibration_factor(model)), "calibrated", raw)
 
     # --- calibration --------------------------------------------------------------------
 
-    def calibration_factor(self, model: str, provider: str = "bedrock") -> float:
-        if provider in EXACT_PROVIDERS:
-            return 1.0
+    def calibration_factor(self, model: str) -> float:
         cal = self._cal.get(_key(model))
         return self._default_factor if cal is None else cal.factor
 
-    def observe(self, provider: str, model: str, raw_tokens: int, actual_input_tokens: int) -> None:
-        """Learn from one call: ``raw_tokens`` from the estimate, ``actual_input_tokens`` from usage.
-
-        The error recorded is that of the estimate as it was made, before this update, so
-        ``estimate_error`` measures what callers actually got.
-        """
+    def observe(self, model: str, raw_tokens: int, actual_input_tokens: int) -> None:
+        """Learn a calibrated model's factor from one call: ``raw_tokens`` from its estimate,
+        ``actual_input_tokens`` from the usage the provider reported."""
         if raw_tokens <= 0 or actual_input_tokens <= 0:
             return
         if self._encoding(encoding_name(model)) is None:
             return  # a heuristic count would teach the factor the wrong ratio
-        exact = provider in EXACT_PROVIDERS
+        lo, hi = CALIBRATION_BOUNDS
+        ratio = min(max(actual_input_tokens / raw_tokens, lo), hi)
         with self._cal_lock:
             cal = self._cal.setdefault(_key(model), _Calibration(self._default_factor))
-            used = raw_tokens if exact else math.ceil(raw_tokens * cal.factor)
-            cal.errors.append(abs(used - actual_input_tokens) / actual_input_tokens)
-            if exact:
-                return
-            lo, hi = CALIBRATION_BOUNDS
-            ratio = min(max(actual_input_tokens / raw_tokens, lo), hi)
             cal.observations += 1
             # Running mean while young (fast start from logged history), then an EWMA that
             # follows tokenizer changes without jumping on a single call.
             alpha = max(CALIBRATION_ALPHA, 1.0 / cal.observations)
             cal.factor += alpha * (ratio - cal.factor)
 
-    def seed_calibration(self, rows: Iterable[tuple[str, int, int]], provider: str = "bedrock") -> int:
+    def seed_calibration(self, rows: Iterable[tuple[str, int, int]]) -> int:
         """Replay logged ``(model, raw_tokens, actual_input_tokens)`` rows, oldest first; returns rows used."""
         used = 0
         for model, raw, actual in rows:
             if raw and actual and raw > 0 and actual > 0:
-                self.observe(provider, model, int(raw), int(actual))
+                self.observe(model, int(raw), int(actual))
                 used += 1
         return used
-
-    def estimate_error(self, model: str) -> float | None:
-        """Mean absolute percentage error (12.5 = 12.5%) over the recent window; None before any usage."""
-        with self._cal_lock:
-            cal = self._cal.get(_key(model))
-            if cal is None or not cal.errors:
-                return None
-            return 100.0 * sum(cal.errors) / len(cal.errors)
 
 
 def _key(model: str) -> str:

@@ -197,6 +197,7 @@ class AzureOpenAIProvider:
 
     name = NAME
     supports_streaming = True
+    calibrate_input_tokens = False
 
     def __init__(self, client: openai.AzureOpenAI, *, model_map: Mapping[str, str] = {}):
         self.client = client

@@ -43,6 +43,7 @@ StreamItem = Union[str, Completion]
 class Provider(Protocol):
     name: str
     supports_streaming: bool
+    calibrate_input_tokens: bool  # the service's tokenizer is unpublished: scale tiktoken counts
 
     def complete(self, call: ProviderCall) -> Completion: ...
 

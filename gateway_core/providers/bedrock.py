@@ -225,6 +225,7 @@ class BedrockProvider:
 
     name = NAME
     supports_streaming = True
+    calibrate_input_tokens = True
 
     def __init__(self, client):
         self.client = client
