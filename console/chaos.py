@@ -1,39 +1,62 @@
 """Chaos presets: named fault settings for the loopback emulators, to make failover visible.
 
-A preset maps each provider it touches to the fault fields ``set_faults`` accepts (``None``
-clears that provider). Applying a preset replaces the touched providers' faults and leaves
-the others alone, so "Azure throttled" and "Bedrock 503 30%" can be stacked.
+Presets are derived, not listed by hand: every running emulator gets the same handful of
+faults, named after the providers it serves (display names from the provider registry),
+plus one "Clear all". Applying a preset replaces that emulator's faults and leaves the
+others alone, so "Azure OpenAI throttled 100%" and "AWS Bedrock 503 30%" can be stacked.
+Faults belong to an emulator, so when two providers share one (same wire format) a fault
+reaches both, and the name says so.
 """
 
 from __future__ import annotations
 
-PRESETS: dict[str, dict[str, dict | None]] = {
-    "Azure throttled 100%": {"azure": {"error_rate": 1.0, "status": 429}},
-    "Bedrock 503 30%": {"bedrock": {"error_rate": 0.3, "status": 503}},
-    "Azure streams cut mid-answer": {"azure": {"cut_stream_after": 3}},
-    "Slow Azure +2 s": {"azure": {"extra_latency_ms": 2000}},
-    "Bedrock content filter": {"bedrock": {"status": 400, "code": "content_filter"}},
-    "Clear all": {"azure": None, "bedrock": None},
-}
+from dataclasses import dataclass
 
-PRESET_ICONS = {
-    "Azure throttled 100%": ":material/speed:",
-    "Bedrock 503 30%": ":material/cloud_off:",
-    "Azure streams cut mid-answer": ":material/content_cut:",
-    "Slow Azure +2 s": ":material/hourglass_top:",
-    "Bedrock content filter": ":material/block:",
-    "Clear all": ":material/healing:",
-}
+from gateway_core.providers import PROVIDERS
+
+CLEAR = "Clear all"
+# (name template, icon, fault fields accepted by set_faults)
+TEMPLATES = (
+    ("{name} throttled 100%", ":material/speed:", {"error_rate": 1.0, "status": 429}),
+    ("{name} 503 30%", ":material/cloud_off:", {"error_rate": 0.3, "status": 503}),
+    ("{name} streams cut mid-answer", ":material/content_cut:", {"cut_stream_after": 3}),
+    ("Slow {name} +2 s", ":material/hourglass_top:", {"extra_latency_ms": 2000}),
+    ("{name} content filter", ":material/block:", {"status": 400, "code": "content_filter"}),
+)
 
 
-def emulator_for(emulators, provider: str):
-    """The emulator handle of one provider, or None when that provider is live."""
-    return getattr(emulators, provider, None) if emulators is not None else None
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    icon: str
+    faults: dict  # emulator name -> fault fields, or None to clear
 
 
-def apply_faults(emulators, provider: str, fields: dict | None) -> bool:
-    """Replace one provider's faults; False when that provider is not emulated."""
-    emu = emulator_for(emulators, provider)
+def targets(emulators, providers) -> dict[str, str]:
+    """Emulator name -> display name, for each running emulator serving one of ``providers``."""
+    out: dict[str, list[str]] = {}
+    running = emulators.running() if emulators is not None else {}
+    for provider in providers:
+        cls = PROVIDERS.get(provider)
+        if cls is not None and cls.emulator in running:
+            out.setdefault(cls.emulator, []).append(cls.label)
+    return {emulator: " / ".join(labels) for emulator, labels in out.items()}
+
+
+def presets(named: dict[str, str]) -> dict[str, Preset]:
+    """Every template for every target, then one preset that clears them all."""
+    out = {}
+    for emulator, display in named.items():
+        for template, icon, fields in TEMPLATES:
+            name = template.format(name=display)
+            out[name] = Preset(name, icon, {emulator: fields})
+    out[CLEAR] = Preset(CLEAR, ":material/healing:", {emulator: None for emulator in named})
+    return out
+
+
+def apply_faults(emulators, emulator: str, fields: dict | None) -> bool:
+    """Replace one emulator's faults; False when it is not running."""
+    emu = emulators.get(emulator) if emulators is not None else None
     if emu is None:
         return False
     emu.clear_faults()
@@ -42,19 +65,14 @@ def apply_faults(emulators, provider: str, fields: dict | None) -> bool:
     return True
 
 
-def apply_preset(emulators, name: str) -> list[str]:
-    """Apply a named preset; returns the providers it changed."""
-    return [p for p, fields in PRESETS[name].items() if apply_faults(emulators, p, fields)]
+def apply_preset(emulators, preset: Preset) -> list[str]:
+    """Apply a preset; returns the emulators it changed."""
+    return [e for e, fields in preset.faults.items() if apply_faults(emulators, e, fields)]
 
 
-def current_faults(emulators) -> dict[str, dict]:
-    """Each emulated provider's active fault spec; an empty dict means healthy."""
-    out = {}
-    for provider in ("azure", "bedrock"):
-        emu = emulator_for(emulators, provider)
-        if emu is not None:
-            out[provider] = dict(emu.faults())
-    return out
+def current_faults(emulators, named: dict[str, str]) -> dict[str, dict]:
+    """Display name -> the emulator's active fault spec; an empty dict means healthy."""
+    return {display: dict(emulators.get(emulator).faults()) for emulator, display in named.items()}
 
 
 def describe(faults: dict) -> str:

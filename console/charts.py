@@ -10,7 +10,10 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-PROVIDER_SCALE = alt.Scale(domain=["azure", "bedrock"], range=["#2563eb", "#f59e0b"])
+from gateway_core.providers import PROVIDERS
+
+# Each provider keeps its registry colour on every chart.
+PROVIDER_SCALE = alt.Scale(domain=list(PROVIDERS), range=[p.chart_color for p in PROVIDERS.values()])
 HEIGHT = 260
 
 

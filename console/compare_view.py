@@ -15,16 +15,20 @@ import streamlit as st
 from console import format as fmt
 from console import widgets
 from gateway_core.types import GenerateResult
+from gateway_core.usage.schema import VERDICTS as VERDICT_CODES
 
-VERDICTS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
-VERDICT_ICONS = {"a": ":material/thumb_up:", "b": ":material/thumb_up:", "tie": ":material/balance:", "both_bad": ":material/thumb_down:"}
+# Button labels and icons for the log's verdict codes (a, b, tie, both_bad), in that order.
+VERDICTS = dict(zip(VERDICT_CODES, ("A is better", "B is better", "Tie", "Both bad"), strict=True))
+VERDICT_ICONS = dict(zip(VERDICT_CODES, (":material/thumb_up:", ":material/thumb_up:", ":material/balance:",
+                                         ":material/thumb_down:"), strict=True))
+SIDES = "ABCDEFGH"
 
 
 @dataclass
 class CompareRun:
     prompt: str
     task: str
-    providers: list[str]  # in display order: providers[0] is side A
+    providers: list[str]  # in display order: providers[0] is side A, providers[1] side B, ...
     blind: bool
     compare_id: str = field(default_factory=lambda: "cmp_" + uuid.uuid4().hex[:20])
     texts: list[str] = field(default_factory=list)
@@ -40,14 +44,16 @@ class CompareRun:
 
     @property
     def revealed(self) -> bool:
-        return not self.blind or self.verdict is not None
+        # Blindness serves the vote, and only a two-sided run has one.
+        return not self.blind or self.verdict is not None or len(self.providers) != 2
 
     @property
     def votable(self) -> bool:
+        """A blind vote is between two answers; a run over more providers is for reading."""
         return len(self.outcomes) == 2 and all(isinstance(o, GenerateResult) for o in self.outcomes)
 
     def label(self, i: int) -> str:
-        side = "AB"[i]
+        side = SIDES[i]
         return f"{side} · {widgets.provider_label(self.providers[i])}" if self.revealed else side
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gateway_core.types import MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, PRIORITIES, PROVIDER_NAMES, TASKS
+from gateway_core.providers import label as provider_label
+from gateway_core.tasks import TASKS
+from gateway_core.types import MAX_OUTPUT_TOKENS, MAX_TEMPERATURE, PRIORITIES
 
 AUTO = "auto"
 TASK_HELP = "The task template that wraps your prompt (chat keeps the conversation as context)."
@@ -20,20 +22,22 @@ def request_controls(prefix: str, *, candidates=()) -> dict:
     """Sidebar controls; returns keyword arguments for ``GenerateRequest``.
 
     With ``candidates`` (the gateway's configured (provider, model) pairs) the routing
-    controls appear too: priority, provider hint, model pin and fallback. Compare passes
-    none: it pins each side to its provider itself."""
+    controls appear too: priority, provider hint (the configured providers), model pin and
+    fallback. Compare passes none: it pins each side to its provider itself."""
     with st.sidebar:
         st.subheader("Request", divider="gray")
-        task = st.selectbox("Task", TASKS, key=f"{prefix}_task", help=TASK_HELP)
+        task = st.selectbox("Task", tuple(TASKS), key=f"{prefix}_task", help=TASK_HELP)
         out: dict = {"task": task}
         if candidates:
             out["priority"] = st.selectbox(
                 "Priority", PRIORITIES, index=PRIORITIES.index("balanced"), key=f"{prefix}_priority",
                 format_func=PRIORITY_LABELS.get,
             )
+            providers = tuple(dict.fromkeys(p for p, _ in candidates))
             hint = st.segmented_control(
-                "Provider", (AUTO, *PROVIDER_NAMES), default=AUTO, key=f"{prefix}_hint", required=True,
-                help="auto lets the router choose; a provider goes first, with the other kept as fallback.",
+                "Provider", (AUTO, *providers), default=AUTO, key=f"{prefix}_hint", required=True,
+                format_func=lambda p: p if p == AUTO else provider_label(p),
+                help="auto lets the router choose; a provider goes first, with the others kept as fallback.",
             )
             out["provider_hint"] = None if hint in (None, AUTO) else hint
             models = [m for p, m in candidates if out["provider_hint"] in (None, p)]

@@ -14,13 +14,13 @@ import os
 
 import streamlit as st
 
+from gateway_core.config import Settings
 from gateway_core.errors import ConfigError
-
-_ENV_PREFIXES = ("GATEWAY_", "AZURE_OPENAI_", "AWS_", "BEDROCK_")
 
 
 def _env_key() -> str:
-    items = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
+    names = set(Settings.env_names())
+    items = sorted((k, v) for k, v in os.environ.items() if k in names)
     return hashlib.sha256(repr(items).encode()).hexdigest()
 
 

@@ -12,6 +12,8 @@ import logging
 import streamlit as st
 
 from console import format as fmt
+from gateway_core.providers import PROVIDERS
+from gateway_core.providers import label as provider_label
 from gateway_core.errors import (
     AllProvidersFailed,
     ConfigError,
@@ -24,12 +26,7 @@ from gateway_core.errors import (
 
 log = logging.getLogger("console")
 
-PROVIDER_LABELS = {"azure": "Azure OpenAI", "bedrock": "AWS Bedrock"}
-PROVIDER_COLORS = {"azure": "blue", "bedrock": "orange"}
-
-
-def provider_label(provider: str) -> str:
-    return PROVIDER_LABELS.get(provider, provider)
+__all__ = ["provider_label"]  # re-exported for the pages: labels come from the registry
 
 
 def status_sidebar(gw) -> None:
@@ -50,7 +47,7 @@ def provider_badge(provider: str, model: str) -> None:
     st.badge(
         f"{provider_label(provider)} · {fmt.short_model(model)}",
         icon=":material/hub:",
-        color=PROVIDER_COLORS.get(provider, "gray"),
+        color=PROVIDERS[provider].color if provider in PROVIDERS else "gray",
     )
 
 

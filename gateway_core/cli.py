@@ -14,7 +14,9 @@ from dataclasses import replace
 
 from .errors import AllProvidersFailed, ConfigError, GatewayError, ValidationError
 from .serialize import result_to_dict
-from .types import PRIORITIES, PROVIDER_NAMES, TASKS
+from .providers import PROVIDER_NAMES
+from .tasks import TASKS
+from .types import PRIORITIES
 
 
 def _emulators(args: argparse.Namespace) -> int:
@@ -131,7 +133,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="send one prompt through the gateway")
     gen.add_argument("prompt")
-    gen.add_argument("--task", choices=TASKS, default="chat")
+    gen.add_argument("--task", choices=tuple(TASKS), default="chat")
     gen.add_argument("--priority", choices=PRIORITIES, default="balanced")
     gen.add_argument("--provider", choices=PROVIDER_NAMES, default=None, help="provider hint (others stay as fallback)")
     gen.add_argument("--max-tokens", type=int, default=None)

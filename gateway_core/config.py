@@ -1,170 +1,243 @@
 """Settings: read once from the environment (and ``.env``) at the edge, then passed down.
 
-Nothing else in ``gateway_core`` reads ``os.environ`` for configuration. The variable
-names follow the original design and the SDK conventions; ``.env.example`` lists them.
-Secrets are kept out of ``repr`` so a logged or displayed ``Settings`` never shows them.
+Everything is parsed by pydantic-settings. ``Settings`` holds the gateway's own variables
+(``GATEWAY_*``) plus one settings object per registered provider, each declared by its
+provider class (``Provider.Settings``, a ``ProviderSettings``) with the variable names the
+SDKs use. Real environment variables win over ``.env``; an empty variable counts as unset.
+Every invalid or missing value raises one ``ConfigError`` naming the variable. Secret
+fields are ``SecretStr`` and kept out of ``repr``, so a logged or displayed ``Settings``
+never shows them. Nothing else in ``gateway_core`` reads ``os.environ`` for configuration;
+``.env.example`` lists every variable.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any, Iterator, Literal, Mapping
+
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
 
 MODES = ("auto", "demo", "live")
 EMULATOR_PROFILES = ("demo", "zero")
 
-DEFAULT_AZURE_DEPLOYMENTS = ("gpt-4o-mini",)
-DEFAULT_BEDROCK_MODELS = ("anthropic.claude-3-sonnet-20240229-v1:0",)
+# A mapping standing in for the process environment while ``from_mapping`` reads it.
+_MAPPING: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("settings_mapping", default=None)
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(p.strip() for p in (value or "").split(",") if p.strip())
+def split_list(value: Any) -> Any:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``; other values pass through to validation."""
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return value
 
 
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    v = value.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(name, f"expected true or false, got {value!r}")
+# A comma-separated variable; NoDecode keeps pydantic-settings from reading it as JSON.
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_list)]
 
 
-def _number(name: str, value: str | None, default: float, lo: float, hi: float) -> float:
-    if value is None or value.strip() == "":
-        return default
+def secret_value(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls, mapping: Mapping[str, str]):
+        self._mapping = mapping
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in self._mapping.items() if not (self.env_ignore_empty and v == "")}
+
+
+class ConfigModel(BaseSettings):
+    """Base of every settings class: frozen, variables named exactly, empty means unset."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True, env_ignore_empty=True)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        mapping = _MAPPING.get()
+        if mapping is not None:
+            return (init_settings, _MappingSource(settings_cls, mapping))
+        return (init_settings, env_settings, dotenv_settings)
+
+    @classmethod
+    def read(cls, dotenv_path: str | os.PathLike | None = None, **values):
+        """An instance from the current source (the environment and ``dotenv_path``, or the
+        mapping ``reading_mapping`` installed); a bad value raises ``ConfigError``."""
+        try:
+            return cls(_env_file=dotenv_path, **values)
+        except ValidationError as e:
+            raise _config_error(cls, e) from None
+        except SettingsError:  # a value the source could not even decode
+            raise ConfigError(" or ".join(cls.env_names()), "has a value that cannot be parsed") from None
+
+    @classmethod
+    def env_names(cls) -> tuple[str, ...]:
+        """Every variable this class reads."""
+        names: list[str] = []
+        for field in cls.model_fields.values():
+            alias = field.validation_alias
+            if isinstance(alias, str):
+                names.append(alias)
+            elif isinstance(alias, AliasChoices):
+                names.extend(a for a in alias.choices if isinstance(a, str))
+        return tuple(names)
+
+
+def _config_error(cls, e: ValidationError) -> ConfigError:
+    first = e.errors()[0]
+    loc = first.get("loc") or ("configuration",)
+    variable = str(loc[0])
+    field = next((f for f in cls.model_fields.values() if f.validation_alias == variable), None)
+    message = first.get("msg", "is invalid").removeprefix("Value error, ")
+    if field is not None and "got " not in message and "input" in first and isinstance(first["input"], str):
+        message = f"{message}, got {first['input'][:80]!r}"
+    return ConfigError(variable, message)
+
+
+@contextmanager
+def reading_mapping(mapping: Mapping[str, str] | None) -> Iterator[None]:
+    """Within the block, settings classes read ``mapping`` instead of the environment."""
+    token = _MAPPING.set(mapping)
     try:
-        n = float(value)
-    except ValueError:
-        raise ConfigError(name, f"expected a number, got {value!r}") from None
-    if not lo <= n <= hi:
-        raise ConfigError(name, f"must be between {lo} and {hi}")
-    return n
+        yield
+    finally:
+        _MAPPING.reset(token)
 
 
-def _model_map(value: str | None) -> dict[str, str]:
-    pairs = {}
-    for item in _split(value):
-        if "=" not in item:
-            raise ConfigError("AZURE_OPENAI_MODEL_MAP", f"expected deployment=model, got {item!r}")
-        dep, model = (s.strip() for s in item.split("=", 1))
-        pairs[dep] = model
-    return pairs
+class ProviderSettings(ConfigModel):
+    """One provider's configuration, declared on its class as ``Provider.Settings``.
+
+    A provider is *enabled* when it takes part at all, *complete* when it can reach the
+    real service; ``auto`` mode emulates an enabled provider that is not complete."""
+
+    def enabled(self) -> bool:
+        return True
+
+    def complete(self) -> bool:
+        raise NotImplementedError
+
+    def missing(self) -> ConfigError | None:
+        """What live mode lacks to reach the real service, naming the first variable."""
+        raise NotImplementedError
+
+    def model_ids(self) -> tuple[str, ...]:
+        """The configured model ids (or deployments): one route each."""
+        raise NotImplementedError
+
+    def priced_as(self, model: str) -> str:
+        """The price-table model that bills ``model``."""
+        return model
+
+    def secrets(self) -> tuple[str, ...]:
+        values = (secret_value(getattr(self, name)) for name, f in type(self).model_fields.items() if f.annotation in (SecretStr, SecretStr | None))
+        return tuple(v for v in values if v)
 
 
-@dataclass(frozen=True)
-class Settings:
-    mode: str = "auto"
-    azure_endpoint: str | None = None
-    azure_api_key: str | None = field(default=None, repr=False)
-    azure_deployments: tuple[str, ...] = DEFAULT_AZURE_DEPLOYMENTS
-    azure_api_version: str = "2024-10-21"
-    azure_model_map: Mapping[str, str] = field(default_factory=dict)
-    aws_profile: str | None = None
-    aws_region: str = "eu-west-2"
-    aws_access_key_id: str | None = field(default=None, repr=False)
-    aws_secret_access_key: str | None = field(default=None, repr=False)
-    aws_session_token: str | None = field(default=None, repr=False)
-    bedrock_model_ids: tuple[str, ...] = DEFAULT_BEDROCK_MODELS
-    bedrock_endpoint_url: str | None = None
-    db_path: str = "./usage_logs.sqlite"
-    prices_file: str | None = None
-    store_content: bool = False
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    emulator_profile: str = "demo"
-    timeout_s: float = 120.0
-    sdk_max_attempts: int = 2
+class Settings(ConfigModel):
+    mode: Literal["auto", "demo", "live"] = Field("auto", validation_alias="GATEWAY_MODE")
+    db_path: str = Field("./usage_logs.sqlite", validation_alias="GATEWAY_DB_PATH")
+    prices_file: str | None = Field(None, validation_alias="GATEWAY_PRICES_FILE")
+    store_content: bool = Field(False, validation_alias="GATEWAY_STORE_CONTENT")
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(split_list)] = Field(
+        (), validation_alias="GATEWAY_API_KEYS", repr=False
+    )
+    emulator_profile: Literal["demo", "zero"] = Field("demo", validation_alias="GATEWAY_EMULATOR_PROFILE")
+    timeout_s: float = Field(120.0, ge=0.05, le=3600, validation_alias="GATEWAY_TIMEOUT_S")
+    sdk_max_attempts: int = Field(2, ge=1, le=5, validation_alias="GATEWAY_SDK_MAX_ATTEMPTS")
+    # One entry per registered provider, filled by ``from_env``; not read from a variable.
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+
+    @field_validator("mode", "emulator_profile", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("store_content", mode="before")
+    @classmethod
+    def _boolean(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            v = value.strip().lower()
+            if v in ("1", "true", "yes", "on"):
+                return True
+            if v in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        return value
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike | None = ".env") -> "Settings":
-        """Build settings from ``env`` (default ``os.environ``) layered over a ``.env`` file.
+        """Settings from ``env`` (default: the process environment) layered over a ``.env`` file.
 
-        Real environment variables win over ``.env``, as python-dotenv does by default.
-        """
+        Real environment variables win over ``.env``, as python-dotenv does by default."""
+        if env is None:
+            dotenv = dotenv_path if dotenv_path and Path(dotenv_path).is_file() else None
+            return cls._build(None, dotenv)
         merged: dict[str, str] = {}
         if dotenv_path and Path(dotenv_path).is_file():
             from dotenv import dotenv_values
 
             merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-        merged.update(os.environ if env is None else env)
-        return cls.from_mapping(merged)
+        merged.update(env)
+        return cls._build(merged, None)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> "Settings":
-        g = env.get
-        mode = (g("GATEWAY_MODE") or "auto").strip().lower()
-        if mode not in MODES:
-            raise ConfigError("GATEWAY_MODE", f"must be one of {', '.join(MODES)}, got {mode!r}")
-        profile = (g("GATEWAY_EMULATOR_PROFILE") or "demo").strip().lower()
-        if profile not in EMULATOR_PROFILES:
-            raise ConfigError("GATEWAY_EMULATOR_PROFILE", f"must be one of {', '.join(EMULATOR_PROFILES)}")
-        settings = cls(
-            mode=mode,
-            azure_endpoint=g("AZURE_OPENAI_ENDPOINT") or None,
-            azure_api_key=g("AZURE_OPENAI_API_KEY") or None,
-            azure_deployments=_split(g("AZURE_OPENAI_DEPLOYMENT")) or DEFAULT_AZURE_DEPLOYMENTS,
-            azure_api_version=g("AZURE_OPENAI_API_VERSION") or "2024-10-21",
-            azure_model_map=_model_map(g("AZURE_OPENAI_MODEL_MAP")),
-            aws_profile=g("AWS_PROFILE") or None,
-            aws_region=g("AWS_REGION") or g("AWS_DEFAULT_REGION") or "eu-west-2",
-            aws_access_key_id=g("AWS_ACCESS_KEY_ID") or None,
-            aws_secret_access_key=g("AWS_SECRET_ACCESS_KEY") or None,
-            aws_session_token=g("AWS_SESSION_TOKEN") or None,
-            bedrock_model_ids=_split(g("BEDROCK_MODEL_ID")) or DEFAULT_BEDROCK_MODELS,
-            bedrock_endpoint_url=g("BEDROCK_ENDPOINT_URL") or None,
-            db_path=g("GATEWAY_DB_PATH") or "./usage_logs.sqlite",
-            prices_file=g("GATEWAY_PRICES_FILE") or None,
-            store_content=_bool("GATEWAY_STORE_CONTENT", g("GATEWAY_STORE_CONTENT"), False),
-            api_keys=_split(g("GATEWAY_API_KEYS")),
-            emulator_profile=profile,
-            timeout_s=_number("GATEWAY_TIMEOUT_S", g("GATEWAY_TIMEOUT_S"), 120.0, 0.05, 3600),
-            sdk_max_attempts=int(_number("GATEWAY_SDK_MAX_ATTEMPTS", g("GATEWAY_SDK_MAX_ATTEMPTS"), 2, 1, 5)),
-        )
+        """Settings from ``env`` alone: no process environment, no ``.env``."""
+        return cls._build(dict(env), None)
+
+    @classmethod
+    def _build(cls, mapping: Mapping[str, str] | None, dotenv) -> "Settings":
+        from .providers import PROVIDERS
+
+        with reading_mapping(mapping):
+            providers = {name: p.Settings.read(dotenv) for name, p in PROVIDERS.items()}
+            settings = cls.read(dotenv, providers=providers)
         settings.check()
         return settings
 
-    def with_overrides(self, **changes) -> "Settings":
-        return replace(self, **changes)
+    @classmethod
+    def env_names(cls) -> tuple[str, ...]:
+        from .providers import PROVIDERS
 
-    # --- which providers are live -------------------------------------------------------
+        return super().env_names() + tuple(n for p in PROVIDERS.values() for n in p.Settings.env_names())
 
-    def azure_configured(self) -> bool:
-        return bool(self.azure_endpoint and self.azure_api_key)
+    # --- which providers take part, and which are live ------------------------------
 
-    def bedrock_configured(self) -> bool:
-        return bool(self.aws_profile or (self.aws_access_key_id and self.aws_secret_access_key))
+    def provider(self, name: str) -> ProviderSettings:
+        return self.providers[name]
+
+    def enabled_providers(self) -> tuple[str, ...]:
+        return tuple(name for name, p in self.providers.items() if p.enabled())
 
     def emulated_providers(self) -> tuple[str, ...]:
-        """Providers to serve from the in-process emulators, per GATEWAY_MODE."""
-        if self.mode == "demo":
-            return ("azure", "bedrock")
+        """Enabled providers to serve from the in-process emulators, per GATEWAY_MODE."""
         if self.mode == "live":
             return ()
-        out = []
-        if not self.azure_configured():
-            out.append("azure")
-        if not self.bedrock_configured():
-            out.append("bedrock")
-        return tuple(out)
+        return tuple(n for n in self.enabled_providers() if self.mode == "demo" or not self.providers[n].complete())
 
     def check(self) -> None:
         """Raise ``ConfigError`` naming the first missing variable that live mode needs."""
         if self.mode != "live":
             return
-        if not self.azure_endpoint:
-            raise ConfigError("AZURE_OPENAI_ENDPOINT", "is required in live mode")
-        if not self.azure_api_key:
-            raise ConfigError("AZURE_OPENAI_API_KEY", "is required in live mode")
-        if not self.bedrock_configured():
-            raise ConfigError("AWS_PROFILE", "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY is required in live mode")
+        for name in self.enabled_providers():
+            problem = self.providers[name].missing()
+            if problem is not None:
+                raise problem
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value this configuration holds, for scrubbing text before it leaves."""
-        vals = (self.azure_api_key, self.aws_secret_access_key, self.aws_session_token, self.aws_access_key_id, *self.api_keys)
-        return tuple(v for v in vals if v and len(v) >= 4)
+        values = [secret_value(k) for k in self.api_keys]
+        values += [v for p in self.providers.values() for v in p.secrets()]
+        return tuple(v for v in values if v and len(v) >= 4)
+
+    def api_key_values(self) -> tuple[str, ...]:
+        return tuple(k.get_secret_value() for k in self.api_keys)

@@ -26,14 +26,10 @@ from .runtime import LockedRandom, Route, Runtime
 from .stats import LatencyTracker, OutputTokenStats
 from .tasks import TASKS
 from .tokens import TokenCounter
-from .types import PROVIDER_NAMES, GenerateRequest, GenerateResult
+from .types import GenerateRequest, GenerateResult
 from .usage.rows import rejected_row
 from .usage.schema import VERDICTS
 from .usage.writer import UsageLog
-
-# Placeholder credentials for the loopback emulators; they guard nothing.
-_EMULATOR_KEY = "emulated-key"
-
 
 class GatewayStream:
     """Iterate for text chunks; afterwards ``result`` holds the ``GenerateResult``.
@@ -99,22 +95,27 @@ class Gateway:
     # --- construction ----------------------------------------------------------------
 
     def _build_providers(self) -> dict:
+        """One adapter per enabled provider: against its loopback emulator when emulated."""
         s = self.settings
         emulated = s.emulated_providers()
         if emulated:
             from .emulators import start_emulators
 
-            deployments = {d: s.azure_model_map.get(d, d) for d in s.azure_deployments}
-            self.emulators = start_emulators(profile=s.emulator_profile, azure_deployments=deployments, providers=emulated)
+            # Providers sharing an emulator (same wire format) share its model table.
+            tables: dict[str, dict | None] = {}
+            for name in emulated:
+                cls = PROVIDERS[name]
+                models = cls.emulated_models(s.provider(name))
+                if models is None:
+                    tables.setdefault(cls.emulator, None)
+                else:
+                    tables[cls.emulator] = {**(tables.get(cls.emulator) or {}), **models}
+            self.emulators = start_emulators(profile=s.emulator_profile, models=tables)
         built = {}
-        for name in PROVIDER_NAMES:
+        for name in s.enabled_providers():
             cls = PROVIDERS[name]
-            if name in emulated and name == "azure":
-                built[name] = cls.from_settings(s, endpoint=self.emulators.azure.url, api_key=_EMULATOR_KEY)
-            elif name in emulated:
-                built[name] = cls.from_settings(
-                    s, endpoint_url=self.emulators.bedrock.url, aws_access_key_id=_EMULATOR_KEY, aws_secret_access_key=_EMULATOR_KEY
-                )
+            if name in emulated:
+                built[name] = cls.for_emulator(s, self.emulators.get(cls.emulator).url)
             else:
                 built[name] = cls.from_settings(s)
         return built
@@ -151,11 +152,15 @@ class Gateway:
     def stream(self, request: GenerateRequest) -> GatewayStream:
         return GatewayStream(self.runtime, request, self.new_request_id())
 
-    def compare(self, request: GenerateRequest, providers=PROVIDER_NAMES) -> list:
-        """Send the same request to each provider concurrently, without fallback.
+    def configured_providers(self) -> tuple[str, ...]:
+        """Providers with at least one route, in registry order."""
+        return tuple(dict.fromkeys(r.provider for r in self.runtime.routes))
 
-        Returns one entry per provider, in order: a ``GenerateResult`` or the ``GatewayError``."""
-        reqs = [self._pinned(request, p) for p in providers]
+    def compare(self, request: GenerateRequest, providers=None) -> list:
+        """Send the same request to each provider (default: every configured one) concurrently,
+        without fallback. Returns one entry per provider, in order: a ``GenerateResult`` or the
+        ``GatewayError``."""
+        reqs = [self._pinned(request, p) for p in (providers or self.configured_providers())]
 
         def run(r):
             try:
@@ -166,8 +171,8 @@ class Gateway:
         with ThreadPoolExecutor(max_workers=len(reqs)) as pool:
             return list(pool.map(run, reqs))
 
-    def compare_streams(self, request: GenerateRequest, providers=PROVIDER_NAMES) -> list[GatewayStream]:
-        return [self.stream(self._pinned(request, p)) for p in providers]
+    def compare_streams(self, request: GenerateRequest, providers=None) -> list[GatewayStream]:
+        return [self.stream(self._pinned(request, p)) for p in (providers or self.configured_providers())]
 
     def provider_status(self) -> list[dict]:
         modes = self.provider_modes()
@@ -230,12 +235,13 @@ class Gateway:
         return text[:500]
 
     def _routes(self, providers: Mapping[str, object]) -> tuple[Route, ...]:
-        s = self.settings
-        pairs = [("azure", d) for d in s.azure_deployments] + [("bedrock", m) for m in s.bedrock_model_ids]
-        # Azure deployments are priced by the model they serve, not by their own name.
-        return tuple(
-            Route(p, m, s.azure_model_map.get(m, m) if p == "azure" else m) for p, m in pairs if p in providers
-        )
+        """Every configured model of every built provider, in registry then configuration order."""
+        out = []
+        for name in PROVIDERS:
+            if name in providers:
+                own = self.settings.provider(name)
+                out += [Route(name, m, own.priced_as(m)) for m in own.model_ids()]
+        return tuple(out)
 
     # --- helpers ---------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError
-from .types import PROVIDER_NAMES, Usage
+from .types import Usage
 
 PRICES_ENV = "GATEWAY_PRICES_FILE"
 STATUSES = ("active", "legacy", "retired")
@@ -232,6 +232,8 @@ def _row(item: dict[str, Any]) -> Price:
     for name in ("provider", "model", "input", "output"):
         if name not in item:
             raise ValueError(f"missing {name!r}")
+    from .providers import PROVIDER_NAMES
+
     provider = item["provider"]
     if provider not in PROVIDER_NAMES:
         raise ValueError(f"provider must be one of {', '.join(PROVIDER_NAMES)}; got {provider!r}")

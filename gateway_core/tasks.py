@@ -1,5 +1,8 @@
 """Task templates: how a request's task turns its prompt into chat messages and a token budget.
 
+``TASKS`` is the one list of tasks: request validation, the CLI, the API schema and the
+console all read their choices from it.
+
 The instruction lives in the system turn and the user's text travels verbatim in the user
 turn, so a model (or the emulator's extractive summary) sees exactly what was sent. Each
 system prompt names its task ("Summarise", "Extract", "Classify", "Rewrite"); the emulators
@@ -87,6 +90,3 @@ def max_tokens_for(request: GenerateRequest) -> int:
     return request.max_tokens if request.max_tokens is not None else TASKS[request.task].default_max_tokens
 
 
-def expected_output_tokens(request: GenerateRequest) -> int:
-    """Default expected answer length for cost estimates, never above the request's cap."""
-    return min(TASKS[request.task].expected_output_tokens, max_tokens_for(request))

@@ -13,13 +13,12 @@ from decimal import Decimal
 
 from .errors import ValidationError
 
-PROVIDER_NAMES = ("azure", "bedrock")
-TASKS = ("chat", "summarise", "extract", "classify", "rewrite")
 PRIORITIES = ("low_cost", "low_latency", "balanced")
 ROLES = ("system", "user", "assistant")
 
-# Limits are documented in the README. The prompt bound keeps one request well under
-# any model's context window and under the REST API's body limit.
+# Limits are documented in the README, and these are their only definitions. The prompt
+# bound keeps one request well under any model's context window and under the REST API's
+# body limit.
 MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUT_TOKENS = 16_384
 MAX_TEMPERATURE = 2.0
@@ -74,6 +73,20 @@ def _check_float(field_name: str, value: object, lo: float, hi: float):
         raise ValidationError(field_name, f"must be between {lo} and {hi}; got {value}")
 
 
+def _task_names():
+    # The task list lives with the templates (tasks.py), the provider list with the registry;
+    # both import this module, so they are looked up when a request is checked.
+    from .tasks import TASKS
+
+    return TASKS
+
+
+def _provider_names():
+    from .providers import PROVIDER_NAMES
+
+    return PROVIDER_NAMES
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     """One generation request. ``messages`` (optional) carries a multi-turn chat; when it is
@@ -92,9 +105,10 @@ class GenerateRequest:
 
     def __post_init__(self):
         _check_text("prompt", self.prompt)
-        _check_choice("task", self.task, TASKS)
+        _check_choice("task", self.task, _task_names())
         _check_choice("priority", self.priority, PRIORITIES)
-        _check_choice("provider_hint", self.provider_hint, PROVIDER_NAMES, optional=True)
+        if self.provider_hint is not None:
+            _check_choice("provider_hint", self.provider_hint, _provider_names())
         _check_int("max_tokens", self.max_tokens, 1, MAX_OUTPUT_TOKENS)
         _check_float("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         if self.user is not None:

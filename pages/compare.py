@@ -1,4 +1,4 @@
-"""Compare: one prompt to both providers at once, streamed side by side, with a blind vote."""
+"""Compare: one prompt to two (or all) configured providers at once, streamed side by side, with a blind vote."""
 
 import streamlit as st
 
@@ -7,25 +7,33 @@ from console.compare_view import VERDICT_ICONS, VERDICTS, CompareRun, side_heade
 from console.controls import request_controls
 from console.streams import SideBySide
 from gateway_core.errors import ValidationError
-from gateway_core.types import MAX_PROMPT_CHARS, PROVIDER_NAMES, GenerateRequest
+from gateway_core.types import MAX_PROMPT_CHARS, GenerateRequest
 
 gw = state.gateway()
 opts = request_controls("cmp")
+configured = gw.configured_providers()
+chosen = st.sidebar.multiselect(
+    "Providers", configured, default=configured[:2], key="cmp_providers", format_func=widgets.provider_label,
+    help="Pick two for a blind vote, or more to read them side by side.",
+)
 blind = st.sidebar.toggle(
     "Blind mode", value=True, key="cmp_blind",
-    help="Label the sides A and B in random order; the providers are revealed after your vote.",
+    help="Label the sides A, B… in random order; the providers are revealed after your vote.",
 )
 
 st.title("Compare")
-st.caption("The same prompt goes to Azure OpenAI and AWS Bedrock concurrently, without fallback.")
+st.caption(f"The same prompt goes to {', '.join(map(widgets.provider_label, chosen)) or 'the chosen providers'} "
+           "concurrently, without fallback.")
 with st.form("cmp_form", border=False):
     prompt = st.text_area("Prompt", max_chars=MAX_PROMPT_CHARS, key="cmp_prompt", height=110)
-    go = st.form_submit_button("Compare", type="primary", icon=":material/compare_arrows:")
+    go = st.form_submit_button("Compare", type="primary", icon=":material/compare_arrows:", disabled=len(chosen) < 2)
+if len(chosen) < 2:
+    st.info("Choose at least two providers in the sidebar.", icon=":material/info:")
 
 
 def draw_columns(run: CompareRun) -> list:
     slots = []
-    for i, col in enumerate(st.columns(2)):
+    for i, col in enumerate(st.columns(len(run.providers))):
         with col.container(border=True):
             side_header(run, i)
             slots.append((st.empty(), st.container()))
@@ -47,7 +55,7 @@ if go:
         gw.log_rejected(e, user="console", source="console")
         widgets.show_error(e, gw)
         st.stop()
-    run = CompareRun.new(prompt, opts["task"], PROVIDER_NAMES, blind)
+    run = CompareRun.new(prompt, opts["task"], chosen, blind)
     slots = draw_columns(run)
     live = SideBySide(gw.compare_streams(req, providers=tuple(run.providers)))
     for i in live.updates():
@@ -75,7 +83,7 @@ if run is not None and run.votable:
             f"B was {widgets.provider_label(run.providers[1])}.",
             icon=":material/how_to_vote:",
         )
-elif run is not None:
+elif run is not None and len(run.providers) == 2:
     st.info("A side failed, so this run cannot be voted on.", icon=":material/info:")
 
 st.subheader("Vote summary", divider="gray")

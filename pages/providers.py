@@ -21,26 +21,27 @@ st.dataframe(
 st.caption("Latency and error rate come from the router's sliding window of recent calls in this process.")
 
 st.subheader("Chaos", divider="gray")
-if gw.emulators is None:
+named = chaos.targets(gw.emulators, [p for p, mode in gw.provider_modes().items() if mode == "EMULATED"])
+if not named:
     st.info("Every provider is live: fault injection is only available for emulated providers.", icon=":material/info:")
 else:
     st.caption("Inject faults into the emulators, then ask the Playground: the answer falls back and says so.")
+    available = chaos.presets(named)
     with st.container(horizontal=True):
-        for name in chaos.PRESETS:
-            if st.button(name, key=f"chaos_{name}", icon=chaos.PRESET_ICONS[name]):
-                changed = chaos.apply_preset(gw.emulators, name)
-                st.toast(f"{name}: applied to {', '.join(changed) or 'no emulated provider'}", icon=":material/bolt:")
+        for preset in available.values():
+            if st.button(preset.name, key=f"chaos_{preset.name}", icon=preset.icon):
+                changed = chaos.apply_preset(gw.emulators, preset)
+                st.toast(f"{preset.name}: applied to {', '.join(named[e] for e in changed) or 'no emulator'}",
+                         icon=":material/bolt:")
     with st.expander("Custom fault", icon=":material/tune:"):
         with st.form("chaos_custom", border=False):
-            emulated = [p for p in ("azure", "bedrock") if chaos.emulator_for(gw.emulators, p)]
-            provider = st.selectbox("Provider", emulated, key="chaos_provider", format_func=widgets.provider_label)
+            target = st.selectbox("Provider", list(named), key="chaos_provider", format_func=named.get)
             rate = st.slider("Error rate", 0.0, 1.0, 0.5, 0.05, key="chaos_rate")
             status_code = st.selectbox("Status", (429, 500, 503, 408), key="chaos_status")
             extra = st.number_input("Extra latency (ms)", 0, 30_000, 0, 250, key="chaos_latency")
             if st.form_submit_button("Apply", icon=":material/bolt:", key="chaos_apply"):
-                chaos.apply_faults(gw.emulators, provider, {"error_rate": rate, "status": status_code, "extra_latency_ms": extra})
-    for provider, faults in chaos.current_faults(gw.emulators).items():
-        label = widgets.provider_label(provider)
+                chaos.apply_faults(gw.emulators, target, {"error_rate": rate, "status": status_code, "extra_latency_ms": extra})
+    for label, faults in chaos.current_faults(gw.emulators, named).items():
         if faults:
             st.warning(f"**{label}**: {chaos.describe(faults)}", icon=":material/bolt:")
         else:

@@ -11,7 +11,8 @@ import pytest
 from gateway_core.analytics import Analytics, Filters
 from gateway_core.usage.demo_history import MODELS, generate_rows, purge_synthetic, seed_demo
 from gateway_core.pricing import PriceTable
-from gateway_core.types import TASKS, Usage
+from gateway_core.tasks import TASKS
+from gateway_core.types import Usage
 from gateway_core.usage import UsageLog
 from gateway_core.usage.schema import WRITABLE
 

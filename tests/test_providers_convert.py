@@ -18,7 +18,9 @@ from gateway_core.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from gateway_core.providers import PROVIDERS, AzureOpenAIProvider, BedrockProvider, azure_openai as az, bedrock as br
+from gateway_core.config import Settings
+from gateway_core.providers import PROVIDERS, AzureOpenAIProvider, BedrockProvider, bedrock as br
+from gateway_core.providers import openai_wire as ow
 from gateway_core.providers._errors import interrupted, sanitize
 from gateway_core.providers.base import ProviderCall
 from gateway_core.types import ChatMessage
@@ -46,27 +48,27 @@ AZURE_STREAM = [
 
 
 def test_azure_to_wire_keeps_roles_and_omits_unset_temperature():
-    wire = az.to_wire(call(("system", "be brief"), ("user", "hi")))
+    wire = ow.to_wire(call(("system", "be brief"), ("user", "hi")))
     assert wire == {"model": "m", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], "max_tokens": 64}
-    assert az.to_wire(call(("user", "hi"), temperature=1.5))["temperature"] == 1.5
+    assert ow.to_wire(call(("user", "hi"), temperature=1.5))["temperature"] == 1.5
 
 
 def test_azure_from_wire_reads_text_model_version_and_cached_tokens():
     payload = {"id": "chatcmpl-1", "model": "gpt-4o-mini-2024-07-18",
                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Hi there"}}],
                "usage": {"prompt_tokens": 33, "completion_tokens": 5, "total_tokens": 38, "prompt_tokens_details": {"cached_tokens": 10}}}
-    c = az.from_wire(payload, deployment="gpt-4o-mini", request_id="req-1")
+    c = ow.from_wire(payload, deployment="gpt-4o-mini", request_id="req-1", provider="azure")
     assert (c.text, c.model, c.finish_reason, c.request_id) == ("Hi there", "gpt-4o-mini-2024-07-18", "stop", "req-1")
     assert (c.usage.input_tokens, c.usage.output_tokens, c.usage.cached_input_tokens, c.usage.source) == (33, 5, 10, "provider")
 
 
 def test_azure_from_wire_without_usage_is_an_error_not_a_free_answer():
     with pytest.raises(ProviderUnavailable):
-        az.from_wire({"model": "x", "choices": [{"index": 0, "message": {"content": "hi"}, "finish_reason": "stop"}]})
+        ow.from_wire({"model": "x", "choices": [{"index": 0, "message": {"content": "hi"}, "finish_reason": "stop"}]})
 
 
 def test_azure_stream_skips_empty_first_chunk_and_reads_usage_chunk():
-    acc = az.ChunkAccumulator("gpt-4o-mini")
+    acc = ow.ChunkAccumulator("gpt-4o-mini")
     deltas = [d for d in map(acc.feed, AZURE_STREAM) if d]
     done = acc.finish()
     assert deltas == ["Hel", "lo"]
@@ -76,7 +78,7 @@ def test_azure_stream_skips_empty_first_chunk_and_reads_usage_chunk():
 
 @pytest.mark.parametrize("cut", [3, 5], ids=["before_finish_reason", "before_usage_chunk"])
 def test_azure_stream_that_ends_early_is_a_cut(cut):
-    acc = az.ChunkAccumulator()
+    acc = ow.ChunkAccumulator(provider="azure")
     for chunk in AZURE_STREAM[:cut]:
         acc.feed(chunk)
     with pytest.raises(ProviderUnavailable) as e:
@@ -174,26 +176,27 @@ def azure_status_error(status, code, message="boom", headers=None):
     (503, "503", ProviderUnavailable, True),
 ])
 def test_azure_status_errors_map_to_the_gateway_tree(status, code, cls, retryable):
-    err = az._map_error(azure_status_error(status, code))
+    err = ow.map_error(azure_status_error(status, code), "azure")
     assert type(err) is cls and err.retryable is retryable
     assert (err.provider, err.status, err.request_id) == ("azure", status, "rid-1")
 
 
 def test_azure_429_carries_retry_after_from_headers():
-    err = az._map_error(azure_status_error(429, "429", "Please retry after 6 seconds.", {"retry-after": "6", "retry-after-ms": "6000"}))
+    err = ow.map_error(azure_status_error(429, "429", "Please retry after 6 seconds.", {"retry-after": "6", "retry-after-ms": "6000"}),
+                       "azure")
     assert isinstance(err, RateLimited) and err.retry_after == 6.0
 
 
 def test_azure_transport_and_mid_stream_errors_are_retryable():
-    assert type(az._map_error(openai.APITimeoutError(request=_REQ))) is ProviderTimeout
-    assert type(az._map_error(openai.APIConnectionError(request=_REQ))) is ProviderUnavailable
-    mid = az._map_error(openai.APIError("The server had an error", _REQ, body={"code": "server_error", "message": "x"}))
+    assert type(ow.map_error(openai.APITimeoutError(request=_REQ), "azure")) is ProviderTimeout
+    assert type(ow.map_error(openai.APIConnectionError(request=_REQ), "azure")) is ProviderUnavailable
+    mid = ow.map_error(openai.APIError("The server had an error", _REQ, body={"code": "server_error", "message": "x"}), "azure")
     assert type(mid) is ProviderUnavailable and mid.retryable
 
 
 def test_azure_error_message_hides_the_key_and_the_prompt():
     key = "0123456789abcdef0123456789abcdef"
-    err = az._map_error(azure_status_error(401, "401", f"Access denied for key {key}"), (key,))
+    err = ow.map_error(azure_status_error(401, "401", f"Access denied for key {key}"), "azure", (key,))
     assert key not in err.message and "azure HTTP 401" in err.message
 
 
@@ -279,9 +282,14 @@ def test_failure_after_text_becomes_a_non_retryable_interruption():
     assert not err.retryable and err.partial_text == "Hello" and err.provider == "azure"
 
 
-def test_registry_names_every_adapter_by_its_provider_name():
-    assert PROVIDERS == {"azure": AzureOpenAIProvider, "bedrock": BedrockProvider}
-    assert all(cls.name == name and cls.supports_streaming for name, cls in PROVIDERS.items())
+def test_registry_names_every_adapter_by_its_provider_name_with_its_facts():
+    assert PROVIDERS["azure"] is AzureOpenAIProvider and PROVIDERS["bedrock"] is BedrockProvider
+    for name, cls in PROVIDERS.items():
+        assert cls.name == name and cls.supports_streaming
+        assert cls.label and cls.color and cls.chart_color.startswith("#")
+        assert isinstance(cls.calibrate_input_tokens, bool) and cls.emulator
+        assert cls.Settings.env_names(), f"{name} declares no variables"
+    assert not AzureOpenAIProvider.calibrate_input_tokens and BedrockProvider.calibrate_input_tokens
     assert issubclass(RateLimited, ProviderError)
 
 
@@ -291,21 +299,19 @@ def test_sanitize_keeps_the_text_after_a_redacted_credential():
 
 
 def test_azure_from_settings_names_the_missing_variable():
-    from gateway_core.config import Settings
     from gateway_core.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
-        AzureOpenAIProvider.from_settings(Settings(azure_endpoint="http://127.0.0.1:1"))
+        AzureOpenAIProvider.from_settings(Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:1"}))
     assert e.value.variable == "AZURE_OPENAI_API_KEY"
 
 
 def test_adapters_built_from_settings_bound_sdk_attempts():
-    from gateway_core.config import Settings
-
-    s = Settings(azure_endpoint="http://127.0.0.1:1", azure_api_key="k" * 8, sdk_max_attempts=3, timeout_s=42.0)
+    s = Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:1", "AZURE_OPENAI_API_KEY": "k" * 8,
+                               "GATEWAY_SDK_MAX_ATTEMPTS": "3", "GATEWAY_TIMEOUT_S": "42"})
     azure = AzureOpenAIProvider.from_settings(s)
     assert azure.client.max_retries == 2 and azure.client.timeout.read == 42.0
     bedrock = BedrockProvider.from_settings(s, endpoint_url="http://127.0.0.1:1", aws_access_key_id="t", aws_secret_access_key="t")
     cfg = bedrock.client.meta.config
     assert cfg.retries == {"mode": "standard", "total_max_attempts": 3} and cfg.read_timeout == 42.0
-    assert bedrock.client.meta.region_name == s.aws_region
+    assert bedrock.client.meta.region_name == s.provider("bedrock").region

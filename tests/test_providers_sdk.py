@@ -18,7 +18,7 @@ from gateway_core.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from gateway_core.providers import AzureOpenAIProvider, BedrockProvider
+from gateway_core.providers import PROVIDERS as REGISTRY
 from gateway_core.providers.base import Completion, ProviderCall
 from gateway_core.types import ChatMessage
 
@@ -45,22 +45,22 @@ def _clean(emus):
 _BUILT: dict = {}
 
 
+def settings_for(timeout_s: float = 10.0, sdk_max_attempts: int = 1) -> Settings:
+    return Settings.from_mapping({"GATEWAY_TIMEOUT_S": str(timeout_s), "GATEWAY_SDK_MAX_ATTEMPTS": str(sdk_max_attempts)})
+
+
 def build(emus, name: str, **overrides):
-    """An adapter made by ``from_settings`` (as the gateway makes it), pointed at the emulator.
+    """An adapter made as the gateway makes it for an emulated provider (``for_emulator``).
     Built once per configuration: a boto3 client costs a few hundred ms to create."""
-    settings = Settings(**{"timeout_s": 10.0, "sdk_max_attempts": 1, **overrides})
     key = (name, id(emus), tuple(sorted(overrides.items())))
     if key not in _BUILT:
-        if name == "azure":
-            _BUILT[key] = AzureOpenAIProvider.from_settings(settings, endpoint=emus.azure.url, api_key="test-key")
-        else:
-            _BUILT[key] = BedrockProvider.from_settings(
-                settings, endpoint_url=emus.bedrock.url, aws_access_key_id="test", aws_secret_access_key="test")
+        cls = REGISTRY[name]
+        _BUILT[key] = cls.for_emulator(settings_for(**overrides), emus.get(cls.emulator).url)
     return _BUILT[key]
 
 
 def emu(emus, name):
-    return emus.azure if name == "azure" else emus.bedrock
+    return emus.get(REGISTRY[name].emulator)
 
 
 def call(name, *turns, temperature=None, max_tokens=64, model=None):
@@ -195,11 +195,7 @@ def test_refused_connection_is_retryable_unavailable(emus, name):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before the call: nothing listens there
-    settings = Settings(timeout_s=2.0, sdk_max_attempts=1)
-    if name == "azure":
-        provider = AzureOpenAIProvider.from_settings(settings, endpoint=f"http://127.0.0.1:{port}", api_key="test-key")
-    else:
-        provider = BedrockProvider.from_settings(settings, endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="t", aws_secret_access_key="t")
+    provider = REGISTRY[name].for_emulator(settings_for(timeout_s=2.0), f"http://127.0.0.1:{port}")
     with pytest.raises(ProviderUnavailable) as e:
         provider.complete(call(name))
     assert e.value.retryable

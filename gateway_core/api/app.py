@@ -52,7 +52,6 @@ from .models import (
 )
 from ..config import Settings
 from ..errors import ConfigError, GatewayError, ValidationError
-from ..types import PROVIDER_NAMES
 
 log = logging.getLogger("gateway_core.api")
 
@@ -89,7 +88,7 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="GenAI Cloud Gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     if settings.api_keys:
-        app.add_middleware(BearerAuth, keys=settings.api_keys)
+        app.add_middleware(BearerAuth, keys=settings.api_key_values())
     _install_error_handlers(app)
     _install_routes(app, settings)
     return app
@@ -245,7 +244,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_lo
         print(f"error: {e.message}", file=sys.stderr)
         return 2
     if not _is_loopback(host) and not settings.api_keys:
-        if set(settings.emulated_providers()) != set(PROVIDER_NAMES):
+        if set(settings.emulated_providers()) != set(settings.enabled_providers()):
             print(f"error: refusing to expose live providers on {host} without GATEWAY_API_KEYS; "
                   "set it, or bind to 127.0.0.1", file=sys.stderr)
             return 2

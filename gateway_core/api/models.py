@@ -18,11 +18,22 @@ from dataclasses import dataclass
 
 from ..errors import ValidationError
 from ..serialize import result_to_dict
-from ..types import MAX_OUTPUT_TOKENS, PRIORITIES, PROVIDER_NAMES, ROLES, TASKS, ChatMessage, GenerateRequest
+from ..providers import PROVIDER_NAMES
+from ..tasks import TASKS
+from ..types import (
+    MAX_OUTPUT_TOKENS,
+    MAX_TEMPERATURE,
+    MAX_USER_CHARS,
+    PRIORITIES,
+    ROLES,
+    ChatMessage,
+    GenerateRequest,
+)
 
 GENERATE_FIELDS = ("prompt", "task", "priority", "provider_hint", "max_tokens", "temperature", "user", "stream",
                    "fallback", "model")
 AUTO = "auto"
+_MODEL_CHOICES = ", ".join((AUTO, *PROVIDER_NAMES))
 # OpenAI's newer "developer" role carries what older models call the system prompt.
 _ROLE_ALIASES = {"developer": "system"}
 # Bedrock's stop reasons spelled as OpenAI's finish_reason values.
@@ -32,7 +43,7 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", 
 
 @dataclass(frozen=True)
 class ChatOptions:
-    model: str  # as the client named it: auto, azure, bedrock or a model id
+    model: str  # as the client named it: auto, a provider name or a model id
     stream: bool = False
     include_usage: bool = False
     created: int = 0
@@ -59,7 +70,7 @@ def _model_ids(candidates) -> set[str]:
 def user_of(body: dict) -> str | None:
     """The caller's ``user`` label when it is plausible, for the rejected-request log row."""
     user = body.get("user") if isinstance(body, dict) else None
-    return user if isinstance(user, str) and 0 < len(user) <= 128 and user.isprintable() else None
+    return user if isinstance(user, str) and 0 < len(user) <= MAX_USER_CHARS and user.isprintable() else None
 
 
 def generate_request(body: dict, candidates) -> tuple[GenerateRequest, bool]:
@@ -123,14 +134,14 @@ def _messages(raw) -> tuple[ChatMessage, ...]:
 def _route(model, candidates) -> tuple[str | None, str | None]:
     """The OpenAI ``model`` field to (provider_hint, pinned model)."""
     if not isinstance(model, str) or not model:
-        raise ValidationError("model", "is required: auto, azure, bedrock or a model id from GET /v1/models")
+        raise ValidationError("model", f"is required: {_MODEL_CHOICES} or a model id from GET /v1/models")
     if model == AUTO:
         return None, None
     if model in PROVIDER_NAMES:
         return model, None
     if model in _model_ids(candidates):
         return None, model
-    raise ValidationError("model", "does not exist; GET /v1/models lists auto, azure, bedrock and the model ids")
+    raise ValidationError("model", f"does not exist; GET /v1/models lists {_MODEL_CHOICES} and the model ids")
 
 
 def _stream_options(body: dict) -> bool:
@@ -261,8 +272,8 @@ def _body_doc(properties: dict, required: list[str], additional: bool) -> dict:
 _ROUTING = {
     "priority": {"type": "string", "enum": list(PRIORITIES), "default": "balanced"},
     "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_TOKENS},
-    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-    "user": {"type": "string", "maxLength": 128},
+    "temperature": {"type": "number", "minimum": 0, "maximum": MAX_TEMPERATURE},
+    "user": {"type": "string", "maxLength": MAX_USER_CHARS},
     "stream": {"type": "boolean", "default": False},
     "fallback": {"type": "boolean", "default": True},
 }
@@ -274,7 +285,7 @@ GENERATE_DOC = _body_doc({
     **_ROUTING,
 }, ["prompt"], False)
 CHAT_DOC = _body_doc({
-    "model": {"type": "string", "example": AUTO, "description": "auto, azure, bedrock or a configured model id"},
+    "model": {"type": "string", "example": AUTO, "description": f"{_MODEL_CHOICES} or a configured model id"},
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "role": {"type": "string", "enum": [*ROLES, "developer"]}, "content": {"type": "string"}}}},
     "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_TOKENS},

@@ -1,7 +1,7 @@
 """Loopback emulators of Azure OpenAI chat completions and the AWS Bedrock runtime.
 
-They speak the real wire protocols (WIRE.md), so the official ``openai`` and ``boto3`` SDKs
-talk to them unchanged - demo mode, tests and benchmarks all run offline. Faults (errors,
+They speak the real wire protocols (docs/wire.md), so the official ``openai`` and ``boto3``
+SDKs talk to them unchanged - demo mode, tests and benchmarks all run offline. Faults (errors,
 hangs, stream cuts, extra latency) and latency profiles can be changed at run time through
 the handle or the ``/_emulator/…`` admin routes.
 
@@ -32,16 +32,22 @@ __all__ = ["Emulator", "Emulators", "FaultError", "PROFILES", "Timing", "start_e
 
 
 class Emulators:
-    """The running emulators: ``.azure`` and ``.bedrock`` (None when not started).
-    Use as a context manager or call ``close()``."""
+    """The running emulators: ``.azure`` and ``.bedrock`` (None when not started), also
+    reachable by name with ``get``. Use as a context manager or call ``close()``."""
 
     def __init__(self, azure: Emulator | None, bedrock: Emulator | None) -> None:
         self.azure, self.bedrock = azure, bedrock
 
+    def get(self, name: str) -> Emulator | None:
+        return {"azure": self.azure, "bedrock": self.bedrock}.get(name)
+
+    def running(self) -> dict[str, Emulator]:
+        """Name -> handle of every emulator that was started."""
+        return {name: emu for name, emu in (("azure", self.azure), ("bedrock", self.bedrock)) if emu is not None}
+
     def close(self) -> None:
-        for emu in (self.azure, self.bedrock):
-            if emu is not None:
-                emu.close()
+        for emu in self.running().values():
+            emu.close()
 
     def __enter__(self) -> "Emulators":
         return self
@@ -59,6 +65,7 @@ def start_emulators(
     bedrock_models: "Mapping[str, dict] | Iterable[str] | None" = None,
     azure_api_key: str | None = None,
     providers: Iterable[str] = ("azure", "bedrock"),
+    models: "Mapping[str, object] | None" = None,
 ) -> Emulators:
     """Start the emulators on ``host`` (port 0 = any free port) and return their handle.
 
@@ -66,7 +73,13 @@ def start_emulators(
     names; default: the priced models under their own names. ``bedrock_models``: a list of
     ids replaces the model table, a mapping id -> row fields extends it. ``azure_api_key``:
     when set, any other key gets 401; otherwise any non-empty key is accepted.
+    ``models``, when given, names the emulators to start and gives each its model table
+    (the ``azure_deployments`` / ``bedrock_models`` value; None for the default).
     """
+    if models is not None:
+        providers = tuple(models)
+        azure_deployments = models.get("azure", azure_deployments)
+        bedrock_models = models.get("bedrock", bedrock_models)
     providers = tuple(providers)
     unknown = set(providers) - {"azure", "bedrock"}
     if unknown:

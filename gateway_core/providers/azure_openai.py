@@ -1,214 +1,85 @@
-"""Azure OpenAI adapter: chat completions through the official ``openai.AzureOpenAI`` client.
+"""Azure OpenAI adapter: the OpenAI chat wire format through the official ``openai.AzureOpenAI`` client.
 
-The wire format is OpenAI's; Azure only adds auth, the deployment-in-path URL and a few
-quirks this module absorbs: the first stream chunk is a prompt-filter chunk with no
-choices, usage arrives in a trailing chunk only when ``stream_options.include_usage`` is
-set, and ``model`` in answers is the model version (``gpt-4o-mini-2024-07-18``), not the
-deployment. ``to_wire``/``from_wire``/``ChunkAccumulator`` are pure and tested on dicts;
-the class builds nothing, it calls the injected client and maps errors.
+Azure is the OpenAI wire format with Azure's auth (an ``api-key`` header), the deployment
+in the URL path, and an ``api-version`` query; ``openai_wire`` does the converting, error
+mapping and calling, so this module holds only what is Azure's: its settings, its facts,
+and how its client is built. A deployment is named by the operator, so pricing needs to
+know which model it serves (``AZURE_OPENAI_MODEL_MAP``); answers report the dated model
+version, which the price table resolves by itself.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Annotated, Any
 
-import openai
+from pydantic import BeforeValidator, Field, SecretStr
 
-from ..errors import BadRequest, ConfigError, ContentFiltered, ContextTooLong, ProviderError, ProviderTimeout, ProviderUnavailable
-from . import _errors
-from .base import Completion, ProviderCall, StreamItem
-from ..types import Usage
+from pydantic_settings import NoDecode
+
+from ..config import CommaList, ProviderSettings, secret_value
+from ..errors import ConfigError
+from .openai_wire import OpenAIWireProvider
 
 NAME = "azure"
+EMULATOR_KEY = "emulated-key"  # the loopback emulator accepts any key; this one guards nothing
 
 
-# --- pure converters -------------------------------------------------------------------
+def _model_map(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    pairs = {}
+    for item in (p.strip() for p in value.split(",") if p.strip()):
+        if "=" not in item:
+            raise ValueError(f"expected deployment=model, got {item!r}")
+        dep, model = (s.strip() for s in item.split("=", 1))
+        pairs[dep] = model
+    return pairs
 
 
-def to_wire(call: ProviderCall) -> dict:
-    """Keyword arguments for ``chat.completions.create`` (the SDK moves ``model`` into the path)."""
-    wire: dict[str, Any] = {
-        "model": call.model,
-        "messages": [{"role": m.role, "content": m.content} for m in call.messages],
-        "max_tokens": call.max_tokens,
-    }
-    if call.temperature is not None:
-        wire["temperature"] = call.temperature
-    return wire
-
-
-def _get(obj: Any, key: str) -> Any:
-    # Chunks arrive as SDK objects on the hot path and as dicts in tests; reading both
-    # avoids a model_dump() per chunk.
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-def usage_from_wire(usage: Any) -> Usage | None:
-    if usage is None:
-        return None
-    details = _get(usage, "prompt_tokens_details")
-    return Usage(
-        input_tokens=int(_get(usage, "prompt_tokens") or 0),
-        output_tokens=int(_get(usage, "completion_tokens") or 0),
-        source="provider",
-        cached_input_tokens=int(_get(details, "cached_tokens") or 0),
+class AzureSettings(ProviderSettings):
+    endpoint: str | None = Field(None, validation_alias="AZURE_OPENAI_ENDPOINT")
+    api_key: SecretStr | None = Field(None, validation_alias="AZURE_OPENAI_API_KEY", repr=False)
+    deployments: CommaList = Field(("gpt-4o-mini",), validation_alias="AZURE_OPENAI_DEPLOYMENT")
+    api_version: str = Field("2024-10-21", validation_alias="AZURE_OPENAI_API_VERSION")
+    model_map: Annotated[dict[str, str], NoDecode, BeforeValidator(_model_map)] = Field(
+        default_factory=dict, validation_alias="AZURE_OPENAI_MODEL_MAP"
     )
 
+    def complete(self) -> bool:
+        return bool(self.endpoint and self.api_key)
 
-def from_wire(payload: Any, *, deployment: str = "", request_id: str | None = None) -> Completion:
-    """A non-streaming answer (``response.model_dump()`` or a plain dict) as a ``Completion``."""
-    choices = _get(payload, "choices") or []
-    choice = choices[0] if choices else None
-    message = _get(choice, "message")
-    usage = usage_from_wire(_get(payload, "usage"))
-    if usage is None:
-        # Billing depends on it; an answer without usage is a broken answer.
-        raise _errors.build(ProviderUnavailable, NAME, "response carried no usage", code="no_usage")
-    return Completion(
-        text=_get(message, "content") or "",
-        model=_get(payload, "model") or deployment,
-        usage=usage,
-        finish_reason=_get(choice, "finish_reason"),
-        request_id=request_id or _get(payload, "id") or None,
-    )
+    def missing(self) -> ConfigError | None:
+        if not self.endpoint:
+            return ConfigError("AZURE_OPENAI_ENDPOINT", "is required in live mode")
+        if not self.api_key:
+            return ConfigError("AZURE_OPENAI_API_KEY", "is required in live mode")
+        return None
 
+    def model_ids(self) -> tuple[str, ...]:
+        return self.deployments or ("gpt-4o-mini",)
 
-class ChunkAccumulator:
-    """Folds a stream's chunks into text deltas and, at the end, one ``Completion``."""
-
-    def __init__(self, deployment: str = "", request_id: str | None = None):
-        self.deployment = deployment
-        self.request_id = request_id
-        self.parts: list[str] = []
-        self.model = ""
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def feed(self, chunk: Any) -> str | None:
-        """Absorb one chunk; return its text delta, if any."""
-        model = _get(chunk, "model")
-        if model:
-            self.model = model
-        usage = usage_from_wire(_get(chunk, "usage"))
-        if usage is not None:
-            self.usage = usage
-        # Azure's first chunk (prompt filter results) and the usage chunk have no choices.
-        choices = _get(chunk, "choices") or ()
-        delta_text = None
-        for choice in choices:
-            if (_get(choice, "index") or 0) != 0:
-                continue
-            reason = _get(choice, "finish_reason")
-            if reason:
-                self.finish_reason = reason
-            content = _get(_get(choice, "delta"), "content")
-            if content:
-                self.parts.append(content)
-                delta_text = content
-        return delta_text
-
-    def finish(self) -> Completion:
-        """The final answer; raises if the stream ended without its finish reason or usage."""
-        if self.finish_reason is None or self.usage is None:
-            missing = "finish_reason" if self.finish_reason is None else "usage chunk"
-            raise _errors.build(ProviderUnavailable, NAME, f"stream ended without {missing}", code="stream_cut")
-        return Completion(
-            text=self.text,
-            model=self.model or self.deployment,
-            usage=self.usage,
-            finish_reason=self.finish_reason,
-            request_id=self.request_id,
-        )
+    def priced_as(self, model: str) -> str:
+        # A deployment is billed as the model it serves, not by its own name.
+        return self.model_map.get(model, model)
 
 
-# --- error mapping ---------------------------------------------------------------------
-
-
-def _status_class(status: int, code: str, message: str) -> type[ProviderError]:
-    if status in (400, 422):
-        if code == "content_filter":
-            return ContentFiltered
-        if code == "context_length_exceeded":
-            return ContextTooLong
-        hinted = _errors.by_message(message)
-        return hinted if hinted in (ContentFiltered, ContextTooLong) else BadRequest
-    return _errors.by_status(status) or ProviderError
-
-
-def _map_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> ProviderError:
-    """Turn any SDK or transport exception into the gateway's error tree (WIRE §1.5)."""
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, Mapping) else {}
-        code = str(exc.code or body.get("code") or exc.status_code)
-        message = body.get("message") or exc.message or ""
-        cls = _status_class(exc.status_code, code, message)
-        retry_after = _errors.parse_retry_after(exc.response.headers) if exc.response is not None else None
-        return _errors.build(cls, NAME, message, status=exc.status_code, code=code, retry_after=retry_after,
-                             request_id=exc.request_id, secrets=secrets)
-    if isinstance(exc, openai.APITimeoutError):
-        return _errors.build(ProviderTimeout, NAME, "request timed out", code="timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        return _errors.build(ProviderUnavailable, NAME, "connection failed", code="connection_error")
-    if isinstance(exc, openai.APIError):
-        # An error event inside a 200 stream: no status, never retried by the SDK. Azure may
-        # put an HTTP-like code in it ("429", "500"); otherwise the service broke mid-answer.
-        body = exc.body if isinstance(exc.body, Mapping) else {}
-        code = str(body.get("code") or "stream_error")
-        status = int(code) if code.isdigit() else None
-        cls = _status_class(status, code, exc.message) if status else (
-            ContentFiltered if code == "content_filter" else ProviderUnavailable)
-        return _errors.build(cls, NAME, exc.message, code=code, secrets=secrets)
-    mod = type(exc).__module__ or ""
-    if mod.startswith("httpx"):
-        # openai 1.x lets raw httpx errors escape a stream that breaks mid-way.
-        cls = ProviderTimeout if "Timeout" in type(exc).__name__ else ProviderUnavailable
-        return _errors.build(cls, NAME, type(exc).__name__, code="transport_error")
-    return _errors.build(ProviderError, NAME, type(exc).__name__, code="sdk_error")
-
-
-def _catchable() -> tuple[type[BaseException], ...]:
-    kinds: list[type[BaseException]] = [openai.OpenAIError]
-    for name in ("httpx", "httpx2"):
-        try:
-            kinds.append(__import__(name).HTTPError)
-        except (ImportError, AttributeError):
-            pass
-    return tuple(kinds)
-
-
-_CATCH = _catchable()
-
-
-# --- the adapter -----------------------------------------------------------------------
-
-
-class AzureOpenAIProvider:
+class AzureOpenAIProvider(OpenAIWireProvider):
     """``Provider`` over an injected ``openai.AzureOpenAI`` client."""
 
     name = NAME
-    supports_streaming = True
-    calibrate_input_tokens = False
-
-    def __init__(self, client: openai.AzureOpenAI, *, model_map: Mapping[str, str] = {}):
-        self.client = client
-        self.model_map = dict(model_map)
-        key = getattr(client, "api_key", None)
-        self._secrets = (key,) if key else ()
+    label = "Azure OpenAI"
+    color = "blue"  # Streamlit badge colour
+    chart_color = "#2563eb"
+    Settings = AzureSettings
+    emulator = "azure"  # served by the loopback Azure OpenAI emulator in demo mode
 
     @classmethod
     def from_settings(cls, settings, *, endpoint: str | None = None, api_key: str | None = None) -> "AzureOpenAIProvider":
-        endpoint = endpoint or settings.azure_endpoint
-        api_key = api_key or settings.azure_api_key
+        import openai
+
+        own: AzureSettings = settings.provider(NAME)
+        endpoint = endpoint or own.endpoint
+        api_key = api_key or secret_value(own.api_key)
         if not endpoint:
             raise ConfigError("AZURE_OPENAI_ENDPOINT", "is required to reach Azure OpenAI")
         if not api_key:
@@ -216,48 +87,18 @@ class AzureOpenAIProvider:
         client = openai.AzureOpenAI(
             azure_endpoint=endpoint,
             api_key=api_key,
-            api_version=settings.azure_api_version,
+            api_version=own.api_version,
             # One knob bounds every call: sdk_max_attempts HTTP attempts per candidate.
             max_retries=settings.sdk_max_attempts - 1,
             timeout=openai.Timeout(settings.timeout_s, connect=5),
         )
-        return cls(client, model_map=settings.azure_model_map)
+        return cls(client, model_map=own.model_map)
 
-    def _fallback_model(self, deployment: str) -> str:
-        return self.model_map.get(deployment, deployment)
+    @classmethod
+    def for_emulator(cls, settings, url: str) -> "AzureOpenAIProvider":
+        return cls.from_settings(settings, endpoint=url, api_key=EMULATOR_KEY)
 
-    def complete(self, call: ProviderCall) -> Completion:
-        try:
-            raw = self.client.chat.completions.with_raw_response.create(**to_wire(call))
-            response = raw.parse()
-            request_id = raw.headers.get("x-request-id")
-            return from_wire(response, deployment=self._fallback_model(call.model), request_id=request_id)
-        except _CATCH as exc:
-            raise _map_error(exc, self._secrets) from None
-
-    def stream(self, call: ProviderCall) -> Iterator[StreamItem]:
-        acc = ChunkAccumulator(self._fallback_model(call.model))
-        stream = None
-        try:
-            raw = self.client.chat.completions.with_raw_response.create(
-                **to_wire(call), stream=True, stream_options={"include_usage": True}
-            )
-            acc.request_id = raw.headers.get("x-request-id")
-            stream = raw.parse()
-            for chunk in stream:
-                delta = acc.feed(chunk)
-                if delta:
-                    yield delta
-            completion = acc.finish()
-        except (*_CATCH, ProviderError) as exc:
-            err = _map_error(exc, self._secrets)
-            if acc.parts:
-                raise _errors.interrupted(err, acc.text) from None
-            raise err from None
-        finally:
-            if stream is not None:
-                stream.close()
-        yield completion
-
-    def close(self) -> None:
-        self.client.close()
+    @classmethod
+    def emulated_models(cls, own: AzureSettings) -> dict[str, str]:
+        """Deployment -> the model it serves, for the emulator's deployment table."""
+        return {d: own.priced_as(d) for d in own.model_ids()}

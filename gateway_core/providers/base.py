@@ -1,14 +1,16 @@
-"""The provider seam: a tiny Protocol every adapter implements, and the values it exchanges.
+"""The provider seam: a small Protocol every adapter implements, and the values it exchanges.
 
 An adapter turns a ``ProviderCall`` into one SDK call and the SDK's answer into a
 ``Completion``. It raises only ``ProviderError`` subclasses (see ``errors.py``); the
-router decides what to do with them.
+executor reads their ``retryable`` to decide what to do next. Everything else the gateway
+knows about a provider is a class-level fact declared here, so no other module has to
+name a provider.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Union, runtime_checkable
+from typing import Any, ClassVar, Iterator, Mapping, Protocol, Union, runtime_checkable
 
 from ..types import ChatMessage, Usage
 
@@ -44,6 +46,20 @@ class Provider(Protocol):
     name: str
     supports_streaming: bool
     calibrate_input_tokens: bool  # the service's tokenizer is unpublished: scale tiktoken counts
+    label: ClassVar[str]  # display name, e.g. on console badges
+    color: ClassVar[str]  # Streamlit badge colour
+    chart_color: ClassVar[str]  # hex colour on charts
+    Settings: ClassVar[type]  # a config.ProviderSettings: its variables, models and pricing names
+    emulator: ClassVar[str]  # which loopback emulator serves it when it is emulated
+
+    @classmethod
+    def from_settings(cls, settings) -> "Provider": ...
+
+    @classmethod
+    def for_emulator(cls, settings, url: str) -> "Provider": ...
+
+    @classmethod
+    def emulated_models(cls, own) -> Mapping[str, Any] | None: ...
 
     def complete(self, call: ProviderCall) -> Completion: ...
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from botocore import exceptions as bce
+from pydantic import AliasChoices, Field, SecretStr
 
+from ..config import CommaList, ProviderSettings, secret_value
 from ..errors import (
+    ConfigError,
     AuthFailed,
     BadRequest,
     ModelNotFound,
@@ -29,6 +32,8 @@ from . import _errors
 from .base import Completion, ProviderCall, StreamItem
 
 NAME = "bedrock"
+EMULATOR_KEY = "emulated-key"  # the loopback emulator checks a signature is present, not its key
+DEFAULT_MODEL = "anthropic.claude-3-sonnet-20240229-v1:0"
 BEDROCK_MAX_TEMPERATURE = 1.0
 # Used only when a conversation opens with an assistant turn, which Converse rejects.
 OPENING_USER_TURN = "(conversation continues)"
@@ -187,7 +192,7 @@ def _map_client_error(exc: bce.ClientError) -> ProviderError:
 
 
 def _map_error(exc: BaseException) -> ProviderError:
-    """Turn any boto3/botocore/urllib3 exception into the gateway's error tree (WIRE §2.5)."""
+    """Turn any boto3/botocore/urllib3 exception into the gateway's error tree (docs/wire.md)."""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, bce.ClientError):
@@ -217,6 +222,32 @@ def _catchable() -> tuple[type[BaseException], ...]:
 _CATCH = _catchable()
 
 
+# --- settings --------------------------------------------------------------------------
+
+
+class BedrockSettings(ProviderSettings):
+    """Credentials come from the normal boto3 chain; only a profile or a key pair makes it live."""
+
+    profile: str | None = Field(None, validation_alias="AWS_PROFILE")
+    region: str = Field("eu-west-2", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    access_key_id: SecretStr | None = Field(None, validation_alias="AWS_ACCESS_KEY_ID", repr=False)
+    secret_access_key: SecretStr | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY", repr=False)
+    session_token: SecretStr | None = Field(None, validation_alias="AWS_SESSION_TOKEN", repr=False)
+    models: CommaList = Field((DEFAULT_MODEL,), validation_alias="BEDROCK_MODEL_ID")
+    endpoint_url: str | None = Field(None, validation_alias="BEDROCK_ENDPOINT_URL")
+
+    def complete(self) -> bool:
+        return bool(self.profile or (self.access_key_id and self.secret_access_key))
+
+    def missing(self) -> ConfigError | None:
+        if self.complete():
+            return None
+        return ConfigError("AWS_PROFILE", "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY is required in live mode")
+
+    def model_ids(self) -> tuple[str, ...]:
+        return self.models or (DEFAULT_MODEL,)
+
+
 # --- the adapter -----------------------------------------------------------------------
 
 
@@ -224,8 +255,13 @@ class BedrockProvider:
     """``Provider`` over an injected boto3 ``bedrock-runtime`` client."""
 
     name = NAME
+    label = "AWS Bedrock"
+    color = "orange"  # Streamlit badge colour
+    chart_color = "#f59e0b"
     supports_streaming = True
-    calibrate_input_tokens = True
+    calibrate_input_tokens = True  # Claude's tokenizer is unpublished: tiktoken x a learned factor
+    Settings = BedrockSettings
+    emulator = "bedrock"  # served by the loopback Bedrock emulator in demo mode
 
     def __init__(self, client):
         self.client = client
@@ -243,22 +279,32 @@ class BedrockProvider:
             read_timeout=settings.timeout_s,
             max_pool_connections=64,
         )
-        session = boto3.Session(profile_name=settings.aws_profile) if settings.aws_profile else boto3.Session()
-        key_id = aws_access_key_id or settings.aws_access_key_id
-        secret = aws_secret_access_key or settings.aws_secret_access_key
+        own: BedrockSettings = settings.provider(NAME)
+        session = boto3.Session(profile_name=own.profile) if own.profile else boto3.Session()
+        key_id = aws_access_key_id or secret_value(own.access_key_id)
+        secret = aws_secret_access_key or secret_value(own.secret_access_key)
         creds = {}
         if key_id and secret:
             creds = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
-            if settings.aws_session_token and not aws_access_key_id:
-                creds["aws_session_token"] = settings.aws_session_token
+            if own.session_token and not aws_access_key_id:
+                creds["aws_session_token"] = secret_value(own.session_token)
         client = session.client(
             "bedrock-runtime",
-            region_name=settings.aws_region,
-            endpoint_url=endpoint_url or settings.bedrock_endpoint_url,
+            region_name=own.region,
+            endpoint_url=endpoint_url or own.endpoint_url,
             config=config,
             **creds,
         )
         return cls(client)
+
+    @classmethod
+    def for_emulator(cls, settings, url: str) -> "BedrockProvider":
+        return cls.from_settings(settings, endpoint_url=url, aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)
+
+    @classmethod
+    def emulated_models(cls, own: BedrockSettings) -> None:
+        """None: the emulator's own model table already holds every Claude id and profile."""
+        return None
 
     def complete(self, call: ProviderCall) -> Completion:
         wire = to_wire(call)

@@ -5,7 +5,8 @@ straight into ``usage_logs`` (large ``executemany`` transactions, not the backgr
 writer), every row marked ``synthetic = 1`` so ``purge_synthetic`` can remove them and
 the router never learns from them. The shape follows real traffic: a diurnal curve with
 quieter weekends, a dozen users in four teams, all five tasks with their own token sizes,
-six configured models with log-normal latencies, ~3% failed requests and ~2% fallbacks
+the models of ``demo_traffic.toml`` (rows of the price table) with log-normal latencies,
+~3% failed requests and ~2% fallbacks
 (a failed attempt followed by a final attempt on the other provider). Costs come from the
 real ``PriceTable``: per-token prices are read once per model and applied with numpy.
 
@@ -17,46 +18,44 @@ feed ``generate_rows`` batches to their own writer, or seed once and reuse the f
 
 from __future__ import annotations
 
+import tomllib
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from ..providers import PROVIDERS
 from ..types import Usage
 from .migrations import bump_generation, ensure_schema
 from .schema import INSERT_SQL, WRITABLE, connect
 
-# provider, model, tokens/s, TTFT median ms, Claude tokenizer ratio, estimate bias, estimate noise
-MODELS = (
-    ("azure", "gpt-4o-mini", 85.0, 320.0, 1.00, 1.00, 0.015),
-    ("azure", "gpt-4o", 55.0, 450.0, 1.00, 1.00, 0.015),
-    ("azure", "gpt-4.1-mini", 75.0, 380.0, 1.00, 1.00, 0.015),
-    ("bedrock", "anthropic.claude-3-haiku-20240307-v1:0", 110.0, 420.0, 1.16, 0.97, 0.05),
-    ("bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0", 65.0, 600.0, 1.16, 0.96, 0.05),
-    ("bedrock", "anthropic.claude-3-sonnet-20240229-v1:0", 40.0, 800.0, 1.16, 0.95, 0.06),
+
+
+def _load_traffic() -> dict:
+    """The traffic shape from ``demo_traffic.toml``: models, priorities and tasks (data, not code)."""
+    return tomllib.loads(resources.files(__package__).joinpath("demo_traffic.toml").read_text("utf-8"))
+
+
+_TRAFFIC = _load_traffic()
+# provider, model, tokens/s, TTFT median ms, tokenizer ratio, estimate bias, estimate noise
+MODELS = tuple(
+    (m["provider"], m["model"], m["tokens_per_s"], m["ttft_ms"], m["tokenizer_ratio"], m["estimate_bias"],
+     m["estimate_noise"])
+    for m in _TRAFFIC["models"]
 )
-COUNTERPART = np.array([3, 5, 4, 0, 2, 1])  # the same tier on the other provider
-PRIORITIES = ("low_cost", "balanced", "low_latency")
-PRIORITY_SHARE = (0.4, 0.4, 0.2)
-# Model mix per priority: cost-led traffic leans on the small models.
-MODEL_SHARE = np.array(
-    [
-        [0.38, 0.04, 0.14, 0.30, 0.10, 0.04],
-        [0.28, 0.12, 0.16, 0.18, 0.14, 0.12],
-        [0.30, 0.10, 0.20, 0.25, 0.10, 0.05],
-    ]
-)
+_INDEX = {m["model"]: i for i, m in enumerate(_TRAFFIC["models"])}
+COUNTERPART = np.array([_INDEX[m["counterpart"]] for m in _TRAFFIC["models"]])  # same tier, other provider
+PROMPT_CACHE = np.array([bool(m["prompt_cache"]) for m in _TRAFFIC["models"]])
+PRIORITIES = tuple(_TRAFFIC["priorities"])
+PRIORITY_SHARE = tuple(_TRAFFIC["priorities"].values())
+# Model mix per priority (rows) over MODELS (columns): cost-led traffic leans on the small models.
+MODEL_SHARE = np.array([[m["share"][p] for m in _TRAFFIC["models"]] for p in PRIORITIES])
 # task: share, input median, input sigma, output median, output sigma
-TASK_SHAPES = {
-    "chat": (0.40, 350, 0.8, 280, 0.7),
-    "summarise": (0.20, 1800, 0.6, 220, 0.4),
-    "extract": (0.15, 900, 0.6, 160, 0.5),
-    "classify": (0.15, 220, 0.5, 8, 0.3),
-    "rewrite": (0.10, 450, 0.6, 420, 0.5),
-}
+TASK_SHAPES = {task: tuple(shape) for task, shape in _TRAFFIC["tasks"].items()}
 TEAMS = {
     "search": ("alice", "bob", "chen"),
     "support": ("dana", "eli", "fatima", "gus"),
@@ -178,8 +177,7 @@ def _measures(rows: dict, unit: np.ndarray, rng: np.random.Generator) -> dict:
     ok = ~rows["failed"]
     inp = np.maximum(1, np.round(rows["raw"] * spec[m, 2] * rng.lognormal(0, 0.02, n))).astype(np.int64)
     est_in = np.maximum(1, np.round(inp * spec[m, 3] * rng.lognormal(0, spec[m, 4]))).astype(np.int64)
-    azure = np.array([p == "azure" for p, *_ in MODELS])[m]
-    cached = np.where(azure & (inp >= 1024) & (rng.random(n) < 0.25), (inp * rng.uniform(0.3, 0.9, n)) // 128 * 128, 0)
+    cached = np.where(PROMPT_CACHE[m] & (inp >= 1024) & (rng.random(n) < 0.25), (inp * rng.uniform(0.3, 0.9, n)) // 128 * 128, 0)
     cached = cached.astype(np.int64)
     ttft = spec[m, 1] * rng.lognormal(0, 0.35, n)
     gen_ms = rows["output"] / spec[m, 0] * 1000 * rng.lognormal(0, 0.2, n)
@@ -213,7 +211,8 @@ def _columns(rows: dict, meas: dict, unit: np.ndarray, tag: str, version: str) -
     unpriced = np.isnan(unit[m, 0])
     task_names = list(TASK_SHAPES)
     reasons = [[f"{p}: {model} ranked first (synthetic)" for _, model, *_ in MODELS] for p in PRIORITIES]
-    sources = np.where(ok, "provider", np.where(np.array(providers, dtype=object)[m] == "azure", "tiktoken", "calibrated"))
+    calibrated = np.array([PROVIDERS[p].calibrate_input_tokens for p in providers])[m]
+    sources = np.where(ok, "provider", np.where(calibrated, "calibrated", "tiktoken"))
     cf = COUNTERPART[m]
     return {
         "ts": _ts_text(rows["ts"]),

@@ -77,7 +77,7 @@ def test_multi_worker_import_string_resolves_to_the_app_factory(monkeypatch, tmp
     factory = import_from_string("gateway_core.api:app_factory")
     assert factory is api.app_factory
     app = factory()  # builds settings only; the gateway starts in the worker's lifespan
-    assert app.state.settings.api_keys == ("k-123456",)
+    assert app.state.settings.api_key_values() == ("k-123456",)
 
 
 def test_serve_logs_each_request_only_when_access_log_is_asked_for(tmp_path):

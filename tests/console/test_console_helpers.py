@@ -108,25 +108,36 @@ def test_side_by_side_reports_a_failure_before_any_text():
     assert isinstance(live.outcomes[0], RateLimited) and live.texts == [""]
 
 
-def test_chaos_presets_set_and_clear_emulator_faults():
+def test_chaos_presets_are_derived_from_the_emulated_providers_and_stack():
     with start_emulators(profile="zero") as emu:
-        assert chaos.apply_preset(emu, "Azure throttled 100%") == ["azure"]
-        chaos.apply_preset(emu, "Bedrock 503 30%")
-        faults = chaos.current_faults(emu)
-        assert faults["azure"]["status"] == 429 and faults["azure"]["error_rate"] == 1.0
-        assert faults["bedrock"]["status"] == 503  # presets on different providers stack
-        chaos.apply_preset(emu, "Clear all")
-        assert chaos.current_faults(emu) == {"azure": {}, "bedrock": {}}
+        named = chaos.targets(emu, ["azure", "bedrock"])
+        assert named == {"azure": "Azure OpenAI", "bedrock": "AWS Bedrock"}
+        available = chaos.presets(named)
+        assert chaos.apply_preset(emu, available["Azure OpenAI throttled 100%"]) == ["azure"]
+        chaos.apply_preset(emu, available["AWS Bedrock 503 30%"])
+        faults = chaos.current_faults(emu, named)
+        assert faults["Azure OpenAI"]["status"] == 429 and faults["Azure OpenAI"]["error_rate"] == 1.0
+        assert faults["AWS Bedrock"]["status"] == 503  # presets on different providers stack
+        chaos.apply_preset(emu, available[chaos.CLEAR])
+        assert chaos.current_faults(emu, named) == {"Azure OpenAI": {}, "AWS Bedrock": {}}
+
+
+def test_chaos_offers_nothing_for_a_provider_that_is_not_emulated():
+    with start_emulators(profile="zero", providers=("bedrock",)) as emu:
+        named = chaos.targets(emu, ["azure", "bedrock"])
+    assert named == {"bedrock": "AWS Bedrock"}
+    assert not any(name.startswith("Azure") for name in chaos.presets(named))
 
 
 def test_every_chaos_preset_is_accepted_by_the_emulators():
     with start_emulators(profile="zero") as emu:
-        for name in chaos.PRESETS:
-            chaos.apply_preset(emu, name)
+        for preset in chaos.presets(chaos.targets(emu, ["azure", "bedrock"])).values():
+            chaos.apply_preset(emu, preset)
 
 
 def test_chaos_is_a_no_op_when_nothing_is_emulated():
-    assert chaos.apply_preset(None, "Azure throttled 100%") == []
+    assert chaos.targets(None, ["azure", "bedrock"]) == {}
+    assert chaos.apply_preset(None, chaos.Preset("x", "", {"azure": {"status": 429}})) == []
 
 
 def test_launch_binds_to_localhost_without_usage_stats_by_default():

@@ -91,7 +91,7 @@ def test_requests_lists_one_row_per_request(console_env):
 
 def test_chaos_azure_throttled_makes_next_answer_fall_back_to_bedrock(console_env):
     at = goto(open_console(), "providers")
-    at.button(key="chaos_Azure throttled 100%").click().run()
+    at.button(key="chaos_Azure OpenAI throttled 100%").click().run()
     assert_clean(at)
     goto(at, "playground")
     at.sidebar.button_group(key="pg_hint").set_value("azure").run()
@@ -140,7 +140,7 @@ def test_planted_secret_never_reaches_a_page(console_env, monkeypatch):
 
 def test_every_provider_failing_shows_each_attempt(console_env):
     at = goto(open_console(), "providers")
-    at.button(key="chaos_Azure throttled 100%").click().run()
+    at.button(key="chaos_Azure OpenAI throttled 100%").click().run()
     at.selectbox(key="chaos_provider").set_value("bedrock")
     at.slider(key="chaos_rate").set_value(1.0)
     at.selectbox(key="chaos_status").set_value(503)
@@ -156,7 +156,7 @@ def test_every_provider_failing_shows_each_attempt(console_env):
 
 def test_content_filter_is_reported_without_fallback(console_env):
     at = goto(open_console(), "providers")
-    at.button(key="chaos_Bedrock content filter").click().run()
+    at.button(key="chaos_AWS Bedrock content filter").click().run()
     goto(at, "playground")
     at.sidebar.button_group(key="pg_hint").set_value("bedrock").run()
     ask(at, "Something the filter dislikes")

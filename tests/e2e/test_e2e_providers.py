@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
-PRESET = "Azure throttled 100%"
+PRESET = "Azure OpenAI throttled 100%"
 
 
 def test_azure_throttled_preset_makes_the_next_answer_fall_back_to_bedrock(console):

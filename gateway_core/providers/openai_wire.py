@@ -1,0 +1,254 @@
+"""The OpenAI Chat Completions wire format, shared by every adapter that speaks it.
+
+Azure OpenAI is this wire format behind Azure's auth and deployment-in-path URL; an
+OpenAI-compatible endpoint (OpenAI itself, vLLM, Ollama, LM Studio, Azure AI Foundry
+serverless) is the same format behind a bearer key. So the converters, the stream
+accumulator, the error mapping and the call loop live here once, and each adapter only
+builds its client. ``to_wire``/``from_wire``/``ChunkAccumulator`` are pure and tested on
+dicts. Stream quirks absorbed here: Azure's first chunk is a prompt-filter chunk with no
+choices, usage arrives in a trailing choice-less chunk only when
+``stream_options.include_usage`` is set, and ``model`` in answers is the model version
+(``gpt-4o-mini-2024-07-18``), not the deployment. The ``openai`` package is imported when
+a call is made or an error mapped, not when the registry is read.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterator, Mapping
+
+from ..errors import BadRequest, ContentFiltered, ContextTooLong, ProviderError, ProviderTimeout, ProviderUnavailable
+from ..types import Usage
+from . import _errors
+from .base import Completion, ProviderCall, StreamItem
+
+
+# --- pure converters -------------------------------------------------------------------
+
+
+def to_wire(call: ProviderCall) -> dict:
+    """Keyword arguments for ``chat.completions.create`` (the SDK moves ``model`` into the path)."""
+    wire: dict[str, Any] = {
+        "model": call.model,
+        "messages": [{"role": m.role, "content": m.content} for m in call.messages],
+        "max_tokens": call.max_tokens,
+    }
+    if call.temperature is not None:
+        wire["temperature"] = call.temperature
+    return wire
+
+
+def _get(obj: Any, key: str) -> Any:
+    # Chunks arrive as SDK objects on the hot path and as dicts in tests; reading both
+    # avoids a model_dump() per chunk.
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def usage_from_wire(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    details = _get(usage, "prompt_tokens_details")
+    return Usage(
+        input_tokens=int(_get(usage, "prompt_tokens") or 0),
+        output_tokens=int(_get(usage, "completion_tokens") or 0),
+        source="provider",
+        cached_input_tokens=int(_get(details, "cached_tokens") or 0),
+    )
+
+
+def from_wire(payload: Any, *, deployment: str = "", request_id: str | None = None, provider: str = "") -> Completion:
+    """A non-streaming answer (``response.model_dump()`` or a plain dict) as a ``Completion``."""
+    choices = _get(payload, "choices") or []
+    choice = choices[0] if choices else None
+    message = _get(choice, "message")
+    usage = usage_from_wire(_get(payload, "usage"))
+    if usage is None:
+        # Billing depends on it; an answer without usage is a broken answer.
+        raise _errors.build(ProviderUnavailable, provider, "response carried no usage", code="no_usage")
+    return Completion(
+        text=_get(message, "content") or "",
+        model=_get(payload, "model") or deployment,
+        usage=usage,
+        finish_reason=_get(choice, "finish_reason"),
+        request_id=request_id or _get(payload, "id") or None,
+    )
+
+
+class ChunkAccumulator:
+    """Folds a stream's chunks into text deltas and, at the end, one ``Completion``."""
+
+    def __init__(self, deployment: str = "", request_id: str | None = None, provider: str = ""):
+        self.deployment = deployment
+        self.provider = provider
+        self.request_id = request_id
+        self.parts: list[str] = []
+        self.model = ""
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def feed(self, chunk: Any) -> str | None:
+        """Absorb one chunk; return its text delta, if any."""
+        model = _get(chunk, "model")
+        if model:
+            self.model = model
+        usage = usage_from_wire(_get(chunk, "usage"))
+        if usage is not None:
+            self.usage = usage
+        # Azure's first chunk (prompt filter results) and every usage chunk have no choices.
+        choices = _get(chunk, "choices") or ()
+        delta_text = None
+        for choice in choices:
+            if (_get(choice, "index") or 0) != 0:
+                continue
+            reason = _get(choice, "finish_reason")
+            if reason:
+                self.finish_reason = reason
+            content = _get(_get(choice, "delta"), "content")
+            if content:
+                self.parts.append(content)
+                delta_text = content
+        return delta_text
+
+    def finish(self) -> Completion:
+        """The final answer; raises if the stream ended without its finish reason or usage."""
+        if self.finish_reason is None or self.usage is None:
+            missing = "finish_reason" if self.finish_reason is None else "usage chunk"
+            raise _errors.build(ProviderUnavailable, self.provider, f"stream ended without {missing}", code="stream_cut")
+        return Completion(
+            text=self.text,
+            model=self.model or self.deployment,
+            usage=self.usage,
+            finish_reason=self.finish_reason,
+            request_id=self.request_id,
+        )
+
+
+# --- error mapping ---------------------------------------------------------------------
+
+
+def _status_class(status: int, code: str, message: str) -> type[ProviderError]:
+    if status in (400, 422):
+        if code == "content_filter":
+            return ContentFiltered
+        if code == "context_length_exceeded":
+            return ContextTooLong
+        hinted = _errors.by_message(message)
+        return hinted if hinted in (ContentFiltered, ContextTooLong) else BadRequest
+    return _errors.by_status(status) or ProviderError
+
+
+def map_error(exc: BaseException, provider: str, secrets: tuple[str, ...] = ()) -> ProviderError:
+    """Turn any SDK or transport exception into the gateway's error tree (docs/wire.md)."""
+    import openai
+
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, Mapping) else {}
+        code = str(exc.code or body.get("code") or exc.status_code)
+        message = body.get("message") or exc.message or ""
+        cls = _status_class(exc.status_code, code, message)
+        retry_after = _errors.parse_retry_after(exc.response.headers) if exc.response is not None else None
+        return _errors.build(cls, provider, message, status=exc.status_code, code=code, retry_after=retry_after,
+                             request_id=exc.request_id, secrets=secrets)
+    if isinstance(exc, openai.APITimeoutError):
+        return _errors.build(ProviderTimeout, provider, "request timed out", code="timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return _errors.build(ProviderUnavailable, provider, "connection failed", code="connection_error")
+    if isinstance(exc, openai.APIError):
+        # An error event inside a 200 stream: no status, never retried by the SDK. Azure may
+        # put an HTTP-like code in it ("429", "500"); otherwise the service broke mid-answer.
+        body = exc.body if isinstance(exc.body, Mapping) else {}
+        code = str(body.get("code") or "stream_error")
+        status = int(code) if code.isdigit() else None
+        cls = _status_class(status, code, exc.message) if status else (
+            ContentFiltered if code == "content_filter" else ProviderUnavailable)
+        return _errors.build(cls, provider, exc.message, code=code, secrets=secrets)
+    mod = type(exc).__module__ or ""
+    if mod.startswith("httpx"):
+        # openai 1.x lets raw httpx errors escape a stream that breaks mid-way.
+        cls = ProviderTimeout if "Timeout" in type(exc).__name__ else ProviderUnavailable
+        return _errors.build(cls, provider, type(exc).__name__, code="transport_error")
+    return _errors.build(ProviderError, provider, type(exc).__name__, code="sdk_error")
+
+
+@functools.cache
+def catchable() -> tuple[type[BaseException], ...]:
+    """What an OpenAI-wire call can raise: the SDK's errors and, from a cut stream, httpx's."""
+    import openai
+
+    kinds: list[type[BaseException]] = [openai.OpenAIError]
+    for name in ("httpx", "httpx2"):
+        try:
+            kinds.append(__import__(name).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(kinds)
+
+
+
+# --- the shared adapter ----------------------------------------------------------------
+
+
+class OpenAIWireProvider:
+    """``complete`` and ``stream`` over an injected OpenAI-wire client (``openai.OpenAI`` or
+    ``openai.AzureOpenAI``). Subclasses set the provider facts and build the client."""
+
+    name = ""
+    supports_streaming = True
+    calibrate_input_tokens = False  # the service tokenises with tiktoken's encodings
+
+    def __init__(self, client, *, model_map: Mapping[str, str] | None = None):
+        self.client = client
+        self.model_map = dict(model_map or {})
+        key = getattr(client, "api_key", None)
+        self._secrets = (key,) if key else ()
+
+    def _fallback_model(self, model: str) -> str:
+        # What to report when the service names no model: what the configured id serves.
+        return self.model_map.get(model, model)
+
+    def complete(self, call: ProviderCall) -> Completion:
+        try:
+            raw = self.client.chat.completions.with_raw_response.create(**to_wire(call))
+            response = raw.parse()
+            request_id = raw.headers.get("x-request-id")
+            return from_wire(response, deployment=self._fallback_model(call.model), request_id=request_id,
+                             provider=self.name)
+        except catchable() as exc:
+            raise map_error(exc, self.name, self._secrets) from None
+
+    def stream(self, call: ProviderCall) -> Iterator[StreamItem]:
+        acc = ChunkAccumulator(self._fallback_model(call.model), provider=self.name)
+        stream = None
+        try:
+            raw = self.client.chat.completions.with_raw_response.create(
+                **to_wire(call), stream=True, stream_options={"include_usage": True}
+            )
+            acc.request_id = raw.headers.get("x-request-id")
+            stream = raw.parse()
+            for chunk in stream:
+                delta = acc.feed(chunk)
+                if delta:
+                    yield delta
+            completion = acc.finish()
+        except (*catchable(), ProviderError) as exc:
+            err = map_error(exc, self.name, self._secrets)
+            if acc.parts:
+                raise _errors.interrupted(err, acc.text) from None
+            raise err from None
+        finally:
+            if stream is not None:
+                stream.close()
+        yield completion
+
+    def close(self) -> None:
+        self.client.close()
