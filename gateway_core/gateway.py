@@ -21,7 +21,7 @@ from .config import Settings
 from .errors import GatewayError, ValidationError
 from .pricing import PriceTable
 from .providers import PROVIDERS
-from .redaction import protect
+from .redact import protect, scrub
 from .runtime import LockedRandom, Route, Runtime
 from .stats import LatencyTracker, OutputTokenStats
 from .tasks import TASKS
@@ -226,13 +226,8 @@ class Gateway:
         return f"req_{random.getrandbits(96):024x}"
 
     def scrub(self, text: str | None) -> str | None:
-        """Remove any configured secret from text bound for the log or a user."""
-        if not text:
-            return text
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "[redacted]")
-        return text[:500]
+        """Mask configured secrets and credentials in text bound for the log or a user."""
+        return scrub(text, self._secrets, limit=500)
 
     def _routes(self, providers: Mapping[str, object]) -> tuple[Route, ...]:
         """Every configured model of every built provider, in registry then configuration order."""

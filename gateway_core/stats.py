@@ -19,11 +19,17 @@ from typing import Iterable, Mapping
 Key = tuple[str, str]  # (provider, model)
 
 
+def nearest_rank(q: float, n: int) -> int:
+    """The 1-based rank of the ``q`` quantile (0 < q <= 1) among ``n`` ordered values: the one
+    percentile definition in the gateway, used on raw windows here and on histograms in analytics."""
+    return max(1, math.ceil(q * n))
+
+
 def percentile(values: Iterable[float], q: float) -> float | None:
     ordered = sorted(values)
     if not ordered:
         return None
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    return ordered[nearest_rank(q, len(ordered)) - 1]
 
 
 def chronological(rows: Iterable[Mapping]) -> list[Mapping]:

@@ -21,7 +21,8 @@ from gateway_core.errors import (
 from gateway_core.config import Settings
 from gateway_core.providers import PROVIDERS, AzureOpenAIProvider, BedrockProvider, bedrock as br
 from gateway_core.providers import openai_wire as ow
-from gateway_core.providers._errors import interrupted, sanitize
+from gateway_core.providers._errors import interrupted
+from gateway_core.redact import sanitize
 from gateway_core.providers.base import ProviderCall
 from gateway_core.types import ChatMessage
 

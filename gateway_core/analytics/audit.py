@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from ..usage.writer import mask_content
+from ..redact import mask_content
 from ..usage.schema import COLUMN_NAMES, TS_FORMAT
 
 Run = Callable[[str, list], pd.DataFrame]

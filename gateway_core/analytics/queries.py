@@ -28,6 +28,7 @@ from .rollups import (
     COST_BINS_PER_DECADE, KIND_COST, KIND_LATENCY, KIND_TTFT, COMPACT_EVERY, compact, create_rollups, facts_sql,
     percentile_value, roll_up,
 )
+from ..stats import nearest_rank
 from .mirror import SqliteSource, create_mirror
 from .votes import vote_summary as _vote_summary
 
@@ -226,7 +227,7 @@ class Analytics:
         rows = []
         for buckets, counts in zip(frame.pop("buckets"), frame.pop("counts")):
             cum = list(accumulate(counts))
-            picks = [buckets[bisect_left(cum, p / 100 * cum[-1])] for p in points]
+            picks = [buckets[bisect_left(cum, nearest_rank(p / 100, cum[-1]))] for p in points]
             rows.append({"n": cum[-1], **{f"p{p}": percentile_value(b) for p, b in zip(points, picks)}})
         return pd.concat([frame, pd.DataFrame(rows, index=frame.index, columns=["n", *(f"p{p}" for p in points)])], axis=1)
 

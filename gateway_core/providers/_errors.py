@@ -1,8 +1,8 @@
-"""Helpers both adapters use to build ``ProviderError``s: message scrubbing and class choice.
+"""Helpers every adapter uses to build ``ProviderError``s: message cleaning and class choice.
 
 Provider messages are useful ("Please retry after 6 seconds") but may echo things that must
-never leave the process: keys, SigV4 signatures, or the request body. ``sanitize`` keeps
-one short line, drops anything that looks like a credential, and every error message is
+never leave the process: keys, SigV4 signatures, or the request body. ``redact.sanitize``
+keeps one short line with anything credential-like masked, and every error message is
 built as ``"<provider> HTTP <status> <code>: <text>"`` so the log can be grepped.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from typing import Iterable
+
+from ..redact import sanitize
 
 from ..errors import (
     AuthFailed,
@@ -23,34 +25,6 @@ from ..errors import (
     RateLimited,
     StreamInterrupted,
 )
-
-MAX_MESSAGE_CHARS = 200
-
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)bearer\s+\S+"),
-    re.compile(r"(?i)(signature|credential|x-amz-security-token|api[-_]?key|authorization)\s*[=:]\s*\S+"),
-    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"),
-    # Long unbroken runs of letters and digits look like keys or tokens; model ids and
-    # request ids survive because they are broken up by '-', '.' or ':'.
-    re.compile(r"\b(?=[A-Za-z0-9+/=]*\d)(?=[A-Za-z0-9+/=]*[A-Za-z])[A-Za-z0-9+/=]{24,}"),
-)
-# A body echoed back by a proxy or an old SDK's str(e) starts like JSON; it may hold the prompt.
-_BODY_ECHO = re.compile(r"\{.*", re.S)
-
-
-def sanitize(text: object, secrets: Iterable[str] = ()) -> str:
-    """One short line of ``text`` with secrets, signatures and echoed bodies removed."""
-    s = " ".join(str(text or "").split())
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            s = s.replace(secret, "***")
-    for pat in _SECRET_PATTERNS:
-        s = pat.sub("***", s)
-    s = _BODY_ECHO.sub("", s).strip()
-    if len(s) > MAX_MESSAGE_CHARS:
-        s = s[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
-    return s
-
 
 def build(
     cls: type[ProviderError],

@@ -28,6 +28,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..pricing import COST_QUANTUM
 from ..providers import PROVIDERS
 from ..types import Usage
 from .migrations import bump_generation, ensure_schema
@@ -119,9 +120,12 @@ def _unit_prices(price_table) -> np.ndarray:
     return out
 
 
+_COST_DIGITS = -COST_QUANTUM.as_tuple().exponent
+
+
 def _money(tokens_in, tokens_out, cached, unit: np.ndarray) -> np.ndarray:
-    # The price table quantises to 1e-10 USD; rounding here keeps the two in step.
-    return np.round((tokens_in - cached) * unit[:, 0] + cached * unit[:, 2] + tokens_out * unit[:, 1], 10)
+    # The price table quantises costs to COST_QUANTUM; rounding to the same grain keeps the two in step.
+    return np.round((tokens_in - cached) * unit[:, 0] + cached * unit[:, 2] + tokens_out * unit[:, 1], _COST_DIGITS)
 
 
 # --- requests and attempts ----------------------------------------------------------------

@@ -12,7 +12,7 @@ it into the REAL the table stores.
 
 from __future__ import annotations
 
-from .writer import mask_content
+from ..redact import mask_content
 from ..types import MAX_USER_CHARS, Attempt, GenerateResult
 
 

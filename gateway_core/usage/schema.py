@@ -115,7 +115,7 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, Decimal):
-        return float(value)
+        return money_value(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -124,6 +124,8 @@ def _sql_value(value: Any) -> Any:
 
 
 def money_value(value: Decimal | float | None) -> float | None:
+    """Money as the REAL the log stores (the one place it is converted); None stays None,
+    because an unpriced cost is not $0."""
     return None if value is None else float(value)
 
 

@@ -5,8 +5,7 @@ row on an in-memory queue; a daemon thread drains the queue and commits rows in 
 (one transaction, one ``executemany`` per batch). The database runs in WAL mode with
 ``synchronous=NORMAL`` and a busy timeout, so several gateway processes can share one
 file: a locked database is retried with backoff, never dropped. The schema, migrations
-and row shape live in ``schema`` and ``migrations``; stored prompt and response text go through
-``mask_content`` first.
+and row shape live in ``schema`` and ``migrations``; rows are built in ``rows``.
 
 Crash-loss bound: an application crash loses only rows that were queued but not yet
 committed, i.e. at most one batch (``batch_max`` rows) plus whatever was queued during
@@ -20,7 +19,6 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import re
 import sqlite3
 import threading
 import time
@@ -34,51 +32,6 @@ from .migrations import ensure_schema
 from .schema import INSERT_SQL, RECENT_COLUMNS, STATUSES, VERDICTS, WRITABLE_SET, connect, money_value, row_values, utc_now_text
 
 log = logging.getLogger(__name__)
-
-
-# --- content masking -------------------------------------------------------------------
-
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_KEYS = re.compile(
-    r"\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI-style secret keys
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
-    r"|(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*\d)(?=[A-Za-z0-9+/_-]*[A-Za-z])[A-Za-z0-9+/_-]{32,}={0,2}"
-)
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-# Phones: an optional +country code, an optional (area) group, then digit groups of 1-5
-# separated by space, dot or dash, 9-15 digits in all (checked in _phone), so French
-# "+33 1 42 68 53 00" and a bare "415) 555-0132" both match.
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(?\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){1,5}(?!\w)"
-    r"|(?<![\w+])\+?\d{10,12}(?!\w)"
-)
-# JSON web tokens: three base64url segments; the header and payload carry claims too.
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _phone(match: re.Match) -> str:
-    text = match.group(0)
-    digits = sum(ch.isdigit() for ch in text)
-    # Dates and short number runs are left alone; masking them would make logs useless.
-    if not 9 <= digits <= 15 or _DATE_LIKE.match(text):
-        return text
-    return "[phone]"
-
-
-def mask_content(text: str | None) -> str | None:
-    """Mask emails, phone numbers, card-like numbers and key-like strings in stored content.
-
-    Keys go first so a long token is never half-masked as a phone number; cards go before
-    phones because a 16-digit card would otherwise read as a phone number.
-    """
-    if not text:
-        return text
-    text = _EMAIL.sub("[email]", text)
-    text = _JWT.sub("[secret]", text)
-    text = _KEYS.sub("[secret]", text)
-    text = _CARD.sub("[card]", text)
-    return _PHONE.sub(_phone, text)
 
 
 # --- the writer ------------------------------------------------------------------------

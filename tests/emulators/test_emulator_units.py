@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 
 from gateway_core.emulators import text, tokens
 from gateway_core.emulators.bedrock import eventstream
@@ -18,15 +19,22 @@ ARTICLE = (
 )
 
 
-def test_event_frames_round_trip_with_valid_crcs():
+def _decoded(data: bytes) -> list:
+    """Frames as botocore's own event-stream decoder reads them (it checks both CRCs)."""
+    buffer = EventStreamBuffer()
+    buffer.add_data(data)
+    return [(message.headers, message.payload) for message in buffer]
+
+
+def test_event_frames_decode_with_botocores_parser():
     data = eventstream.event("contentBlockDelta", {"delta": {"text": "Hi"}}) + eventstream.exception("throttlingException", {"message": "slow down"})
-    frames = eventstream.decode(data)
+    frames = _decoded(data)
     assert frames[0][0][":event-type"] == "contentBlockDelta" and frames[0][1] == b'{"delta":{"text":"Hi"}}'
     assert frames[1][0] == {":exception-type": "throttlingException", ":content-type": "application/json", ":message-type": "exception"}
     corrupted = bytearray(data)
     corrupted[20] ^= 0xFF
-    with pytest.raises(ValueError, match="CRC"):
-        eventstream.decode(bytes(corrupted))
+    with pytest.raises(ChecksumMismatch):
+        _decoded(bytes(corrupted))
 
 
 def test_answers_are_deterministic_and_differ_by_provider_and_model():

@@ -3,7 +3,8 @@
 A frame is a 12-byte prelude (total length, headers length, CRC-32 of those 8 bytes), the
 headers, the payload and a CRC-32 of everything before it. botocore checks both CRCs, so a
 wrong one surfaces as a parse error in the client, never as silently bad data. Only string
-headers (type 7) are needed: every header Bedrock sends is a string.
+headers (type 7) are needed: every header Bedrock sends is a string. Decoding is botocore's
+job (``botocore.eventstream.EventStreamBuffer``); the project only encodes.
 """
 
 from __future__ import annotations
@@ -44,33 +45,3 @@ def exception(exception_type: str, obj: Mapping[str, object]) -> bytes:
     (``throttlingException``, ``modelStreamErrorException``…). botocore raises EventStreamError."""
     headers = {":exception-type": exception_type, ":content-type": "application/json", ":message-type": "exception"}
     return frame(headers, json.dumps(obj, separators=(",", ":")).encode("utf-8"))
-
-
-def decode(data: bytes) -> list[tuple[dict[str, str], bytes]]:
-    """Split a byte string into (headers, payload) pairs, checking both CRCs.
-
-    Used by the tests and handy when debugging a capture; raises ``ValueError`` on a bad frame.
-    """
-    out, pos = [], 0
-    while pos < len(data):
-        total, hlen = struct.unpack_from(">II", data, pos)
-        (pcrc,) = struct.unpack_from(">I", data, pos + 8)
-        if pcrc != _crc(data[pos : pos + 8]):
-            raise ValueError("bad prelude CRC")
-        end = pos + total
-        (mcrc,) = struct.unpack_from(">I", data, end - 4)
-        if mcrc != _crc(data[pos : end - 4]):
-            raise ValueError("bad message CRC")
-        headers, hpos = {}, pos + 12
-        while hpos < pos + 12 + hlen:
-            nlen = data[hpos]
-            name = data[hpos + 1 : hpos + 1 + nlen].decode()
-            hpos += 1 + nlen
-            if data[hpos] != _STRING:
-                raise ValueError("only string headers are supported")
-            (vlen,) = struct.unpack_from(">H", data, hpos + 1)
-            headers[name] = data[hpos + 3 : hpos + 3 + vlen].decode()
-            hpos += 3 + vlen
-        out.append((headers, data[pos + 12 + hlen : end - 4]))
-        pos = end
-    return out

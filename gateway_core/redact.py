@@ -1,0 +1,146 @@
+"""The one place secrets and content are masked, with one marker scheme.
+
+A masked span is replaced by its kind in square brackets: ``[secret]`` for anything that
+grants access (a configured key, a bearer token, a SigV4 credential or signature, an AWS
+access key id, a JWT, a long key-like string), and ``[email]``, ``[phone]`` or ``[card]``
+for personal data in stored content. A header or parameter name is kept and only its value
+is masked (``api-key: [secret]``), so a masked line still says what was there.
+
+- ``scrub`` cleans text bound for a log, a database row or a user: configured secret values
+  and credential patterns.
+- ``sanitize`` turns a provider's error message into one short line: ``scrub``, plus any
+  key-like run and any echoed request body (which may hold the prompt) removed.
+- ``mask_content`` masks stored prompt and response text (``GATEWAY_STORE_CONTENT``).
+- ``protect`` installs a log-record factory that scrubs every record the process creates,
+  ours and the SDKs' (botocore logs signed headers at DEBUG). Records are only created for
+  enabled levels, so it costs nothing while debug logging is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Iterable
+
+SECRET = "[secret]"
+MAX_MESSAGE_CHARS = 200
+MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words
+
+_CREDENTIALS = (
+    # A named credential: keep the name, mask the value (up to a quote, space, comma or '/',
+    # so a SigV4 Credential keeps its date and region scope).
+    (
+        re.compile(
+            r"(?i)\b(signature|credential|x-amz-security-token|api[-_]?key|authorization)"
+            r"(['\"]?\s*[=:]\s*(?:b?['\"])?(?:bearer\s+)?)[^'\"\s,}/]+"
+        ),
+        r"\1\2" + SECRET,
+    ),
+    (re.compile(r"(?i)\b(bearer\s+)[^'\"\s,}]+"), r"\1" + SECRET),
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), SECRET),
+    # JSON web tokens: three base64url segments; the header and payload carry claims too.
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), SECRET),
+)
+# In provider messages, a long unbroken run of letters and digits is a key or token; model
+# and request ids survive because '-', '.' or ':' break them up.
+_KEYLIKE_IN_MESSAGE = re.compile(r"\b(?=[A-Za-z0-9+/=]*\d)(?=[A-Za-z0-9+/=]*[A-Za-z])[A-Za-z0-9+/=]{24,}")
+# A body echoed back by a proxy or an old SDK's str(e) starts like JSON; it may hold the prompt.
+_BODY_ECHO = re.compile(r"\{.*", re.S)
+
+
+def scrub(text: str | None, secrets: Iterable[str] = (), limit: int | None = None) -> str | None:
+    """``text`` with configured ``secrets`` and credential patterns masked, cut to ``limit``."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_CHARS and secret in text:
+            text = text.replace(secret, SECRET)
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text if limit is None else text[:limit]
+
+
+def sanitize(text: object, secrets: Iterable[str] = ()) -> str:
+    """One short line of a provider message, with secrets, key-like runs and echoed bodies removed."""
+    s = scrub(" ".join(str(text or "").split()), secrets) or ""
+    s = _KEYLIKE_IN_MESSAGE.sub(SECRET, s)
+    s = _BODY_ECHO.sub("", s).strip()
+    if len(s) > MAX_MESSAGE_CHARS:
+        s = s[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
+    return s
+
+
+# --- stored content ------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_KEYS_IN_CONTENT = re.compile(
+    r"\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI-style secret keys
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
+    r"|(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*\d)(?=[A-Za-z0-9+/_-]*[A-Za-z])[A-Za-z0-9+/_-]{32,}={0,2}"
+)
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Phones: an optional +country code, an optional (area) group, then digit groups of 1-5
+# separated by space, dot or dash, 9-15 digits in all (checked in _phone), so French
+# "+33 1 42 68 53 00" and a bare "415) 555-0132" both match.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(?\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){1,5}(?!\w)"
+    r"|(?<![\w+])\+?\d{10,12}(?!\w)"
+)
+_JWT = _CREDENTIALS[3][0]
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _phone(match: re.Match) -> str:
+    text = match.group(0)
+    digits = sum(ch.isdigit() for ch in text)
+    # Dates and short number runs are left alone; masking them would make logs useless.
+    if not 9 <= digits <= 15 or _DATE_LIKE.match(text):
+        return text
+    return "[phone]"
+
+
+def mask_content(text: str | None) -> str | None:
+    """Mask emails, phone numbers, card-like numbers and key-like strings in stored content.
+
+    Keys go first so a long token is never half-masked as a phone number; cards go before
+    phones because a 16-digit card would otherwise read as a phone number.
+    """
+    if not text:
+        return text
+    text = _EMAIL.sub("[email]", text)
+    text = _JWT.sub(SECRET, text)
+    text = _KEYS_IN_CONTENT.sub(SECRET, text)
+    text = _CARD.sub("[card]", text)
+    return _PHONE.sub(_phone, text)
+
+
+# --- the process's log records ---------------------------------------------------------------
+
+_lock = threading.Lock()
+_protected: set[str] = set()
+_installed = False
+
+
+def protect(secrets: Iterable[str]) -> None:
+    """Register secret values and make sure the scrubbing log-record factory is installed."""
+    global _installed
+    with _lock:
+        _protected.update(s for s in secrets if s and len(s) >= MIN_SECRET_CHARS)
+        if _installed:
+            return
+        base = logging.getLogRecordFactory()
+
+        def factory(*args, **kwargs):
+            record = base(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # noqa: BLE001 - a broken format is logging's problem, not ours
+                return record
+            clean = scrub(message, tuple(_protected))
+            if clean != message:
+                record.msg, record.args = clean, None
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
