@@ -17,8 +17,8 @@
     │   └── StreamInterrupted           a stream failed after text was sent  not retryable
     └── AllProvidersFailed(attempts)    every candidate failed
 
-The router reads ``error.retryable`` and nothing else, so adding a provider never
-touches routing code. Messages are sanitised before they are built: they never
+The executor reads ``error.retryable`` and nothing else to choose between falling back and
+giving up, so adding a provider never touches the fallback loop or routing. Messages are sanitised before they are built: they never
 carry keys, signatures or prompt text.
 """
 
@@ -62,7 +62,7 @@ class ConfigError(GatewayError):
 
 
 class ProviderError(GatewayError):
-    """A provider call failed. ``retryable`` decides whether the router tries another candidate."""
+    """A provider call failed. ``retryable`` decides whether the executor tries another candidate."""
 
     type_name = "provider_error"
     default_retryable = False

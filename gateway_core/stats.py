@@ -71,7 +71,7 @@ class LatencyTracker:
     """Sliding windows of successful-call latency and TTFT, plus outcomes, per (provider, model).
 
     Failed calls are kept out of the latency windows (a fast 503 is not a fast provider)
-    but count in the outcome window behind ``error_rate``.
+    but count in the outcome window behind the error rate in ``summary``.
     """
 
     def __init__(self, window: int = 200, snapshot_max_age_s: float = SNAPSHOT_MAX_AGE_S):
@@ -118,26 +118,6 @@ class LatencyTracker:
                 self._observe((row["provider"], row["model"]), row.get("latency_ms"), ttft, status == "ok")
                 n += 1
         return n
-
-    def _percentile(self, provider: str, model: str, q: float, kind: str) -> float | None:
-        with self._lock:
-            s = self._series.get((provider, model))
-            values = () if s is None else tuple(s.ttft if kind == "ttft" else s.latency)
-        return percentile(values, q)
-
-    def p50(self, provider: str, model: str, kind: str = "total") -> float | None:
-        """Median latency in ms; ``kind`` is ``total`` or ``ttft``. None without samples."""
-        return self._percentile(provider, model, 0.5, kind)
-
-    def p90(self, provider: str, model: str, kind: str = "total") -> float | None:
-        return self._percentile(provider, model, 0.9, kind)
-
-    def error_rate(self, provider: str, model: str) -> float | None:
-        with self._lock:
-            s = self._series.get((provider, model))
-            if s is None or not s.outcomes:
-                return None
-            return 1.0 - sum(s.outcomes) / len(s.outcomes)
 
     def summary(self, provider: str, model: str) -> dict:
         """Health figures for one (provider, model), for the console: p50_ms, p90_ms,

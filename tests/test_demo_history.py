@@ -119,7 +119,7 @@ def test_purge_removes_only_synthetic_rows_and_analytics_rebuilds(tmp_path, pric
     assert an.headline(Filters(include_synthetic=False))["requests"] == 1
     assert purge_synthetic(path) == written
     assert an.headline()["requests"] == 1
-    assert an.info()["rows"] == 1
+    assert an.headline()["attempts"] == 1
     assert purge_synthetic(path) == 0
 
 

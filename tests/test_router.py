@@ -196,9 +196,9 @@ def test_latency_tracker_p90_uses_nearest_rank_and_ignores_failures():
     for ms in range(1, 11):
         t.observe("azure", "m", ms * 100.0, ms * 10.0, True)
     t.observe("azure", "m", 5.0, None, False)  # a fast failure must not look like a fast provider
-    assert t.p90("azure", "m") == 900.0 and t.p50("azure", "m") == 500.0
-    assert t.p90("azure", "m", "ttft") == 90.0
-    assert t.error_rate("azure", "m") == pytest.approx(1 / 11)
+    health = t.summary("azure", "m")
+    assert (health["p90_ms"], health["p50_ms"], health["ttft_p90_ms"]) == (900.0, 500.0, 90.0)
+    assert health["error_rate"] == pytest.approx(1 / 11)
     snap = t.snapshot()
     assert snap.p90(("azure", "m")) == 900.0 and snap.p90(("azure", "m"), streaming=True) == 90.0
     assert snap.count(("azure", "m")) == 10
@@ -225,7 +225,7 @@ def test_latency_seed_loads_ok_and_error_rows_and_skips_rejected():
     snap = t.snapshot()
     assert snap.p90(("azure", "m")) == 400.0 and snap.count(("azure", "m")) == 2
     assert snap.count(("azure", "m"), streaming=True) == 1
-    assert t.error_rate("azure", "m") == pytest.approx(1 / 3)
+    assert t.summary("azure", "m")["error_rate"] == pytest.approx(1 / 3)
 
 
 def test_snapshot_is_stable_until_something_new_is_observed():

@@ -1,4 +1,4 @@
-"""Row-level analytics: the Requests audit log, per-request detail, provider health, CSV export.
+"""Row-level analytics: the Requests audit log, per-request detail and the CSV export.
 
 These read raw rows rather than rollups. ``run`` is the owning ``Analytics``'s query
 function (refresh-then-query under its lock); per-request detail and the export read
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Callable
 
 import pandas as pd
@@ -61,18 +61,6 @@ def attempts_for(conn: sqlite3.Connection | None, request_id: str) -> pd.DataFra
     for column in ("prompt_text", "response_text"):
         frame[column] = frame[column].map(mask_content)
     return frame
-
-
-def provider_health(run: Run, window_minutes: int, include_synthetic: bool) -> pd.DataFrame:
-    since = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=window_minutes)
-    synthetic = "" if include_synthetic else "AND NOT synthetic"
-    return run(f"""
-        SELECT provider, model, count(*) AS requests,
-               quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS p50_latency_ms,
-               quantile_cont(latency_ms, 0.9) FILTER (status = 'ok') AS p90_latency_ms,
-               avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate
-        FROM logs WHERE ts >= ? AND provider IS NOT NULL {synthetic}
-        GROUP BY ALL ORDER BY provider, model""", [since])
 
 
 def export_csv(conn: sqlite3.Connection | None, where: str, params: list) -> bytes:

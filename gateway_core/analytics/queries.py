@@ -6,7 +6,7 @@ refreshes it by ``id > watermark`` whenever a query finds it older than
 refresh also folds the new rows into daily rollups and log-bucketed histograms
 (``rollups``), which is what keeps the Analytics page fast at millions of rows;
 percentiles therefore come from histograms (within ~2% of exact). Row-level views (the
-audit log, provider health, export) live in ``audit``; the A/B vote summary in
+audit log and the export) live in ``audit``; the A/B vote summary in
 ``votes``. The SQLite file is only ever read.
 """
 
@@ -187,13 +187,6 @@ class Analytics:
             self._source.close()
             self._con.close()
 
-    def info(self) -> dict:
-        """What the mirror holds, for the console's diagnostics."""
-        with self._lock:
-            loaded = [r[0] for r in self._con.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()]
-            rows = self._con.execute("SELECT count(*) FROM logs").fetchone()[0]
-        return {"rows": rows, "watermark": self._watermark, "duckdb": duckdb.__version__, "extensions_loaded": loaded}
-
     def _run(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
         # fetchall + DataFrame costs ~0.5 ms on these small results; DuckDB's .df() ~6 ms.
         with self._lock:
@@ -355,10 +348,6 @@ class Analytics:
         """Every attempt of one request from SQLite (indexed, never stale), content masked."""
         with self._lock:
             return audit.attempts_for(self._source.conn(), request_id)
-
-    def provider_health(self, window_minutes: int = 60, include_synthetic: bool = False) -> pd.DataFrame:
-        """Recent attempts per (provider, model): volume, p50/p90 latency of successes, error rate."""
-        return audit.provider_health(self._run, window_minutes, include_synthetic)
 
     def vote_summary(self) -> pd.DataFrame:
         with self._lock:

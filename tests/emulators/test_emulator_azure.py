@@ -1,4 +1,4 @@
-"""The Azure OpenAI emulator, driven by the real ``openai`` SDK (WIRE §1)."""
+"""The Azure OpenAI emulator, driven by the real ``openai`` SDK (docs/wire.md)."""
 
 from __future__ import annotations
 

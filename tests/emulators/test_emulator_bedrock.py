@@ -1,4 +1,4 @@
-"""The Bedrock runtime emulator, driven by the real boto3 ``bedrock-runtime`` client (WIRE §2)."""
+"""The Bedrock runtime emulator, driven by the real boto3 ``bedrock-runtime`` client (docs/wire.md)."""
 
 from __future__ import annotations
 

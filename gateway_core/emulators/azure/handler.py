@@ -1,6 +1,6 @@
 """The Azure OpenAI emulator's request handler: routing, auth, answers and SSE streams.
 
-Routes (WIRE §1): ``POST /openai/deployments/{dep}/chat/completions?api-version=…`` (the
+Routes (docs/wire.md): ``POST /openai/deployments/{dep}/chat/completions?api-version=…`` (the
 deployment comes from the path; no api-version is a 404) and ``POST /openai/v1/chat/completions``
 (the deployment is the body's ``model``). Either ``api-key`` or ``Authorization: Bearer`` is
 accepted. A stream is: the empty prompt-filter chunk, the role chunk, content chunks, the

@@ -1,7 +1,7 @@
 """Azure OpenAI chat-completions wire format as pure functions: the deployment table,
 request validation, and the JSON bodies of answers, stream chunks and errors.
 
-Shapes follow WIRE §1: the response ``model`` is the model version, not the deployment;
+Shapes follow docs/wire.md: the response ``model`` is the model version, not the deployment;
 every answer carries ``content_filter_results`` and ``prompt_filter_results``; errors are
 ``{"error": {code, message, param, type}}``. Nothing here touches a socket.
 """
@@ -185,7 +185,7 @@ def error(code: str, message: str, param: str | None = None, type_: str | None =
 
 
 def fault_error(status: int, code: str | None, api_version: str, retry_after: int) -> dict:
-    """The body Azure sends for an injected status (WIRE §1.5)."""
+    """The body Azure sends for an injected status (docs/wire.md)."""
     if code == "content_filter":
         flagged = dict(CONTENT_FILTER_RESULTS, violence={"filtered": True, "severity": "high"}, jailbreak={"filtered": False, "detected": False})
         return error("content_filter", "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",

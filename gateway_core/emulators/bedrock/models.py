@@ -1,4 +1,4 @@
-"""The Bedrock emulator's model table and model-id resolution (WIRE §2.4, §3.2).
+"""The Bedrock emulator's model table and model-id resolution (docs/wire.md).
 
 An id may be a bare foundation-model id, a cross-region inference profile (``us.``, ``eu.``,
 ``apac.``, ``jp.``, ``au.``, ``global.`` + id) or a full ARN of either. Each row says which

@@ -1,5 +1,5 @@
 """Bedrock runtime wire format as pure functions: Converse and InvokeModel (Anthropic
-messages) request validation, the answer and its usage, and error codes (WIRE §2).
+messages) request validation, the answer and its usage, and error codes (docs/wire.md).
 
 Validation mirrors what the real service rejects with ``ValidationException``: temperature
 and topP outside 0-1, maxTokens below 1 or above the model's cap, a conversation that does
