@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             path = common.write_result(result, cfg.results_dir)
             results.append(result)
-            print(f"   {module.ID} done in {time.perf_counter() - t0:.1f} s -> {path.relative_to(common.ROOT) if path.is_relative_to(common.ROOT) else path}")
+            print(
+                f"   {module.ID} done in {time.perf_counter() - t0:.1f} s -> {path.relative_to(common.ROOT) if path.is_relative_to(common.ROOT) else path}"
+            )
     finally:
         if not args.keep_work_dir:
             shutil.rmtree(cfg.work_dir, ignore_errors=True)

@@ -54,8 +54,9 @@ class InstantProvider:
         from gateway_core.providers.base import Completion
         from gateway_core.types import Usage
 
-        return Completion(text="Expire old snapshots first.", model=call.model, usage=Usage(96, 7),
-                          finish_reason="stop", request_id="fake-1")
+        return Completion(
+            text="Expire old snapshots first.", model=call.model, usage=Usage(96, 7), finish_reason="stop", request_id="fake-1"
+        )
 
     def complete(self, call):
         return self._completion(call)
@@ -79,8 +80,7 @@ def _null_work() -> int:
 def _request(provider: str, model: str):
     from gateway_core import GenerateRequest
 
-    return GenerateRequest(prompt=PROMPT, task="chat", provider_hint=provider, fallback=False, model=model,
-                           max_tokens=MAX_TOKENS)
+    return GenerateRequest(prompt=PROMPT, task="chat", provider_hint=provider, fallback=False, model=model, max_tokens=MAX_TOKENS)
 
 
 def _direct_callers(gw) -> dict:
@@ -92,8 +92,9 @@ def _direct_callers(gw) -> dict:
 
     s = gw.settings
     azure = AzureOpenAIProvider.from_settings(s, endpoint=gw.emulators.azure.url, api_key="emulated-key").client
-    bedrock = BedrockProvider.from_settings(s, endpoint_url=gw.emulators.bedrock.url, aws_access_key_id="emulated-key",
-                                            aws_secret_access_key="emulated-key").client
+    bedrock = BedrockProvider.from_settings(
+        s, endpoint_url=gw.emulators.bedrock.url, aws_access_key_id="emulated-key", aws_secret_access_key="emulated-key"
+    ).client
     messages = build_messages(_request("azure", common.AZURE_DEPLOYMENT))
     azure_messages = [{"role": m.role, "content": m.content} for m in messages]
     bedrock_kwargs = bedrock_wire.to_wire(ProviderCall(common.HAIKU, messages, MAX_TOKENS))
@@ -150,9 +151,11 @@ def _end_to_end(cfg: Config, sizes: dict, db: Path) -> dict:
                 "added_p99_ms": g["p99"] - d["p99"],
                 "ratio_p50": common.ratio(g["p50"], d["p50"]),
             }
-            cfg.log(f"  {provider:8} gateway p50 {g['p50']:.3f} p99 {g['p99']:.3f} ms | direct p50 {d['p50']:.3f} "
-                    f"p99 {d['p99']:.3f} ms | added p50 {out[provider]['added_p50_ms']:+.3f} "
-                    f"p99 {out[provider]['added_p99_ms']:+.3f} ms | ratio {out[provider]['ratio_p50']}")
+            cfg.log(
+                f"  {provider:8} gateway p50 {g['p50']:.3f} p99 {g['p99']:.3f} ms | direct p50 {d['p50']:.3f} "
+                f"p99 {d['p99']:.3f} ms | added p50 {out[provider]['added_p50_ms']:+.3f} "
+                f"p99 {out[provider]['added_p99_ms']:+.3f} ms | ratio {out[provider]['ratio_p50']}"
+            )
             client.close()
         gw.usage_log.flush()
         out["rows_logged"] = _count_rows(db)
@@ -227,9 +230,11 @@ def _in_process(cfg: Config, sizes: dict, db: Path) -> dict:
                 floor.append((t2 - t1) * 1000.0)
             out[name] = summarize(samples)
             out[f"{name}_noise_floor"] = summarize(floor)
-            cfg.log(f"  in-process {name:16} p50 {out[name]['p50'] * 1000:.0f} us  p99 {out[name]['p99'] * 1000:.0f} us"
-                    f"  (fixed {NULL_WORK_ITEMS}-step loop beside it: p50 {out[f'{name}_noise_floor']['p50'] * 1000:.0f} us"
-                    f" p99 {out[f'{name}_noise_floor']['p99'] * 1000:.0f} us)")
+            cfg.log(
+                f"  in-process {name:16} p50 {out[name]['p50'] * 1000:.0f} us  p99 {out[name]['p99'] * 1000:.0f} us"
+                f"  (fixed {NULL_WORK_ITEMS}-step loop beside it: p50 {out[f'{name}_noise_floor']['p50'] * 1000:.0f} us"
+                f" p99 {out[f'{name}_noise_floor']['p99'] * 1000:.0f} us)"
+            )
         out["components_ms"] = _components(gw, GenerateRequest(**routed), max(100, n // 5))
         for name, s in out["components_ms"].items():
             cfg.log(f"    component {name:16} p50 {s['p50'] * 1000:.0f} us")
@@ -266,11 +271,19 @@ def run(cfg: Config) -> dict:
     if not cfg.mode == "smoke" and not common.machine_facts()["tiktoken_offline_cache"]:
         notes.append("TIKTOKEN_CACHE_DIR unset: token estimates may have used the heuristic fallback")
     return common.make_result(
-        ID, NAME, TITLE, cfg,
+        ID,
+        NAME,
+        TITLE,
+        cfg,
         sizes={**sizes, "max_tokens": MAX_TOKENS, "prompt_chars": len(PROMPT)},
         metrics={"end_to_end": e2e, "in_process": inproc},
-        targets=targets, notes=notes, duration_s=clock() - t0,
-        headlines=[f"{p}: gateway p50 {e2e[p]['gateway_ms']['p50']:.2f} ms vs direct SDK {e2e[p]['direct_ms']['p50']:.2f} ms "
-                   f"(+{e2e[p]['added_p50_ms']:.3f} ms, x{e2e[p]['ratio_p50']})" for p in ("azure", "bedrock")]
+        targets=targets,
+        notes=notes,
+        duration_s=clock() - t0,
+        headlines=[
+            f"{p}: gateway p50 {e2e[p]['gateway_ms']['p50']:.2f} ms vs direct SDK {e2e[p]['direct_ms']['p50']:.2f} ms "
+            f"(+{e2e[p]['added_p50_ms']:.3f} ms, x{e2e[p]['ratio_p50']})"
+            for p in ("azure", "bedrock")
+        ]
         + [f"in-process bookkeeping p50 {routed['p50'] * 1000:.0f} us, p99 {routed['p99'] * 1000:.0f} us"],
     )

@@ -34,10 +34,12 @@ def run(cfg: Config) -> dict:
     gw = Gateway.from_env(common.demo_env(cfg.work_dir / "b2.sqlite", "demo"), dotenv_path=None)
     base = GenerateRequest(prompt=PROMPT, task="chat", max_tokens=sizes["max_tokens"])
     pinned = {
-        "azure": GenerateRequest(prompt=PROMPT, task="chat", max_tokens=sizes["max_tokens"], provider_hint="azure",
-                                 fallback=False),
-        "bedrock": GenerateRequest(prompt=PROMPT, task="chat", max_tokens=sizes["max_tokens"], provider_hint="bedrock",
-                                   fallback=False),
+        "azure": GenerateRequest(
+            prompt=PROMPT, task="chat", max_tokens=sizes["max_tokens"], provider_hint="azure", fallback=False
+        ),
+        "bedrock": GenerateRequest(
+            prompt=PROMPT, task="chat", max_tokens=sizes["max_tokens"], provider_hint="bedrock", fallback=False
+        ),
     }
     steps = {
         "compare": lambda: gw.compare(base, providers=("azure", "bedrock")),
@@ -51,7 +53,7 @@ def run(cfg: Config) -> dict:
         for fn in steps.values():  # warm connections, encodings and the emulators' pacers
             fn()
         for i in range(sizes["rounds"]):
-            for name in order[i % 3:] + order[:i % 3]:
+            for name in order[i % 3 :] + order[: i % 3]:
                 t0 = clock()
                 out = steps[name]()
                 samples[name].append((clock() - t0) * 1000)
@@ -66,18 +68,30 @@ def run(cfg: Config) -> dict:
     metrics["compare_errors"] = errors
     median_ratio = statistics.median(ratios)
     slower_p50 = max(metrics["azure"]["p50"], metrics["bedrock"]["p50"])
-    cfg.log(f"  compare p50 {metrics['compare']['p50']:.0f} ms | azure p50 {metrics['azure']['p50']:.0f} ms | "
-            f"bedrock p50 {metrics['bedrock']['p50']:.0f} ms | ratio per round median {median_ratio:.3f} "
-            f"(of medians {metrics['compare']['p50'] / slower_p50:.3f})")
+    cfg.log(
+        f"  compare p50 {metrics['compare']['p50']:.0f} ms | azure p50 {metrics['azure']['p50']:.0f} ms | "
+        f"bedrock p50 {metrics['bedrock']['p50']:.0f} ms | ratio per round median {median_ratio:.3f} "
+        f"(of medians {metrics['compare']['p50'] / slower_p50:.3f})"
+    )
     targets = [Target("compare / slower single call (median of rounds)", median_ratio, TARGET_RATIO, "x")]
     if errors:
         targets.append(Target("compare sides that failed", errors, 0, "results"))
     common.report_targets(cfg, targets)
     return common.make_result(
-        ID, NAME, TITLE, cfg, sizes={**sizes, "profile": "demo"}, metrics=metrics, targets=targets,
-        notes=["each round times compare and both single calls; the order rotates every round",
-               "demo profile latencies are log-normal with a seeded RNG, so single calls vary round to round"],
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes={**sizes, "profile": "demo"},
+        metrics=metrics,
+        targets=targets,
+        notes=[
+            "each round times compare and both single calls; the order rotates every round",
+            "demo profile latencies are log-normal with a seeded RNG, so single calls vary round to round",
+        ],
         duration_s=clock() - t_start,
-        headlines=[f"compare p50 {metrics['compare']['p50']:.0f} ms vs slower single call p50 {slower_p50:.0f} ms; "
-                   f"median per-round ratio {median_ratio:.3f}"],
+        headlines=[
+            f"compare p50 {metrics['compare']['p50']:.0f} ms vs slower single call p50 {slower_p50:.0f} ms; "
+            f"median per-round ratio {median_ratio:.3f}"
+        ],
     )

@@ -37,8 +37,9 @@ def _direct_streams(gw):
 
     s = gw.settings
     azure = AzureOpenAIProvider.from_settings(s, endpoint=gw.emulators.azure.url, api_key="emulated-key").client
-    bedrock = BedrockProvider.from_settings(s, endpoint_url=gw.emulators.bedrock.url, aws_access_key_id="emulated-key",
-                                            aws_secret_access_key="emulated-key").client
+    bedrock = BedrockProvider.from_settings(
+        s, endpoint_url=gw.emulators.bedrock.url, aws_access_key_id="emulated-key", aws_secret_access_key="emulated-key"
+    ).client
     messages = build_messages(_request("azure", common.AZURE_DEPLOYMENT))
     azure_messages = [{"role": m.role, "content": m.content} for m in messages]
     bedrock_kwargs = bedrock_wire.to_wire(ProviderCall(common.HAIKU, messages, MAX_TOKENS))
@@ -46,9 +47,13 @@ def _direct_streams(gw):
     def azure_ttft() -> float:
         t0 = clock()
         ttft = None
-        stream = azure.chat.completions.create(model=common.AZURE_DEPLOYMENT, messages=azure_messages,
-                                               max_tokens=MAX_TOKENS, stream=True,
-                                               stream_options={"include_usage": True})
+        stream = azure.chat.completions.create(
+            model=common.AZURE_DEPLOYMENT,
+            messages=azure_messages,
+            max_tokens=MAX_TOKENS,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         for chunk in stream:
             if ttft is None and chunk.choices and chunk.choices[0].delta.content:
                 ttft = (clock() - t0) * 1000
@@ -104,23 +109,36 @@ def run(cfg: Config) -> dict:
                 for fn, out in pair if i % 2 == 0 else pair[::-1]:
                     out.append(fn())
             gs, ds = summarize(g), summarize(d)
-            metrics[provider] = {"gateway_ttft_ms": gs, "direct_ttft_ms": ds,
-                                 "paired_diff_ms": summarize([a - b for a, b in zip(g, d)]),
-                                 "added_p50_ms": gs["p50"] - ds["p50"], "added_p99_ms": gs["p99"] - ds["p99"],
-                                 "ratio_p50": common.ratio(gs["p50"], ds["p50"])}
-            cfg.log(f"  {provider:8} TTFT gateway p50 {gs['p50']:.2f} ms | direct p50 {ds['p50']:.2f} ms | added p50 "
-                    f"{metrics[provider]['added_p50_ms']:+.2f} ms p99 {metrics[provider]['added_p99_ms']:+.2f} ms")
+            metrics[provider] = {
+                "gateway_ttft_ms": gs,
+                "direct_ttft_ms": ds,
+                "paired_diff_ms": summarize([a - b for a, b in zip(g, d)]),
+                "added_p50_ms": gs["p50"] - ds["p50"],
+                "added_p99_ms": gs["p99"] - ds["p99"],
+                "ratio_p50": common.ratio(gs["p50"], ds["p50"]),
+            }
+            cfg.log(
+                f"  {provider:8} TTFT gateway p50 {gs['p50']:.2f} ms | direct p50 {ds['p50']:.2f} ms | added p50 "
+                f"{metrics[provider]['added_p50_ms']:+.2f} ms p99 {metrics[provider]['added_p99_ms']:+.2f} ms"
+            )
             targets.append(Target(f"{provider} added TTFT p50", metrics[provider]["added_p50_ms"], TARGET_ADDED_MS, "ms"))
             client.close()
     finally:
         gw.close()
     common.report_targets(cfg, targets)
     return common.make_result(
-        ID, NAME, TITLE, cfg,
+        ID,
+        NAME,
+        TITLE,
+        cfg,
         sizes={**sizes, "max_tokens": MAX_TOKENS, "profile": "fixed ttft, no per-token delay, no jitter"},
-        metrics=metrics, targets=targets,
+        metrics=metrics,
+        targets=targets,
         notes=["emulator TTFT is the profile's value times a per-model factor (mini 0.8, haiku 0.75)"],
         duration_s=clock() - t_start,
-        headlines=[f"{p}: TTFT p50 {m['gateway_ttft_ms']['p50']:.2f} ms via gateway vs {m['direct_ttft_ms']['p50']:.2f} ms "
-                   f"direct ({m['added_p50_ms']:+.2f} ms)" for p, m in metrics.items()],
+        headlines=[
+            f"{p}: TTFT p50 {m['gateway_ttft_ms']['p50']:.2f} ms via gateway vs {m['direct_ttft_ms']['p50']:.2f} ms "
+            f"direct ({m['added_p50_ms']:+.2f} ms)"
+            for p, m in metrics.items()
+        ],
     )

@@ -107,11 +107,20 @@ def _threads(cfg: Config, n_threads: int, n_rows: int, db: Path) -> dict:
     written = _count(db)
     expected = per * n_threads
     write_us = summarize([s for part in samples for s in part])
-    cfg.log(f"  {n_threads} threads: {expected:,} rows, {expected / t_total:,.0f} rows/s committed, "
-            f"write() p50 {write_us['p50']:.2f} us p99 {write_us['p99']:.2f} us, lost {expected - written}")
-    return {"rows_expected": expected, "rows_written": written, "rows_lost": expected - written,
-            "seconds_to_enqueue": t_enqueued, "seconds_to_commit": t_total, "rows_per_s": expected / t_total,
-            "write_us": write_us, "writer_stats": log.stats()}
+    cfg.log(
+        f"  {n_threads} threads: {expected:,} rows, {expected / t_total:,.0f} rows/s committed, "
+        f"write() p50 {write_us['p50']:.2f} us p99 {write_us['p99']:.2f} us, lost {expected - written}"
+    )
+    return {
+        "rows_expected": expected,
+        "rows_written": written,
+        "rows_lost": expected - written,
+        "seconds_to_enqueue": t_enqueued,
+        "seconds_to_commit": t_total,
+        "rows_per_s": expected / t_total,
+        "write_us": write_us,
+        "writer_stats": log.stats(),
+    }
 
 
 def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
@@ -129,8 +138,15 @@ def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
         log.write(row)
         samples.append((clock() - t0) * 1e6)
     log.close()
-    results.put({"tag": tag, "start": t_start, "end": time.time(), "write_us_p50": summarize(samples)["p50"],
-                 "retries": log.stats()["retries"]})
+    results.put(
+        {
+            "tag": tag,
+            "start": t_start,
+            "end": time.time(),
+            "write_us_p50": summarize(samples)["p50"],
+            "retries": log.stats()["retries"],
+        }
+    )
 
 
 def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
@@ -152,12 +168,19 @@ def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
     wall = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     expected = per * n_procs
     written = _count(db)
-    cfg.log(f"  {n_procs} processes: {expected:,} rows, {expected / wall:,.0f} rows/s committed, "
-            f"lock retries {sum(r['retries'] for r in reports)}, lost {expected - written}")
-    return {"rows_expected": expected, "rows_written": written, "rows_lost": expected - written,
-            "seconds_to_commit": wall, "rows_per_s": expected / wall,
-            "write_us_p50_per_process": [r["write_us_p50"] for r in reports],
-            "lock_retries": sum(r["retries"] for r in reports)}
+    cfg.log(
+        f"  {n_procs} processes: {expected:,} rows, {expected / wall:,.0f} rows/s committed, "
+        f"lock retries {sum(r['retries'] for r in reports)}, lost {expected - written}"
+    )
+    return {
+        "rows_expected": expected,
+        "rows_written": written,
+        "rows_lost": expected - written,
+        "seconds_to_commit": wall,
+        "rows_per_s": expected / wall,
+        "write_us_p50_per_process": [r["write_us_p50"] for r in reports],
+        "lock_retries": sum(r["retries"] for r in reports),
+    }
 
 
 def _baseline(cfg: Config, n_rows: int, db: Path) -> dict:
@@ -182,8 +205,9 @@ def _baseline(cfg: Config, n_rows: int, db: Path) -> dict:
     total = clock() - t0
     con.close()
     per_row = summarize(samples)
-    cfg.log(f"  baseline insert+commit per row: {n_rows / total:,.0f} rows/s, p50 {per_row['p50']:.1f} us "
-            f"p99 {per_row['p99']:.1f} us")
+    cfg.log(
+        f"  baseline insert+commit per row: {n_rows / total:,.0f} rows/s, p50 {per_row['p50']:.1f} us p99 {per_row['p99']:.1f} us"
+    )
     return {"rows": n_rows, "rows_written": _count(db), "rows_per_s": n_rows / total, "per_row_us": per_row}
 
 
@@ -197,8 +221,10 @@ def run(cfg: Config) -> dict:
         phase["ratio_vs_baseline"] = common.ratio(phase["rows_per_s"], base["rows_per_s"])
         phase["request_path_speedup_vs_baseline_p50"] = None
     threads["request_path_speedup_vs_baseline_p50"] = common.ratio(base["per_row_us"]["p50"], threads["write_us"]["p50"])
-    cfg.log(f"  ratio vs baseline: threads {threads['ratio_vs_baseline']}x, processes {procs['ratio_vs_baseline']}x rows/s; "
-            f"request path {threads['request_path_speedup_vs_baseline_p50']}x cheaper")
+    cfg.log(
+        f"  ratio vs baseline: threads {threads['ratio_vs_baseline']}x, processes {procs['ratio_vs_baseline']}x rows/s; "
+        f"request path {threads['request_path_speedup_vs_baseline_p50']}x cheaper"
+    )
     targets = [
         Target(f"rows/s, {sizes['threads']} threads", threads["rows_per_s"], TARGET_ROWS_PER_S, "rows/s", at_least=True),
         Target(f"rows/s, {sizes['processes']} processes", procs["rows_per_s"], TARGET_ROWS_PER_S, "rows/s", at_least=True),
@@ -208,15 +234,23 @@ def run(cfg: Config) -> dict:
     ]
     common.report_targets(cfg, targets)
     return common.make_result(
-        ID, NAME, TITLE, cfg, sizes=sizes,
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes=sizes,
         metrics={"threads": threads, "processes": procs, "baseline_insert_commit_per_row": base},
         targets=targets,
-        notes=["throughput counts from the first write() to close() returning, i.e. rows durably committed",
-               "processes each run their own UsageLog on one WAL file, so they contend for the write lock"],
+        notes=[
+            "throughput counts from the first write() to close() returning, i.e. rows durably committed",
+            "processes each run their own UsageLog on one WAL file, so they contend for the write lock",
+        ],
         duration_s=clock() - t0,
-        headlines=[f"{threads['rows_per_s']:,.0f} rows/s from {sizes['threads']} threads, {procs['rows_per_s']:,.0f} rows/s from "
-                   f"{sizes['processes']} processes vs {base['rows_per_s']:,.0f} rows/s one-commit-per-row "
-                   f"(x{threads['ratio_vs_baseline']}, x{procs['ratio_vs_baseline']})",
-                   f"write() p50 {threads['write_us']['p50']:.2f} us vs {base['per_row_us']['p50']:.1f} us per committed row; "
-                   f"rows lost {threads['rows_lost'] + procs['rows_lost']}"],
+        headlines=[
+            f"{threads['rows_per_s']:,.0f} rows/s from {sizes['threads']} threads, {procs['rows_per_s']:,.0f} rows/s from "
+            f"{sizes['processes']} processes vs {base['rows_per_s']:,.0f} rows/s one-commit-per-row "
+            f"(x{threads['ratio_vs_baseline']}, x{procs['ratio_vs_baseline']})",
+            f"write() p50 {threads['write_us']['p50']:.2f} us vs {base['per_row_us']['p50']:.1f} us per committed row; "
+            f"rows lost {threads['rows_lost'] + procs['rows_lost']}",
+        ],
     )

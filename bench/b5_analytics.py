@@ -28,8 +28,13 @@ SIZES = {
     "smoke": {"requests": [2_000], "page_reps": 2, "sqlite_reps": {2_000: 1}, "new_rows": 500, "cache": False},
     # Loading a 1M-row mirror alone takes 10-40 s on the 2-core machine, past the quick budget.
     "quick": {"requests": [100_000], "page_reps": 5, "sqlite_reps": {100_000: 2}, "new_rows": 10_000, "cache": True},
-    "full": {"requests": [100_000, 1_000_000, 10_000_000], "page_reps": 7,
-             "sqlite_reps": {100_000: 5, 1_000_000: 3, 10_000_000: 1}, "new_rows": 10_000, "cache": True},
+    "full": {
+        "requests": [100_000, 1_000_000, 10_000_000],
+        "page_reps": 7,
+        "sqlite_reps": {100_000: 5, 1_000_000: 3, 10_000_000: 1},
+        "new_rows": 10_000,
+        "cache": True,
+    },
 }
 TARGET_1M_MS = 150.0
 TARGET_10M_MS = 1200.0
@@ -48,10 +53,15 @@ PAGE = (
 THREE_CHARTS = ("spend_over_time", "latency_percentiles", "top_users")
 
 SQLITE_PAGE = (
-    ("daily_cost_by_provider_model", """
+    (
+        "daily_cost_by_provider_model",
+        """
         SELECT substr(ts, 1, 10) AS day, provider, model, sum(cost_usd) AS cost, count(*) AS attempts
-        FROM usage_logs WHERE ts >= ? AND provider IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""),
-    ("latency_p50_p95_by_provider", """
+        FROM usage_logs WHERE ts >= ? AND provider IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    ),
+    (
+        "latency_p50_p95_by_provider",
+        """
         WITH r AS (
             SELECT provider, latency_ms,
                    row_number() OVER (PARTITION BY provider ORDER BY latency_ms) AS rn,
@@ -59,10 +69,14 @@ SQLITE_PAGE = (
             FROM usage_logs WHERE ts >= ? AND status = 'ok' AND latency_ms IS NOT NULL)
         SELECT provider, min(CASE WHEN rn >= 0.50 * n THEN latency_ms END) AS p50,
                min(CASE WHEN rn >= 0.95 * n THEN latency_ms END) AS p95
-        FROM r GROUP BY provider"""),
-    ("top_20_users_by_cost", """
+        FROM r GROUP BY provider""",
+    ),
+    (
+        "top_20_users_by_cost",
+        """
         SELECT user, sum(cost_usd) AS cost, count(*) AS attempts FROM usage_logs
-        WHERE ts >= ? GROUP BY user ORDER BY cost DESC LIMIT 20"""),
+        WHERE ts >= ? GROUP BY user ORDER BY cost DESC LIMIT 20""",
+    ),
 )
 
 
@@ -149,11 +163,18 @@ def _visibility(cfg: Config, src: Path, n_new: int) -> dict:
         sync_ms = (clock() - t1) * 1000
     finally:
         analytics.close()
-    cfg.log(f"  {n_new:,} new rows visible after {visible_s:.3f} s (sync of {added:,} rows: {sync_ms:.0f} ms; "
-            f"staleness bound {analytics.max_staleness_s} s)")
-    return {"new_rows": n_new, "visible_s": visible_s, "polls": polls, "incremental_sync_ms": sync_ms,
-            "max_staleness_s": analytics.max_staleness_s,
-            "worst_case_bound_s": analytics.max_staleness_s + sync_ms / 1000}
+    cfg.log(
+        f"  {n_new:,} new rows visible after {visible_s:.3f} s (sync of {added:,} rows: {sync_ms:.0f} ms; "
+        f"staleness bound {analytics.max_staleness_s} s)"
+    )
+    return {
+        "new_rows": n_new,
+        "visible_s": visible_s,
+        "polls": polls,
+        "incremental_sync_ms": sync_ms,
+        "max_staleness_s": analytics.max_staleness_s,
+        "worst_case_bound_s": analytics.max_staleness_s + sync_ms / 1000,
+    }
 
 
 def _one_size(cfg: Config, requests: int, sizes: dict) -> tuple[dict, Path]:
@@ -172,10 +193,18 @@ def _one_size(cfg: Config, requests: int, sizes: dict) -> tuple[dict, Path]:
         analytics.close()
     base = _sqlite_page(db, sizes["sqlite_reps"][requests])
     three, base_p50 = page["three_charts_ms"]["p50"], base["page_ms"]["p50"]
-    out = {**facts, "mirror_initial_load_ms": load_ms, "rows_loaded": loaded, "analytics": page, "sqlite_baseline": base,
-           "ratio_sqlite_over_duckdb_three_charts": common.ratio(base_p50, three)}
-    cfg.log(f"    mirror load {load_ms:,.0f} ms | full page p50 {page['page_ms']['p50']:.1f} ms | three charts "
-            f"{three:.1f} ms vs SQLite {base_p50:,.0f} ms ({out['ratio_sqlite_over_duckdb_three_charts']}x faster)")
+    out = {
+        **facts,
+        "mirror_initial_load_ms": load_ms,
+        "rows_loaded": loaded,
+        "analytics": page,
+        "sqlite_baseline": base,
+        "ratio_sqlite_over_duckdb_three_charts": common.ratio(base_p50, three),
+    }
+    cfg.log(
+        f"    mirror load {load_ms:,.0f} ms | full page p50 {page['page_ms']['p50']:.1f} ms | three charts "
+        f"{three:.1f} ms vs SQLite {base_p50:,.0f} ms ({out['ratio_sqlite_over_duckdb_three_charts']}x faster)"
+    )
     return out, db
 
 
@@ -190,25 +219,46 @@ def run(cfg: Config) -> dict:
     visibility = _visibility(cfg, db_small, sizes["new_rows"])
     for requests, limit in ((1_000_000, TARGET_1M_MS), (10_000_000, TARGET_10M_MS)):
         if str(requests) in per_size:
-            targets.append(Target(f"page query set at {requests // 1_000_000}M requests, p50",
-                                  per_size[str(requests)]["analytics"]["page_ms"]["p50"], limit, "ms"))
+            targets.append(
+                Target(
+                    f"page query set at {requests // 1_000_000}M requests, p50",
+                    per_size[str(requests)]["analytics"]["page_ms"]["p50"],
+                    limit,
+                    "ms",
+                )
+            )
     targets.append(Target(f"{sizes['new_rows']:,} new rows visible", visibility["visible_s"], TARGET_VISIBLE_S, "s"))
     common.report_targets(cfg, targets)
-    notes = ["page = headline, spend over time, tokens by provider, cost distribution, latency percentiles, "
-             "errors over time, top users; default filters (last 30 days); first pass dropped as warm-up",
-             "baseline = three-chart page in SQLite SQL; ratio compares it with the same three charts in DuckDB",
-             "visibility is measured right after a mirror refresh, i.e. close to the worst case"]
+    notes = [
+        "page = headline, spend over time, tokens by provider, cost distribution, latency percentiles, "
+        "errors over time, top users; default filters (last 30 days); first pass dropped as warm-up",
+        "baseline = three-chart page in SQLite SQL; ratio compares it with the same three charts in DuckDB",
+        "visibility is measured right after a mirror refresh, i.e. close to the worst case",
+    ]
     missing = next(iter(per_size.values()))["analytics"]["missing_queries"]
     if missing:
         notes.append(f"analytics functions not found, left out of the page: {', '.join(missing)}")
     if cfg.mode == "quick":
         notes.append("quick mode runs 100k only: the 1M and 10M targets are judged by --full")
-    lines = [f"{m['rows']:,} rows: page p50 {m['analytics']['page_ms']['p50']:.0f} ms (7 queries); three charts "
-             f"{m['analytics']['three_charts_ms']['p50']:.0f} ms vs SQLite {m['sqlite_baseline']['page_ms']['p50']:,.0f} ms "
-             f"(x{m['ratio_sqlite_over_duckdb_three_charts']} faster); mirror load from scratch {m['mirror_initial_load_ms'] / 1000:.1f} s"
-             for m in per_size.values()]
-    lines.append(f"{visibility['new_rows']:,} new rows visible after {visibility['visible_s']:.2f} s "
-                 f"(incremental sync {visibility['incremental_sync_ms']:.0f} ms)")
-    return common.make_result(ID, NAME, TITLE, cfg, sizes=sizes,
-                              metrics={"by_requests": per_size, "visibility": visibility},
-                              targets=targets, notes=notes, duration_s=clock() - t0, headlines=lines)
+    lines = [
+        f"{m['rows']:,} rows: page p50 {m['analytics']['page_ms']['p50']:.0f} ms (7 queries); three charts "
+        f"{m['analytics']['three_charts_ms']['p50']:.0f} ms vs SQLite {m['sqlite_baseline']['page_ms']['p50']:,.0f} ms "
+        f"(x{m['ratio_sqlite_over_duckdb_three_charts']} faster); mirror load from scratch {m['mirror_initial_load_ms'] / 1000:.1f} s"
+        for m in per_size.values()
+    ]
+    lines.append(
+        f"{visibility['new_rows']:,} new rows visible after {visibility['visible_s']:.2f} s "
+        f"(incremental sync {visibility['incremental_sync_ms']:.0f} ms)"
+    )
+    return common.make_result(
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes=sizes,
+        metrics={"by_requests": per_size, "visibility": visibility},
+        targets=targets,
+        notes=notes,
+        duration_s=clock() - t0,
+        headlines=lines,
+    )

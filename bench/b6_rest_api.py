@@ -43,8 +43,14 @@ BODY = {"model": "azure", "messages": [{"role": "user", "content": PROMPT}], "ma
 def _spawn(cfg: Config, args: list[str], env: dict, tag: str, health: str) -> tuple[subprocess.Popen, float]:
     log = open(cfg.work_dir / f"b6_{tag}.log", "wb")
     t0 = clock()
-    proc = subprocess.Popen([sys.executable, "-m", "gateway_core.cli", *args], cwd=common.ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway_core.cli", *args],
+        cwd=common.ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         common.wait_http_ok(health, 60, proc)
     except Exception:
@@ -56,8 +62,13 @@ def _spawn(cfg: Config, args: list[str], env: dict, tag: str, health: str) -> tu
 def _start_emulators(cfg: Config) -> tuple[subprocess.Popen, dict]:
     azure, bedrock = common.free_port(), common.free_port()
     env = common.subprocess_env(cfg.work_dir / "b6_unused.sqlite", "zero")
-    proc, _ = _spawn(cfg, ["emulators", "--azure-port", str(azure), "--bedrock-port", str(bedrock), "--profile", "zero",
-                           "--host", "127.0.0.1"], env, "emulators", f"http://127.0.0.1:{azure}/_emulator/stats")
+    proc, _ = _spawn(
+        cfg,
+        ["emulators", "--azure-port", str(azure), "--bedrock-port", str(bedrock), "--profile", "zero", "--host", "127.0.0.1"],
+        env,
+        "emulators",
+        f"http://127.0.0.1:{azure}/_emulator/stats",
+    )
     live = {
         "GATEWAY_MODE": "live",
         "AZURE_OPENAI_ENDPOINT": f"http://127.0.0.1:{azure}",
@@ -73,8 +84,13 @@ def _start_server(cfg: Config, workers: int, live: dict) -> tuple[subprocess.Pop
     port = common.free_port()
     env = common.subprocess_env(cfg.work_dir / f"b6_w{workers}.sqlite", "zero", **live)
     base = f"http://127.0.0.1:{port}"
-    proc, started = _spawn(cfg, ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env,
-                           f"api_w{workers}", base + "/healthz")
+    proc, started = _spawn(
+        cfg,
+        ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env,
+        f"api_w{workers}",
+        base + "/healthz",
+    )
     return proc, base, started
 
 
@@ -100,6 +116,7 @@ async def _drive(base: str, concurrency: int, total: int) -> dict:
     remaining = total
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
         async def one_worker():
             nonlocal remaining
             while remaining > 0:
@@ -128,8 +145,11 @@ def _in_process(cfg: Config, live: dict, concurrency: int, total: int, sequentia
 
     def one() -> float:
         t0 = clock()
-        gw.generate(GenerateRequest(prompt=PROMPT, task="chat", provider_hint="azure", max_tokens=MAX_TOKENS,
-                                    messages=(ChatMessage("user", PROMPT),)))
+        gw.generate(
+            GenerateRequest(
+                prompt=PROMPT, task="chat", provider_hint="azure", max_tokens=MAX_TOKENS, messages=(ChatMessage("user", PROMPT),)
+            )
+        )
         return (clock() - t0) * 1000
 
     try:
@@ -188,8 +208,10 @@ def run(cfg: Config) -> dict:
 
 def _run(cfg: Config, sizes: dict, live: dict, t_start: float) -> dict:
     base = _in_process(cfg, live, sizes["concurrency"], sizes["requests"], sizes["sequential"])
-    cfg.log(f"  in-process: c=1 p50 {base['sequential_latency_ms']['p50']:.2f} ms | c={sizes['concurrency']} "
-            f"{base['req_per_s']:,.0f} req/s p50 {base['latency_ms']['p50']:.1f} p99 {base['latency_ms']['p99']:.1f} ms")
+    cfg.log(
+        f"  in-process: c=1 p50 {base['sequential_latency_ms']['p50']:.2f} ms | c={sizes['concurrency']} "
+        f"{base['req_per_s']:,.0f} req/s p50 {base['latency_ms']['p50']:.1f} p99 {base['latency_ms']['p99']:.1f} ms"
+    )
     metrics, targets = {"in_process": base}, []
     for workers in sizes["workers"]:
         m = _api(cfg, workers, sizes, live)
@@ -200,24 +222,43 @@ def _run(cfg: Config, sizes: dict, live: dict, t_start: float) -> dict:
         m["added_concurrent_p99_ms"] = c["latency_ms"]["p99"] - base["latency_ms"]["p99"]
         m["throughput_ratio_vs_in_process"] = common.ratio(c["req_per_s"], base["req_per_s"])
         metrics[f"api_{workers}_worker{'s' if workers > 1 else ''}"] = m
-        cfg.log(f"  API {workers} worker(s): c=1 p50 {s['latency_ms']['p50']:.2f} ms (added "
-                f"{m['added_sequential_p50_ms']:+.2f}) | c={sizes['concurrency']} {c['req_per_s']:,.0f} req/s "
-                f"({m['throughput_ratio_vs_in_process']}x in-process) p50 {c['latency_ms']['p50']:.1f} p99 "
-                f"{c['latency_ms']['p99']:.1f} ms | statuses {c['statuses']} | started in {m['server_start_s']:.1f} s")
+        cfg.log(
+            f"  API {workers} worker(s): c=1 p50 {s['latency_ms']['p50']:.2f} ms (added "
+            f"{m['added_sequential_p50_ms']:+.2f}) | c={sizes['concurrency']} {c['req_per_s']:,.0f} req/s "
+            f"({m['throughput_ratio_vs_in_process']}x in-process) p50 {c['latency_ms']['p50']:.1f} p99 "
+            f"{c['latency_ms']['p99']:.1f} ms | statuses {c['statuses']} | started in {m['server_start_s']:.1f} s"
+        )
         bad = sum(v for k, v in (*c["statuses"].items(), *s["statuses"].items()) if k != "200")
-        targets.append(Target(f"{workers} worker(s): added p50 at concurrency 1 (peer bar)", m["added_sequential_p50_ms"],
-                              PEER_ADDED_MS, "ms"))
+        targets.append(
+            Target(
+                f"{workers} worker(s): added p50 at concurrency 1 (peer bar)", m["added_sequential_p50_ms"], PEER_ADDED_MS, "ms"
+            )
+        )
         targets.append(Target(f"{workers} worker(s): non-200 responses", bad, 0, "responses"))
     common.report_targets(cfg, targets)
     return common.make_result(
-        ID, NAME, TITLE, cfg, sizes=sizes, metrics=metrics, targets=targets,
-        notes=["no target is set for B6; the latency bar is LiteLLM's published 3.25 ms overhead over the raw API",
-               "API and baseline both call one standalone zero-latency emulator process (gateway in live mode)",
-               "load generator, API workers and emulator share the same two cores"],
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes=sizes,
+        metrics=metrics,
+        targets=targets,
+        notes=[
+            "no target is set for B6; the latency bar is LiteLLM's published 3.25 ms overhead over the raw API",
+            "API and baseline both call one standalone zero-latency emulator process (gateway in live mode)",
+            "load generator, API workers and emulator share the same two cores",
+        ],
         duration_s=clock() - t_start,
-        headlines=[f"in-process: {base['req_per_s']:,.0f} req/s at c={sizes['concurrency']}, c=1 p50 "
-                   f"{base['sequential_latency_ms']['p50']:.2f} ms"]
-        + [f"{k}: {m['concurrent']['req_per_s']:,.0f} req/s (x{m['throughput_ratio_vs_in_process']}), c=1 added p50 "
-           f"{m['added_sequential_p50_ms']:+.2f} ms, c={sizes['concurrency']} added p50 {m['added_concurrent_p50_ms']:+.1f} ms "
-           f"p99 {m['added_concurrent_p99_ms']:+.1f} ms" for k, m in metrics.items() if k.startswith("api_")],
+        headlines=[
+            f"in-process: {base['req_per_s']:,.0f} req/s at c={sizes['concurrency']}, c=1 p50 "
+            f"{base['sequential_latency_ms']['p50']:.2f} ms"
+        ]
+        + [
+            f"{k}: {m['concurrent']['req_per_s']:,.0f} req/s (x{m['throughput_ratio_vs_in_process']}), c=1 added p50 "
+            f"{m['added_sequential_p50_ms']:+.2f} ms, c={sizes['concurrency']} added p50 {m['added_concurrent_p50_ms']:+.1f} ms "
+            f"p99 {m['added_concurrent_p99_ms']:+.1f} ms"
+            for k, m in metrics.items()
+            if k.startswith("api_")
+        ],
     )

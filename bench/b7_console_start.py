@@ -54,9 +54,22 @@ def _start_streamlit(cfg: Config, db: Path) -> tuple[subprocess.Popen, int, floa
     log = open(cfg.work_dir / "b7_streamlit.log", "wb")
     t0 = clock()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(common.ROOT / "console" / "app.py"), f"--server.port={port}",
-         "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"],
-        cwd=common.ROOT, env=_env(db), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(common.ROOT / "console" / "app.py"),
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--server.headless=true",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=common.ROOT,
+        env=_env(db),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         common.wait_http_ok(f"http://127.0.0.1:{port}/_stcore/health", 60, proc)
@@ -129,8 +142,12 @@ def run(cfg: Config) -> dict:
     probe = _probe(db, sizes["apptest"])  # a restart: the mirror file from the first start is there
     t_spawn = clock()
     proc, port, server_s = _start_streamlit(cfg, db)
-    metrics = {"log_rows": facts["rows"], "streamlit_start_to_health_s": server_s, "fresh_process": probe,
-               "first_start_process": first}
+    metrics = {
+        "log_rows": facts["rows"],
+        "streamlit_start_to_health_s": server_s,
+        "fresh_process": probe,
+        "first_start_process": first,
+    }
     try:
         chromium = _chromium() if sizes["browser"] else None
         if chromium:
@@ -142,24 +159,45 @@ def run(cfg: Config) -> dict:
     first_s = server_s + first["import_s"] + first["gateway_init_s"] + first["mirror_load_s"] + first["page_queries_s"]
     metrics["first_start_components_total_s"] = first_s
     cfg.log(f"  first start (no mirror file): mirror load {first['mirror_load_s']:.2f} s, total {first_s:.2f} s")
-    cfg.log(f"  streamlit up in {server_s:.2f} s | fresh process: import {probe['import_s']:.2f} s, gateway "
-            f"{probe['gateway_init_s']:.2f} s, mirror load {probe['mirror_load_s']:.2f} s, page queries "
-            f"{probe['page_queries_s']:.2f} s | total {metrics['components_total_s']:.2f} s")
+    cfg.log(
+        f"  streamlit up in {server_s:.2f} s | fresh process: import {probe['import_s']:.2f} s, gateway "
+        f"{probe['gateway_init_s']:.2f} s, mirror load {probe['mirror_load_s']:.2f} s, page queries "
+        f"{probe['page_queries_s']:.2f} s | total {metrics['components_total_s']:.2f} s"
+    )
     if "apptest_render_s" in probe:
-        cfg.log(f"  AppTest render of pages/analytics.py (warm imports): {probe['apptest_render_s']:.2f} s, "
-                f"{probe.get('apptest_charts', 0)} charts, exceptions {probe.get('apptest_exceptions')}")
-    notes = ["no browser measurement: not in this mode, or Chromium or Playwright missing" if "browser" not in metrics else
-             "browser: Debian Chromium via Playwright, waiting for the first stVegaLiteChart"]
+        cfg.log(
+            f"  AppTest render of pages/analytics.py (warm imports): {probe['apptest_render_s']:.2f} s, "
+            f"{probe.get('apptest_charts', 0)} charts, exceptions {probe.get('apptest_exceptions')}"
+        )
+    notes = [
+        "no browser measurement: not in this mode, or Chromium or Playwright missing"
+        if "browser" not in metrics
+        else "browser: Debian Chromium via Playwright, waiting for the first stVegaLiteChart"
+    ]
     if "apptest_error" in probe:
         notes.append(f"AppTest render skipped: {probe['apptest_error']}")
     headline = metrics["browser"]["browser_spawn_to_chart_s"] if "browser" in metrics else metrics["components_total_s"]
     what = "spawn to first chart (browser)" if "browser" in metrics else "server start + first-session compute"
-    targets = [Target(f"cold start to first Analytics render, {what}", headline, TARGET_S, "s"),
-               Target("first start before any mirror file exists, server start + compute", first_s, TARGET_S, "s")]
+    targets = [
+        Target(f"cold start to first Analytics render, {what}", headline, TARGET_S, "s"),
+        Target("first start before any mirror file exists, server start + compute", first_s, TARGET_S, "s"),
+    ]
     common.report_targets(cfg, targets)
-    line = (f"restart: streamlit up {server_s:.2f} s + import {probe['import_s']:.2f} s + gateway {probe['gateway_init_s']:.2f} s + "
-            f"mirror load {probe['mirror_load_s']:.2f} s + page queries {probe['page_queries_s']:.2f} s "
-            f"= {metrics['components_total_s']:.2f} s at {facts['rows']:,} rows; first start (mirror built from "
-            f"scratch) {first_s:.2f} s")
-    return common.make_result(ID, NAME, TITLE, cfg, sizes={**sizes, "rows": facts["rows"]}, metrics=metrics,
-                              targets=targets, notes=notes, duration_s=clock() - t_start, headlines=[line])
+    line = (
+        f"restart: streamlit up {server_s:.2f} s + import {probe['import_s']:.2f} s + gateway {probe['gateway_init_s']:.2f} s + "
+        f"mirror load {probe['mirror_load_s']:.2f} s + page queries {probe['page_queries_s']:.2f} s "
+        f"= {metrics['components_total_s']:.2f} s at {facts['rows']:,} rows; first start (mirror built from "
+        f"scratch) {first_s:.2f} s"
+    )
+    return common.make_result(
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes={**sizes, "rows": facts["rows"]},
+        metrics=metrics,
+        targets=targets,
+        notes=notes,
+        duration_s=clock() - t_start,
+        headlines=[line],
+    )

@@ -164,9 +164,19 @@ def machine_facts() -> dict:
     }
 
 
-def make_result(bench_id: str, name: str, title: str, cfg: Config, *, sizes: dict, metrics: dict,
-                targets: list[Target], notes: list[str] | None = None, duration_s: float | None = None,
-                headlines: list[str] | None = None) -> dict:
+def make_result(
+    bench_id: str,
+    name: str,
+    title: str,
+    cfg: Config,
+    *,
+    sizes: dict,
+    metrics: dict,
+    targets: list[Target],
+    notes: list[str] | None = None,
+    duration_s: float | None = None,
+    headlines: list[str] | None = None,
+) -> dict:
     """One result document. ``headlines`` are the few sentences a reader wants: value vs baseline."""
     return {
         "benchmark": bench_id,

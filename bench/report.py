@@ -25,7 +25,9 @@ def rows(results: list[dict]) -> list[tuple[str, str, str, str, str]]:
     out = []
     for r in results:
         for t in r.get("targets", []):
-            out.append((r["benchmark"], t["name"], f"{_value(t)} {t['unit']}".strip(), t["target"], "met" if t["pass"] else "MISSED"))
+            out.append(
+                (r["benchmark"], t["name"], f"{_value(t)} {t['unit']}".strip(), t["target"], "met" if t["pass"] else "MISSED")
+            )
     return out
 
 

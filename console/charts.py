@@ -26,8 +26,12 @@ def spend_over_time(frame: pd.DataFrame, by: str = "provider") -> alt.Chart:
             x=alt.X("bucket:T", title=None),
             y=alt.Y("sum(cost_usd):Q", title="spend (USD)", axis=alt.Axis(format="$,.2f")),
             color=alt.Color(f"{by}:N", scale=scale, title=by),
-            tooltip=[alt.Tooltip("bucket:T"), f"{by}:N", alt.Tooltip("sum(cost_usd):Q", format="$,.4f", title="spend"),
-                     alt.Tooltip("sum(requests):Q", title="requests")],
+            tooltip=[
+                alt.Tooltip("bucket:T"),
+                f"{by}:N",
+                alt.Tooltip("sum(cost_usd):Q", format="$,.4f", title="spend"),
+                alt.Tooltip("sum(requests):Q", title="requests"),
+            ],
         )
     )
 
@@ -42,7 +46,9 @@ def tokens_by_provider(frame: pd.DataFrame) -> alt.Chart:
             y=alt.Y("provider:N", title=None),
             x=alt.X("tokens:Q", title="tokens", axis=alt.Axis(format="~s")),
             color=alt.Color(
-                "token_type:N", title="type", sort=["input", "cached", "output"],
+                "token_type:N",
+                title="type",
+                sort=["input", "cached", "output"],
                 scale=alt.Scale(domain=["input", "cached", "output"], range=["#0f766e", "#5eead4", "#a855f7"]),
             ),
             tooltip=["provider:N", "token_type:N", alt.Tooltip("tokens:Q", format=",")],
@@ -55,12 +61,16 @@ def cost_distribution(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame, height=HEIGHT)
         .mark_bar()
         .encode(
-            x=alt.X("bin_start_usd:Q", scale=alt.Scale(type="log"), title="cost per request (USD, log)",
-                    axis=alt.Axis(format="$~g")),
+            x=alt.X(
+                "bin_start_usd:Q", scale=alt.Scale(type="log"), title="cost per request (USD, log)", axis=alt.Axis(format="$~g")
+            ),
             x2="bin_end_usd:Q",
             y=alt.Y("requests:Q", title="requests"),
-            tooltip=[alt.Tooltip("bin_start_usd:Q", format="$.6f", title="from"),
-                     alt.Tooltip("bin_end_usd:Q", format="$.6f", title="to"), "requests:Q"],
+            tooltip=[
+                alt.Tooltip("bin_start_usd:Q", format="$.6f", title="from"),
+                alt.Tooltip("bin_end_usd:Q", format="$.6f", title="to"),
+                "requests:Q",
+            ],
         )
     )
 
@@ -97,8 +107,10 @@ def top_users(frame: pd.DataFrame) -> alt.Chart:
 
 def estimate_error(frame: pd.DataFrame) -> alt.Chart:
     long = frame.melt(
-        id_vars=["provider", "model", "n"], value_vars=["mean_bias_pct", "prompt_mean_bias_pct"],
-        var_name="estimate", value_name="bias_pct",
+        id_vars=["provider", "model", "n"],
+        value_vars=["mean_bias_pct", "prompt_mean_bias_pct"],
+        var_name="estimate",
+        value_name="bias_pct",
     ).replace({"estimate": {"mean_bias_pct": "total (prompt + expected output)", "prompt_mean_bias_pct": "prompt only"}})
     return (
         alt.Chart(long, height=HEIGHT)

@@ -19,8 +19,9 @@ from gateway_core.usage.schema import VERDICTS as VERDICT_CODES
 
 # Button labels and icons for the log's verdict codes (a, b, tie, both_bad), in that order.
 VERDICTS = dict(zip(VERDICT_CODES, ("A is better", "B is better", "Tie", "Both bad"), strict=True))
-VERDICT_ICONS = dict(zip(VERDICT_CODES, (":material/thumb_up:", ":material/thumb_up:", ":material/balance:",
-                                         ":material/thumb_down:"), strict=True))
+VERDICT_ICONS = dict(
+    zip(VERDICT_CODES, (":material/thumb_up:", ":material/thumb_up:", ":material/balance:", ":material/thumb_down:"), strict=True)
+)
 SIDES = "ABCDEFGH"
 
 
@@ -73,5 +74,8 @@ def side_metrics(run: CompareRun, i: int, gw) -> None:
         st.metric("Cost", fmt.usd(outcome.cost_usd))
         st.metric("Latency", fmt.ms(outcome.latency_ms))
         st.metric("TTFT", fmt.ms(outcome.ttft_ms))
-        st.metric("Tokens", f"{outcome.usage.input_tokens:,}/{outcome.usage.output_tokens:,}",
-                  help=f"input/output tokens ({outcome.usage.source})")
+        st.metric(
+            "Tokens",
+            f"{outcome.usage.input_tokens:,}/{outcome.usage.output_tokens:,}",
+            help=f"input/output tokens ({outcome.usage.source})",
+        )

@@ -30,12 +30,19 @@ def request_controls(prefix: str, *, candidates=()) -> dict:
         out: dict = {"task": task}
         if candidates:
             out["priority"] = st.selectbox(
-                "Priority", PRIORITIES, index=PRIORITIES.index("balanced"), key=f"{prefix}_priority",
+                "Priority",
+                PRIORITIES,
+                index=PRIORITIES.index("balanced"),
+                key=f"{prefix}_priority",
                 format_func=PRIORITY_LABELS.get,
             )
             providers = tuple(dict.fromkeys(p for p, _ in candidates))
             hint = st.segmented_control(
-                "Provider", (AUTO, *providers), default=AUTO, key=f"{prefix}_hint", required=True,
+                "Provider",
+                (AUTO, *providers),
+                default=AUTO,
+                key=f"{prefix}_hint",
+                required=True,
                 format_func=lambda p: p if p == AUTO else provider_label(p),
                 help="auto lets the router choose; a provider goes first, with the others kept as fallback.",
             )
@@ -44,15 +51,17 @@ def request_controls(prefix: str, *, candidates=()) -> dict:
             if len(models) > 1:
                 model = st.selectbox("Model", (AUTO, *models), key=f"{prefix}_model_{hint}")
                 out["model"] = None if model == AUTO else model
-            out["fallback"] = st.toggle("Fall back on failure", value=True, key=f"{prefix}_fallback",
-                                        help="Off: a failure of the first candidate is shown as it is.")
+            out["fallback"] = st.toggle(
+                "Fall back on failure",
+                value=True,
+                key=f"{prefix}_fallback",
+                help="Off: a failure of the first candidate is shown as it is.",
+            )
         limit = st.toggle("Limit output tokens", key=f"{prefix}_limit")
         if limit:
             out["max_tokens"] = st.number_input(
                 "max_tokens", min_value=1, max_value=MAX_OUTPUT_TOKENS, value=512, step=64, key=f"{prefix}_max_tokens"
             )
         if st.toggle("Set temperature", key=f"{prefix}_temp_on"):
-            out["temperature"] = st.slider(
-                "temperature", 0.0, MAX_TEMPERATURE, 0.7, 0.1, key=f"{prefix}_temperature"
-            )
+            out["temperature"] = st.slider("temperature", 0.0, MAX_TEMPERATURE, 0.7, 0.1, key=f"{prefix}_temperature")
     return out

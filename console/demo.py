@@ -18,11 +18,17 @@ SIZES = (5_000, 20_000, 100_000)
 
 
 def load_demo_button(gw, *, key: str, requests: int = 20_000, primary: bool = True) -> None:
-    if st.button("Load demo history", key=key, icon=":material/database_upload:", type="primary" if primary else "secondary",
-                 help=f"Write {requests:,} synthetic requests over the last 30 days into the usage log."):
+    if st.button(
+        "Load demo history",
+        key=key,
+        icon=":material/database_upload:",
+        type="primary" if primary else "secondary",
+        help=f"Write {requests:,} synthetic requests over the last 30 days into the usage log.",
+    ):
         with st.spinner("Writing 30 days of synthetic traffic…"):
-            n = demo_history.seed_demo(gw.settings.db_path, days=30, requests=requests, price_table=gw.prices,
-                                       seed=time.time_ns() % 2**32)
+            n = demo_history.seed_demo(
+                gw.settings.db_path, days=30, requests=requests, price_table=gw.prices, seed=time.time_ns() % 2**32
+            )
         state.analytics().reset()
         st.toast(f"Wrote {n:,} synthetic rows.", icon=":material/check:")
         st.rerun()

@@ -42,7 +42,9 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
         st.subheader("Filters", divider="gray")
         today = _today()
         picked = st.date_input(
-            "Time range (UTC)", value=(today - timedelta(days=DEFAULT_DAYS), today), key=f"{prefix}_range",
+            "Time range (UTC)",
+            value=(today - timedelta(days=DEFAULT_DAYS), today),
+            key=f"{prefix}_range",
             max_value=today,
         )
         known = opts.get("providers", [])
@@ -56,6 +58,13 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
     start, end = date_bounds(picked)
     # All providers selected means no provider filter, so rejected requests (no provider) still count.
     chosen = () if set(providers) == set(known) else tuple(providers) or ("<none>",)
-    f = Filters(start=start, end=end, providers=chosen, models=tuple(models), tasks=tuple(tasks),
-                users=tuple(users), include_synthetic=synthetic)
+    f = Filters(
+        start=start,
+        end=end,
+        providers=chosen,
+        models=tuple(models),
+        tasks=tuple(tasks),
+        users=tuple(users),
+        include_synthetic=synthetic,
+    )
     return f, bucket_for(start, end)

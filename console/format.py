@@ -96,7 +96,7 @@ def short_model(model: str | None) -> str:
         return DASH
     m = model.split("/")[-1]
     if m.startswith("anthropic."):
-        m = m[len("anthropic."):]
+        m = m[len("anthropic.") :]
     return m.removesuffix("-v1:0")
 
 
@@ -203,7 +203,23 @@ def request_label(row) -> str:
 
 def attempt_detail_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns of ``Analytics.attempts_for`` worth reading in an expanded request."""
-    cols = ["attempt", "provider", "model", "status", "error_type", "error_message", "latency_ms", "ttft_ms",
-            "prompt_tokens_est", "input_tokens", "output_tokens", "token_source", "cost_est_usd", "cost_usd",
-            "counterfactual_provider", "counterfactual_cost_usd", "route_reason"]
+    cols = [
+        "attempt",
+        "provider",
+        "model",
+        "status",
+        "error_type",
+        "error_message",
+        "latency_ms",
+        "ttft_ms",
+        "prompt_tokens_est",
+        "input_tokens",
+        "output_tokens",
+        "token_source",
+        "cost_est_usd",
+        "cost_usd",
+        "counterfactual_provider",
+        "counterfactual_cost_usd",
+        "route_reason",
+    ]
     return frame[[c for c in cols if c in frame.columns]]

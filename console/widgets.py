@@ -138,16 +138,23 @@ def headline_metrics(h: dict) -> None:
         ("Savings", fmt.usd_short(h["savings_usd"]), f"vs the best alternative on the other provider ({h['savings_pct']:.1f}%)"),
         ("Error rate", fmt.pct(h["error_rate"]), "final outcome was an error"),
         ("Fallback rate", fmt.pct(h["fallback_rate"]), "requests served after more than one attempt"),
-        ("Tokens", _compact(tokens), f"{h['input_tokens']:,} in ({h['cached_input_tokens']:,} cached) / {h['output_tokens']:,} out"),
-        ("Unpriced", fmt.pct(h["unpriced_share"]), f"attempts on models without a price row; "
-                                                  f"{fmt.pct(h['unpriced_spend_share'])} of estimated spend"),
+        (
+            "Tokens",
+            _compact(tokens),
+            f"{h['input_tokens']:,} in ({h['cached_input_tokens']:,} cached) / {h['output_tokens']:,} out",
+        ),
+        (
+            "Unpriced",
+            fmt.pct(h["unpriced_share"]),
+            f"attempts on models without a price row; {fmt.pct(h['unpriced_spend_share'])} of estimated spend",
+        ),
         ("p50 latency", fmt.ms(h["p50_latency_ms"]), None),
         ("p95 latency", fmt.ms(h["p95_latency_ms"]), None),
         ("p50 TTFT", fmt.ms(h["p50_ttft_ms"]), "time to first token, streamed calls"),
         ("p95 TTFT", fmt.ms(h["p95_ttft_ms"]), None),
     )
     for start in range(0, len(tiles), 4):
-        for col, (label, value, help_text) in zip(st.columns(4), tiles[start:start + 4]):
+        for col, (label, value, help_text) in zip(st.columns(4), tiles[start : start + 4]):
             col.metric(label, value, help=help_text, border=True)
 
 

@@ -37,8 +37,10 @@ def _print_result(r) -> None:
     est = r.estimated_usage
     est_txt = f"{est.input_tokens}+{est.output_tokens} est ({est.source}), " if est else ""
     print(f"tokens   : {est_txt}{r.usage.input_tokens}+{r.usage.output_tokens} actual")
-    print(f"cost     : {_fmt_cost(r.cost_usd)} (estimated {_fmt_cost(r.estimated_cost_usd)}; "
-          f"on {r.counterfactual_provider or 'the other provider'}: {_fmt_cost(r.counterfactual_cost_usd)})")
+    print(
+        f"cost     : {_fmt_cost(r.cost_usd)} (estimated {_fmt_cost(r.estimated_cost_usd)}; "
+        f"on {r.counterfactual_provider or 'the other provider'}: {_fmt_cost(r.counterfactual_cost_usd)})"
+    )
     ttft = f", ttft {r.ttft_ms:.0f} ms" if r.ttft_ms is not None else ""
     print(f"latency  : {r.latency_ms:.0f} ms{ttft}")
     for i, a in enumerate(r.attempts, 1):
@@ -51,8 +53,15 @@ def _generate(args: argparse.Namespace) -> int:
     from .gateway import Gateway
     from .types import GenerateRequest
 
-    req = GenerateRequest(prompt=args.prompt, task=args.task, priority=args.priority, provider_hint=args.provider,
-                          max_tokens=args.max_tokens, temperature=args.temperature, user=args.user)
+    req = GenerateRequest(
+        prompt=args.prompt,
+        task=args.task,
+        priority=args.priority,
+        provider_hint=args.provider,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        user=args.user,
+    )
     with Gateway.from_env() as gw:
         if args.stream:
             stream = gw.stream(req)
@@ -82,8 +91,9 @@ def _smoke(args: argparse.Namespace) -> int:
     with Gateway.from_env() as gw:
         modes = gw.provider_modes()
         for provider, model in gw.candidates():
-            req = GenerateRequest(prompt="Reply with one word: ok", provider_hint=provider, model=model,
-                                  fallback=False, max_tokens=16)
+            req = GenerateRequest(
+                prompt="Reply with one word: ok", provider_hint=provider, model=model, fallback=False, max_tokens=16
+            )
             try:
                 r = gw.generate(req)
                 print(f"OK    {provider:8} {model:45} {modes[provider]:8} {r.latency_ms:7.0f} ms  {_fmt_cost(r.cost_usd)}")

@@ -138,7 +138,11 @@ class ProviderSettings(ConfigModel):
         return model
 
     def secrets(self) -> tuple[str, ...]:
-        values = (secret_value(getattr(self, name)) for name, f in type(self).model_fields.items() if f.annotation in (SecretStr, SecretStr | None))
+        values = (
+            secret_value(getattr(self, name))
+            for name, f in type(self).model_fields.items()
+            if f.annotation in (SecretStr, SecretStr | None)
+        )
         return tuple(v for v in values if v)
 
 

@@ -31,6 +31,7 @@ from .usage.rows import rejected_row
 from .usage.schema import VERDICTS
 from .usage.writer import UsageLog
 
+
 class GatewayStream:
     """Iterate for text chunks; afterwards ``result`` holds the ``GenerateResult``.
 
@@ -59,7 +60,9 @@ class GatewayStream:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, *, providers: Mapping[str, object] | None = None, clock=time.monotonic, seed: int | None = None):
+    def __init__(
+        self, settings: Settings, *, providers: Mapping[str, object] | None = None, clock=time.monotonic, seed: int | None = None
+    ):
         self.settings = settings
         protect(settings.secrets())
         self.emulators = None
@@ -133,7 +136,10 @@ class Gateway:
         self.tokens.seed_calibration(
             (priced_as.get((r["provider"], r["model"]), r["model"]), r["estimate_raw_tokens"], r["input_tokens"])
             for r in rows
-            if r.get("provider") in calibrated and r.get("status") == "ok" and r.get("estimate_raw_tokens") and r.get("input_tokens")
+            if r.get("provider") in calibrated
+            and r.get("status") == "ok"
+            and r.get("estimate_raw_tokens")
+            and r.get("input_tokens")
         )
 
     # --- public API ------------------------------------------------------------------
@@ -190,14 +196,24 @@ class Gateway:
             )
         return out
 
-    def log_rejected(self, error: ValidationError, *, user: str | None = None, source: str = "api", error_type: str | None = None) -> None:
+    def log_rejected(
+        self, error: ValidationError, *, user: str | None = None, source: str = "api", error_type: str | None = None
+    ) -> None:
         """Record a rejected request: which field and where, never the content."""
         self.usage_log.write(
-            rejected_row(self.new_request_id(), error.field, error_type or error.type_name, source=source, user=user,
-                         price_version=self.prices.version)
+            rejected_row(
+                self.new_request_id(),
+                error.field,
+                error_type or error.type_name,
+                source=source,
+                user=user,
+                price_version=self.prices.version,
+            )
         )
 
-    def record_vote(self, compare_id: str, task: str, a: GenerateResult, b: GenerateResult, verdict: str, user: str | None = None) -> None:
+    def record_vote(
+        self, compare_id: str, task: str, a: GenerateResult, b: GenerateResult, verdict: str, user: str | None = None
+    ) -> None:
         if verdict not in VERDICTS:
             raise ValidationError("verdict", f"must be one of {', '.join(VERDICTS)}")
         self.usage_log.record_vote(compare_id=compare_id, task=task, a=a, b=b, verdict=verdict, user=user)
@@ -242,4 +258,3 @@ class Gateway:
 
     def _pinned(self, request: GenerateRequest, provider: str) -> GenerateRequest:
         return replace(request, provider_hint=provider, fallback=False)
-

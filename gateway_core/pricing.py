@@ -264,7 +264,7 @@ def _row(item: dict[str, Any]) -> Price:
 def _money(name: str, value: object) -> Decimal:
     # Strings are the documented form; TOML numbers are accepted via str() so 0.15 stays 0.15.
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"{name!r} must be a decimal string like \"0.15\"")
+        raise ValueError(f'{name!r} must be a decimal string like "0.15"')
     try:
         d = Decimal(str(value).strip())
     except InvalidOperation:

@@ -88,5 +88,3 @@ def build_messages(request: GenerateRequest) -> tuple[ChatMessage, ...]:
 
 def max_tokens_for(request: GenerateRequest) -> int:
     return request.max_tokens if request.max_tokens is not None else TASKS[request.task].default_max_tokens
-
-

@@ -12,8 +12,11 @@ st.title("Analytics")
 f, bucket = sidebar_filters(an, "an")
 h = an.headline(f)
 if h["attempts"] == 0:
-    st.info("Nothing in the usage log for these filters yet. Send a few prompts from the Playground, "
-            "or load 30 days of synthetic traffic.", icon=":material/insights:")
+    st.info(
+        "Nothing in the usage log for these filters yet. Send a few prompts from the Playground, "
+        "or load 30 days of synthetic traffic.",
+        icon=":material/insights:",
+    )
     demo.load_demo_button(gw, key="an_seed")
     st.stop()
 
@@ -22,8 +25,9 @@ widgets.headline_metrics(h)
 left, right = st.columns(2)
 with left.container(border=True):
     st.markdown("**Spend over time**")
-    by = st.segmented_control("Colour by", ("provider", "model"), default="provider", key="an_spend_by",
-                              required=True, label_visibility="collapsed")
+    by = st.segmented_control(
+        "Colour by", ("provider", "model"), default="provider", key="an_spend_by", required=True, label_visibility="collapsed"
+    )
     st.altair_chart(charts.spend_over_time(an.spend_over_time(f, bucket), by), width="stretch")
 with right.container(border=True):
     st.markdown("**Tokens by provider and type**")
@@ -52,12 +56,21 @@ with right.container(border=True):
 st.subheader("Latency percentiles", divider="gray")
 latency = an.latency_percentiles(f)
 st.dataframe(
-    latency, hide_index=True, width="stretch",
-    column_config={c: st.column_config.NumberColumn(c.removesuffix("_ms").replace("_", " "), format="%.0f ms")
-                   for c in latency.columns if c.endswith("_ms")},
+    latency,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        c: st.column_config.NumberColumn(c.removesuffix("_ms").replace("_", " "), format="%.0f ms")
+        for c in latency.columns
+        if c.endswith("_ms")
+    },
 )
 
 st.download_button(
-    "Export filtered attempts (CSV)", data=lambda: an.export_csv(f), file_name="usage_logs.csv", mime="text/csv",
-    icon=":material/download:", on_click="ignore",
+    "Export filtered attempts (CSV)",
+    data=lambda: an.export_csv(f),
+    file_name="usage_logs.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
 )

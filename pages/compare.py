@@ -13,17 +13,25 @@ gw = state.gateway()
 opts = request_controls("cmp")
 configured = gw.configured_providers()
 chosen = st.sidebar.multiselect(
-    "Providers", configured, default=configured[:2], key="cmp_providers", format_func=widgets.provider_label,
+    "Providers",
+    configured,
+    default=configured[:2],
+    key="cmp_providers",
+    format_func=widgets.provider_label,
     help="Pick two for a blind vote, or more to read them side by side.",
 )
 blind = st.sidebar.toggle(
-    "Blind mode", value=True, key="cmp_blind",
+    "Blind mode",
+    value=True,
+    key="cmp_blind",
     help="Label the sides A, B… in random order; the providers are revealed after your vote.",
 )
 
 st.title("Compare")
-st.caption(f"The same prompt goes to {', '.join(map(widgets.provider_label, chosen)) or 'the chosen providers'} "
-           "concurrently, without fallback.")
+st.caption(
+    f"The same prompt goes to {', '.join(map(widgets.provider_label, chosen)) or 'the chosen providers'} "
+    "concurrently, without fallback."
+)
 with st.form("cmp_form", border=False):
     prompt = st.text_area("Prompt", max_chars=MAX_PROMPT_CHARS, key="cmp_prompt", height=110)
     go = st.form_submit_button("Compare", type="primary", icon=":material/compare_arrows:", disabled=len(chosen) < 2)

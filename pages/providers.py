@@ -12,10 +12,14 @@ st.subheader("Health", divider="gray")
 status = gw.provider_status()
 for s in status:
     if s.get("breaker") == "open":
-        st.warning(f"Circuit open for {s['provider']}/{s['model']}: requests skip it until the cooldown ends.",
-                   icon=":material/power_off:")
+        st.warning(
+            f"Circuit open for {s['provider']}/{s['model']}: requests skip it until the cooldown ends.",
+            icon=":material/power_off:",
+        )
 st.dataframe(
-    fmt.health_frame(status), hide_index=True, width="stretch",
+    fmt.health_frame(status),
+    hide_index=True,
+    width="stretch",
     column_config={"samples": st.column_config.NumberColumn(help="calls in the router's sliding window")},
 )
 st.caption("Latency and error rate come from the router's sliding window of recent calls in this process.")
@@ -31,8 +35,9 @@ else:
         for preset in available.values():
             if st.button(preset.name, key=f"chaos_{preset.name}", icon=preset.icon):
                 changed = chaos.apply_preset(gw.emulators, preset)
-                st.toast(f"{preset.name}: applied to {', '.join(named[e] for e in changed) or 'no emulator'}",
-                         icon=":material/bolt:")
+                st.toast(
+                    f"{preset.name}: applied to {', '.join(named[e] for e in changed) or 'no emulator'}", icon=":material/bolt:"
+                )
     with st.expander("Custom fault", icon=":material/tune:"):
         with st.form("chaos_custom", border=False):
             target = st.selectbox("Provider", list(named), key="chaos_provider", format_func=named.get)
@@ -52,7 +57,8 @@ for warning in fmt.lifecycle_warnings(status):
     st.warning(warning, icon=":material/schedule:")
 st.dataframe(
     fmt.prices_frame(gw.prices.rows(), {(p, gw.prices.canonical_model(p, m)) for p, m in gw.candidates()}),
-    hide_index=True, width="stretch",
+    hide_index=True,
+    width="stretch",
     column_config={c: st.column_config.NumberColumn(format="$%.4f") for c in ("input $/1M", "output $/1M", "cached input $/1M")},
 )
 st.caption(f"Price table version `{gw.prices.version}`. Override rows with GATEWAY_PRICES_FILE.")

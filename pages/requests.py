@@ -15,8 +15,9 @@ an = state.fresh_analytics()
 st.title("Requests")
 
 f, _ = sidebar_filters(an, "rq")
-search = st.text_input("Search", key="rq_search", placeholder="request id, user, model, error type or stored prompt",
-                       icon=":material/search:")
+search = st.text_input(
+    "Search", key="rq_search", placeholder="request id, user, model, error type or stored prompt", icon=":material/search:"
+)
 page = int(st.session_state.get("rq_page", 1))
 frame, total = an.requests_page(f, search, page, PAGE_SIZE)
 pages = max(1, math.ceil(total / PAGE_SIZE))
@@ -29,7 +30,11 @@ if frame.empty:
     st.info("No request matches. Widen the time range or clear the search.", icon=":material/search_off:")
 
 for row in frame.to_dict("records"):
-    icon = ":material/alt_route:" if (row.get("attempts") or 1) > 1 and row["status"] == "ok" else fmt.STATUS_ICONS.get(row["status"])
+    icon = (
+        ":material/alt_route:"
+        if (row.get("attempts") or 1) > 1 and row["status"] == "ok"
+        else fmt.STATUS_ICONS.get(row["status"])
+    )
     box = st.expander(fmt.request_label(row), icon=icon, key=f"rq_open_{row['request_id']}", on_change="rerun")
     if not box.open:
         continue  # attempts are fetched only for opened requests
@@ -37,7 +42,9 @@ for row in frame.to_dict("records"):
         st.caption(f"Request `{row['request_id']}`" + (" · synthetic" if row.get("synthetic") else ""))
         detail = an.attempts_for(row["request_id"])
         st.dataframe(
-            fmt.attempt_detail_frame(detail), hide_index=True, width="stretch",
+            fmt.attempt_detail_frame(detail),
+            hide_index=True,
+            width="stretch",
             column_config={
                 "latency_ms": st.column_config.NumberColumn("latency", format="%.0f ms"),
                 "ttft_ms": st.column_config.NumberColumn("TTFT", format="%.0f ms"),

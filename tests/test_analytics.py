@@ -23,11 +23,106 @@ def _at(**delta) -> datetime:
 
 # request, attempt, final, provider, model, status, cost, est, cf, latency, ttft, in, out, cached, user, team, task, ts
 ROWS = [
-    ("r1", 1, 1, "azure", "gpt-4o-mini", "ok", 0.010, 0.011, 0.015, 100.0, 50.0, 1000, 200, 100, "alice", "t1", "chat", _at(minutes=10)),
-    ("r2", 1, 0, "azure", "gpt-4o", "error", None, 0.020, None, 20.0, None, None, None, None, "bob", "t2", "summarise", _at(minutes=20)),
-    ("r2", 2, 1, "bedrock", "claude", "ok", 0.030, 0.028, 0.020, 300.0, None, 2000, 100, 0, "bob", "t2", "summarise", _at(minutes=19)),
-    ("r3", 1, 1, "bedrock", "claude", "error", None, 0.010, None, 50.0, None, None, None, None, "alice", "t1", "chat", _at(hours=3)),
-    ("r4", 1, 1, "azure", "gpt-4o-mini", "ok", None, 0.005, 0.004, 200.0, None, 500, 50, 0, "carol", "t1", "classify", _at(hours=5)),
+    (
+        "r1",
+        1,
+        1,
+        "azure",
+        "gpt-4o-mini",
+        "ok",
+        0.010,
+        0.011,
+        0.015,
+        100.0,
+        50.0,
+        1000,
+        200,
+        100,
+        "alice",
+        "t1",
+        "chat",
+        _at(minutes=10),
+    ),
+    (
+        "r2",
+        1,
+        0,
+        "azure",
+        "gpt-4o",
+        "error",
+        None,
+        0.020,
+        None,
+        20.0,
+        None,
+        None,
+        None,
+        None,
+        "bob",
+        "t2",
+        "summarise",
+        _at(minutes=20),
+    ),
+    (
+        "r2",
+        2,
+        1,
+        "bedrock",
+        "claude",
+        "ok",
+        0.030,
+        0.028,
+        0.020,
+        300.0,
+        None,
+        2000,
+        100,
+        0,
+        "bob",
+        "t2",
+        "summarise",
+        _at(minutes=19),
+    ),
+    (
+        "r3",
+        1,
+        1,
+        "bedrock",
+        "claude",
+        "error",
+        None,
+        0.010,
+        None,
+        50.0,
+        None,
+        None,
+        None,
+        None,
+        "alice",
+        "t1",
+        "chat",
+        _at(hours=3),
+    ),
+    (
+        "r4",
+        1,
+        1,
+        "azure",
+        "gpt-4o-mini",
+        "ok",
+        None,
+        0.005,
+        0.004,
+        200.0,
+        None,
+        500,
+        50,
+        0,
+        "carol",
+        "t1",
+        "classify",
+        _at(hours=5),
+    ),
     ("r5", 1, 1, "azure", "gpt-4o-mini", "ok", 1.000, 1.000, 1.000, 999.0, None, 10, 10, 0, "erin", "t3", "chat", _at(days=40)),
 ]
 TOTAL_EST = {"r1": 1100, "r2": 2200, "r3": 500, "r4": 600, "r5": 20}
@@ -36,19 +131,49 @@ TOTAL_EST = {"r1": 1100, "r2": 2200, "r3": 500, "r4": 600, "r5": 20}
 def _row(t) -> dict:
     rid, attempt, final, provider, model, status, cost, est, cf, lat, ttft, inp, out, cached, user, team, task, ts = t
     return {
-        "request_id": rid, "attempt": attempt, "final": final, "provider": provider, "model": model, "status": status,
-        "cost_usd": cost, "cost_est_usd": est, "counterfactual_cost_usd": cf, "latency_ms": lat, "ttft_ms": ttft,
-        "streamed": ttft is not None, "input_tokens": inp, "output_tokens": out, "cached_input_tokens": cached,
-        "user": user, "team": team, "task": task, "ts": ts, "total_tokens_est": TOTAL_EST[rid],
+        "request_id": rid,
+        "attempt": attempt,
+        "final": final,
+        "provider": provider,
+        "model": model,
+        "status": status,
+        "cost_usd": cost,
+        "cost_est_usd": est,
+        "counterfactual_cost_usd": cf,
+        "latency_ms": lat,
+        "ttft_ms": ttft,
+        "streamed": ttft is not None,
+        "input_tokens": inp,
+        "output_tokens": out,
+        "cached_input_tokens": cached,
+        "user": user,
+        "team": team,
+        "task": task,
+        "ts": ts,
+        "total_tokens_est": TOTAL_EST[rid],
         "unpriced": 1 if (status == "ok" and cost is None) else 0,
         "error_type": {"r2": "rate_limited", "r3": "timeout"}[rid] if status == "error" else None,
     }
 
 
 SYNTHETIC = {
-    "request_id": "r6", "provider": "bedrock", "model": "claude", "status": "ok", "cost_usd": 0.5, "cost_est_usd": 0.4,
-    "counterfactual_cost_usd": 0.6, "latency_ms": 400.0, "input_tokens": 100, "output_tokens": 10, "cached_input_tokens": 0,
-    "user": "dan", "team": "t2", "task": "rewrite", "ts": _at(hours=2), "synthetic": 1, "total_tokens_est": 110,
+    "request_id": "r6",
+    "provider": "bedrock",
+    "model": "claude",
+    "status": "ok",
+    "cost_usd": 0.5,
+    "cost_est_usd": 0.4,
+    "counterfactual_cost_usd": 0.6,
+    "latency_ms": 400.0,
+    "input_tokens": 100,
+    "output_tokens": 10,
+    "cached_input_tokens": 0,
+    "user": "dan",
+    "team": "t2",
+    "task": "rewrite",
+    "ts": _at(hours=2),
+    "synthetic": 1,
+    "total_tokens_est": 110,
 }
 
 
@@ -198,8 +323,17 @@ def test_filter_options_list_distinct_values(an):
 def test_vote_summary_win_rate_with_wilson_interval(log_path, an):
     log = UsageLog(log_path)
     for verdict in ("a", "a", "a", "b", "tie"):
-        log.record_vote(compare_id=f"c-{verdict}", task="chat", verdict=verdict, provider_a="azure", model_a="gpt-4o-mini",
-                        cost_a_usd=0.001, provider_b="bedrock", model_b="claude", cost_b_usd=0.002)
+        log.record_vote(
+            compare_id=f"c-{verdict}",
+            task="chat",
+            verdict=verdict,
+            provider_a="azure",
+            model_a="gpt-4o-mini",
+            cost_a_usd=0.001,
+            provider_b="bedrock",
+            model_b="claude",
+            cost_b_usd=0.002,
+        )
     log.close()
     summary = an.vote_summary().set_index(["provider", "task"])
     azure = summary.loc[("azure", "chat")]
@@ -224,8 +358,11 @@ def test_mirror_works_where_duckdb_can_neither_install_nor_load_an_extension(log
     import duckdb
 
     real_connect = duckdb.connect
-    offline = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-               "extension_directory": str(tmp_path / "no-extensions")}
+    offline = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "extension_directory": str(tmp_path / "no-extensions"),
+    }
 
     def connect(database=":memory:", *args, **kwargs):
         return real_connect(database, *args, config=offline)

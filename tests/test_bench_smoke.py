@@ -50,8 +50,11 @@ def _b6_every_api_response_was_200(result):
             assert set(m["concurrent"]["statuses"]) == {"200"} and set(m["sequential"]["statuses"]) == {"200"}
 
 
-SPECIFIC_CHECKS = {"B1": _b1_logs_every_call_it_made, "B4": _b4_counts_rows_from_threads_and_processes,
-                   "B6": _b6_every_api_response_was_200}
+SPECIFIC_CHECKS = {
+    "B1": _b1_logs_every_call_it_made,
+    "B4": _b4_counts_rows_from_threads_and_processes,
+    "B6": _b6_every_api_response_was_200,
+}
 
 
 @pytest.fixture

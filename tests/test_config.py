@@ -28,7 +28,10 @@ def test_comma_separated_models_give_several_candidates():
 def test_a_deployment_is_priced_as_the_model_it_serves():
     azure = Settings.from_mapping({"AZURE_OPENAI_MODEL_MAP": "prod-mini=gpt-4o-mini, big = gpt-4o"}).provider("azure")
     assert (azure.priced_as("prod-mini"), azure.priced_as("big"), azure.priced_as("gpt-4.1")) == (
-        "gpt-4o-mini", "gpt-4o", "gpt-4.1")
+        "gpt-4o-mini",
+        "gpt-4o",
+        "gpt-4.1",
+    )
 
 
 def test_empty_variables_count_as_unset():
@@ -73,8 +76,13 @@ def test_bad_configuration_names_the_variable(env, variable):
 
 
 def test_secrets_never_show_in_repr():
-    s = Settings.from_mapping({"AZURE_OPENAI_API_KEY": "azure-secret-123", "AWS_SECRET_ACCESS_KEY": "aws-secret-456",
-                               "GATEWAY_API_KEYS": "api-secret-789"})
+    s = Settings.from_mapping(
+        {
+            "AZURE_OPENAI_API_KEY": "azure-secret-123",
+            "AWS_SECRET_ACCESS_KEY": "aws-secret-456",
+            "GATEWAY_API_KEYS": "api-secret-789",
+        }
+    )
     text = repr(s)
     assert "azure-secret-123" not in text and "aws-secret-456" not in text and "api-secret-789" not in text
     assert set(s.secrets()) >= {"azure-secret-123", "aws-secret-456", "api-secret-789"}

@@ -211,12 +211,29 @@ def test_cli_generate_prints_answer_provider_route_and_cost(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "GATEWAY_MODE": "demo", "GATEWAY_EMULATOR_PROFILE": "zero",
-           "GATEWAY_DB_PATH": str(tmp_path / "cli.sqlite")}
+    env = {
+        **os.environ,
+        "GATEWAY_MODE": "demo",
+        "GATEWAY_EMULATOR_PROFILE": "zero",
+        "GATEWAY_DB_PATH": str(tmp_path / "cli.sqlite"),
+    }
     out = subprocess.run(
-        [sys.executable, "-m", "gateway_core.cli", "generate", "Summarise: " + PARAGRAPH, "--task", "summarise",
-         "--provider", "bedrock"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "gateway_core.cli",
+            "generate",
+            "Summarise: " + PARAGRAPH,
+            "--task",
+            "summarise",
+            "--provider",
+            "bedrock",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "provider : bedrock" in out.stdout
@@ -229,9 +246,19 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "GATEWAY_MODE": "demo", "GATEWAY_EMULATOR_PROFILE": "zero",
-           "GATEWAY_DB_PATH": str(tmp_path / "cli.sqlite")}
-    out = subprocess.run([sys.executable, "-m", "gateway_core.cli", "generate", "   "],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    env = {
+        **os.environ,
+        "GATEWAY_MODE": "demo",
+        "GATEWAY_EMULATOR_PROFILE": "zero",
+        "GATEWAY_DB_PATH": str(tmp_path / "cli.sqlite"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway_core.cli", "generate", "   "],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: prompt:") and "Traceback" not in out.stderr

@@ -36,28 +36,59 @@ def call(*msgs, temperature=None, model="m"):
 # --- Azure converters ------------------------------------------------------------------
 
 AZURE_STREAM = [
-    {"id": "", "object": "", "created": 0, "model": "", "choices": [],
-     "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]},
-    {"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o-mini-2024-07-18",
-     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}], "usage": None},
-    {"id": "c1", "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]},
+    {
+        "id": "",
+        "object": "",
+        "created": 0,
+        "model": "",
+        "choices": [],
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+    },
+    {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        "usage": None,
+    },
+    {
+        "id": "c1",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}],
+    },
     {"id": "c1", "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": None}]},
     {"id": "c1", "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-    {"id": "c1", "model": "gpt-4o-mini-2024-07-18", "choices": [],
-     "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14, "prompt_tokens_details": {"cached_tokens": 4}}},
+    {
+        "id": "c1",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14, "prompt_tokens_details": {"cached_tokens": 4}},
+    },
 ]
 
 
 def test_azure_to_wire_keeps_roles_and_omits_unset_temperature():
     wire = ow.to_wire(call(("system", "be brief"), ("user", "hi")))
-    assert wire == {"model": "m", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], "max_tokens": 64}
+    assert wire == {
+        "model": "m",
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        "max_tokens": 64,
+    }
     assert ow.to_wire(call(("user", "hi"), temperature=1.5))["temperature"] == 1.5
 
 
 def test_azure_from_wire_reads_text_model_version_and_cached_tokens():
-    payload = {"id": "chatcmpl-1", "model": "gpt-4o-mini-2024-07-18",
-               "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Hi there"}}],
-               "usage": {"prompt_tokens": 33, "completion_tokens": 5, "total_tokens": 38, "prompt_tokens_details": {"cached_tokens": 10}}}
+    payload = {
+        "id": "chatcmpl-1",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Hi there"}}],
+        "usage": {
+            "prompt_tokens": 33,
+            "completion_tokens": 5,
+            "total_tokens": 38,
+            "prompt_tokens_details": {"cached_tokens": 10},
+        },
+    }
     c = ow.from_wire(payload, deployment="gpt-4o-mini", request_id="req-1", provider="azure")
     assert (c.text, c.model, c.finish_reason, c.request_id) == ("Hi there", "gpt-4o-mini-2024-07-18", "stop", "req-1")
     assert (c.usage.input_tokens, c.usage.output_tokens, c.usage.cached_input_tokens, c.usage.source) == (33, 5, 10, "provider")
@@ -91,7 +122,9 @@ def test_azure_stream_that_ends_early_is_a_cut(cut):
 
 
 def test_bedrock_to_wire_moves_system_and_merges_same_role_turns():
-    wire = br.to_wire(call(("system", "be brief"), ("user", "a"), ("user", "b"), ("assistant", "c"), ("assistant", "d"), ("user", "e")))
+    wire = br.to_wire(
+        call(("system", "be brief"), ("user", "a"), ("user", "b"), ("assistant", "c"), ("assistant", "d"), ("user", "e"))
+    )
     assert wire["system"] == [{"text": "be brief"}]
     assert wire["messages"] == [
         {"role": "user", "content": [{"text": "a"}, {"text": "b"}]},
@@ -117,11 +150,20 @@ def test_bedrock_without_user_turn_is_a_bad_request():
 
 
 def test_bedrock_from_wire_joins_text_blocks_and_folds_cache_reads_into_input():
-    payload = {"output": {"message": {"role": "assistant", "content": [{"text": "Hel"}, {"text": "lo"}]}},
-               "stopReason": "end_turn", "usage": {"inputTokens": 5, "outputTokens": 2, "totalTokens": 7, "cacheReadInputTokens": 3},
-               "metrics": {"latencyMs": 12}, "ResponseMetadata": {"RequestId": "rid"}}
+    payload = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Hel"}, {"text": "lo"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 5, "outputTokens": 2, "totalTokens": 7, "cacheReadInputTokens": 3},
+        "metrics": {"latencyMs": 12},
+        "ResponseMetadata": {"RequestId": "rid"},
+    }
     c = br.from_wire(payload, model="anthropic.claude-3-haiku-20240307-v1:0")
-    assert (c.text, c.finish_reason, c.request_id, c.model) == ("Hello", "end_turn", "rid", "anthropic.claude-3-haiku-20240307-v1:0")
+    assert (c.text, c.finish_reason, c.request_id, c.model) == (
+        "Hello",
+        "end_turn",
+        "rid",
+        "anthropic.claude-3-haiku-20240307-v1:0",
+    )
     assert (c.usage.input_tokens, c.usage.output_tokens, c.usage.cached_input_tokens) == (8, 2, 3)
 
 
@@ -160,22 +202,26 @@ def azure_status_error(status, code, message="boom", headers=None):
     body = {"error": {"code": code, "message": message}}
     resp = httpx2.Response(status, json=body, headers=headers or {"x-request-id": "rid-1"}, request=_REQ)
     return openai.AzureOpenAI(azure_endpoint="http://127.0.0.1:1", api_key="k" * 8, api_version="2024-10-21")._make_status_error(
-        f"Error code: {status}", body=body["error"], response=resp)
+        f"Error code: {status}", body=body["error"], response=resp
+    )
 
 
-@pytest.mark.parametrize("status,code,cls,retryable", [
-    (400, "content_filter", ContentFiltered, False),
-    (400, "context_length_exceeded", ContextTooLong, False),
-    (400, "unsupported_parameter", BadRequest, False),
-    (422, "422", BadRequest, False),
-    (401, "401", AuthFailed, False),
-    (403, "AuthorizationFailed", AuthFailed, False),
-    (404, "DeploymentNotFound", ModelNotFound, False),
-    (408, "408", ProviderTimeout, True),
-    (429, "429", RateLimited, True),
-    (500, "InternalServerError", ProviderUnavailable, True),
-    (503, "503", ProviderUnavailable, True),
-])
+@pytest.mark.parametrize(
+    "status,code,cls,retryable",
+    [
+        (400, "content_filter", ContentFiltered, False),
+        (400, "context_length_exceeded", ContextTooLong, False),
+        (400, "unsupported_parameter", BadRequest, False),
+        (422, "422", BadRequest, False),
+        (401, "401", AuthFailed, False),
+        (403, "AuthorizationFailed", AuthFailed, False),
+        (404, "DeploymentNotFound", ModelNotFound, False),
+        (408, "408", ProviderTimeout, True),
+        (429, "429", RateLimited, True),
+        (500, "InternalServerError", ProviderUnavailable, True),
+        (503, "503", ProviderUnavailable, True),
+    ],
+)
 def test_azure_status_errors_map_to_the_gateway_tree(status, code, cls, retryable):
     err = ow.map_error(azure_status_error(status, code), "azure")
     assert type(err) is cls and err.retryable is retryable
@@ -183,8 +229,9 @@ def test_azure_status_errors_map_to_the_gateway_tree(status, code, cls, retryabl
 
 
 def test_azure_429_carries_retry_after_from_headers():
-    err = ow.map_error(azure_status_error(429, "429", "Please retry after 6 seconds.", {"retry-after": "6", "retry-after-ms": "6000"}),
-                       "azure")
+    err = ow.map_error(
+        azure_status_error(429, "429", "Please retry after 6 seconds.", {"retry-after": "6", "retry-after-ms": "6000"}), "azure"
+    )
     assert isinstance(err, RateLimited) and err.retry_after == 6.0
 
 
@@ -205,63 +252,76 @@ def test_azure_error_message_hides_the_key_and_the_prompt():
 
 
 def client_error(code, status, message="boom", cls=bce.ClientError):
-    response = {"Error": {"Code": code, "Message": message},
-                "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "rid-2", "HTTPHeaders": {}}}
+    response = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "rid-2", "HTTPHeaders": {}},
+    }
     return cls(response, "Converse")
 
 
-@pytest.mark.parametrize("code,status,message,cls", [
-    ("ThrottlingException", 429, "Too many requests, please wait before trying again.", RateLimited),
-    ("ServiceQuotaExceededException", 400, "quota", RateLimited),
-    ("429", 429, "", RateLimited),
-    ("ModelNotReadyException", 429, "not ready", ProviderUnavailable),
-    ("ModelTimeoutException", 408, "took too long", ProviderTimeout),
-    ("ModelErrorException", 424, "model error", ProviderUnavailable),
-    ("InternalServerException", 500, "internal", ProviderUnavailable),
-    ("ServiceUnavailableException", 503, "unavailable", ProviderUnavailable),
-    ("502", 502, "", ProviderUnavailable),
-    ("ValidationException", 400, "temperature must be <= 1", BadRequest),
-    ("ValidationException", 400, "Input is too long for requested model.", ContextTooLong),
-    ("ValidationException", 400, "The content was blocked by the content filter.", ContentFiltered),
-    ("ValidationException", 400, "The provided model identifier is invalid.", ModelNotFound),
-    ("ValidationException", 400, "Invocation of model ID x with on-demand throughput isn't supported.", ModelNotFound),
-    ("ValidationException", 400, "Service is temporarily unavailable, please try again", ProviderUnavailable),
-    ("ValidationException", 400, "Too many connections, please wait before trying again.", ProviderUnavailable),
-    ("AccessDeniedException", 403, "You don't have access to the model", AuthFailed),
-    ("UnrecognizedClientException", 403, "The security token included in the request is invalid.", AuthFailed),
-    ("ResourceNotFoundException", 404, "Model has reached the end of its life", ModelNotFound),
-])
+@pytest.mark.parametrize(
+    "code,status,message,cls",
+    [
+        ("ThrottlingException", 429, "Too many requests, please wait before trying again.", RateLimited),
+        ("ServiceQuotaExceededException", 400, "quota", RateLimited),
+        ("429", 429, "", RateLimited),
+        ("ModelNotReadyException", 429, "not ready", ProviderUnavailable),
+        ("ModelTimeoutException", 408, "took too long", ProviderTimeout),
+        ("ModelErrorException", 424, "model error", ProviderUnavailable),
+        ("InternalServerException", 500, "internal", ProviderUnavailable),
+        ("ServiceUnavailableException", 503, "unavailable", ProviderUnavailable),
+        ("502", 502, "", ProviderUnavailable),
+        ("ValidationException", 400, "temperature must be <= 1", BadRequest),
+        ("ValidationException", 400, "Input is too long for requested model.", ContextTooLong),
+        ("ValidationException", 400, "The content was blocked by the content filter.", ContentFiltered),
+        ("ValidationException", 400, "The provided model identifier is invalid.", ModelNotFound),
+        ("ValidationException", 400, "Invocation of model ID x with on-demand throughput isn't supported.", ModelNotFound),
+        ("ValidationException", 400, "Service is temporarily unavailable, please try again", ProviderUnavailable),
+        ("ValidationException", 400, "Too many connections, please wait before trying again.", ProviderUnavailable),
+        ("AccessDeniedException", 403, "You don't have access to the model", AuthFailed),
+        ("UnrecognizedClientException", 403, "The security token included in the request is invalid.", AuthFailed),
+        ("ResourceNotFoundException", 404, "Model has reached the end of its life", ModelNotFound),
+    ],
+)
 def test_bedrock_client_errors_map_to_the_gateway_tree(code, status, message, cls):
     err = br._map_error(client_error(code, status, message))
     assert type(err) is cls and err.provider == "bedrock" and err.status == status
 
 
-@pytest.mark.parametrize("code,cls", [
-    ("throttlingException", RateLimited),
-    ("serviceUnavailableException", ProviderUnavailable),
-    ("internalServerException", ProviderUnavailable),
-    ("modelStreamErrorException", ProviderUnavailable),
-    ("validationException", BadRequest),
-    ("modelTimeoutException", ProviderTimeout),
-])
+@pytest.mark.parametrize(
+    "code,cls",
+    [
+        ("throttlingException", RateLimited),
+        ("serviceUnavailableException", ProviderUnavailable),
+        ("internalServerException", ProviderUnavailable),
+        ("modelStreamErrorException", ProviderUnavailable),
+        ("validationException", BadRequest),
+        ("modelTimeoutException", ProviderTimeout),
+    ],
+)
 def test_bedrock_in_stream_lower_camel_codes_map_like_http_ones(code, cls):
     exc = bce.EventStreamError({"Error": {"Code": code, "Message": "m"}}, "ConverseStream")
     assert type(br._map_error(exc)) is cls
 
 
-@pytest.mark.parametrize("exc,cls", [
-    (bce.ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), ProviderTimeout),
-    (bce.ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"), ProviderTimeout),
-    (bce.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), ProviderUnavailable),
-    (bce.NoCredentialsError(), AuthFailed),
-])
+@pytest.mark.parametrize(
+    "exc,cls",
+    [
+        (bce.ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), ProviderTimeout),
+        (bce.ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"), ProviderTimeout),
+        (bce.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), ProviderUnavailable),
+        (bce.NoCredentialsError(), AuthFailed),
+    ],
+)
 def test_bedrock_transport_errors_map_by_kind(exc, cls):
     assert type(br._map_error(exc)) is cls
 
 
 def test_bedrock_error_message_drops_signatures_and_access_keys():
-    msg = ("The request signature we calculated does not match. Credential=AKIAABCDEFGHIJKLMNOP/20261126/us-east-1/bedrock "
-           "Signature=7f3a0c9be1d2f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9")
+    msg = (
+        "The request signature we calculated does not match. Credential=AKIAABCDEFGHIJKLMNOP/20261126/us-east-1/bedrock "
+        "Signature=7f3a0c9be1d2f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9"
+    )
     err = br._map_error(client_error("InvalidSignatureException", 403, msg))
     assert isinstance(err, AuthFailed)
     assert "AKIA" not in err.message and "7f3a0c9b" not in err.message
@@ -308,11 +368,19 @@ def test_azure_from_settings_names_the_missing_variable():
 
 
 def test_adapters_built_from_settings_bound_sdk_attempts():
-    s = Settings.from_mapping({"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:1", "AZURE_OPENAI_API_KEY": "k" * 8,
-                               "GATEWAY_SDK_MAX_ATTEMPTS": "3", "GATEWAY_TIMEOUT_S": "42"})
+    s = Settings.from_mapping(
+        {
+            "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:1",
+            "AZURE_OPENAI_API_KEY": "k" * 8,
+            "GATEWAY_SDK_MAX_ATTEMPTS": "3",
+            "GATEWAY_TIMEOUT_S": "42",
+        }
+    )
     azure = AzureOpenAIProvider.from_settings(s)
     assert azure.client.max_retries == 2 and azure.client.timeout.read == 42.0
-    bedrock = BedrockProvider.from_settings(s, endpoint_url="http://127.0.0.1:1", aws_access_key_id="t", aws_secret_access_key="t")
+    bedrock = BedrockProvider.from_settings(
+        s, endpoint_url="http://127.0.0.1:1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
     cfg = bedrock.client.meta.config
     assert cfg.retries == {"mode": "standard", "total_max_attempts": 3} and cfg.read_timeout == 42.0
     assert bedrock.client.meta.region_name == s.provider("bedrock").region

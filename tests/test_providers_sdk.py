@@ -105,7 +105,14 @@ def test_stream_yields_text_then_exactly_one_completion_with_usage(emus, name):
 
 
 def test_bedrock_accepts_openai_temperature_and_unalternated_turns(emus):
-    turns = (("system", "Be brief."), ("user", "Hello."), ("user", "Summarise: sales rose."), ("assistant", "Sure."), ("assistant", "Ready."), ("user", "Go on."))
+    turns = (
+        ("system", "Be brief."),
+        ("user", "Hello."),
+        ("user", "Summarise: sales rose."),
+        ("assistant", "Sure."),
+        ("assistant", "Ready."),
+        ("user", "Go on."),
+    )
     done = build(emus, "bedrock").complete(call("bedrock", *turns, temperature=1.8))
     assert done.text.strip() and done.usage.output_tokens > 0
 
@@ -123,7 +130,9 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
-@pytest.mark.parametrize("fault,cls,retryable", FAULTS, ids=lambda v: str(v.get("code") or v["status"]) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    "fault,cls,retryable", FAULTS, ids=lambda v: str(v.get("code") or v["status"]) if isinstance(v, dict) else None
+)
 def test_each_fault_maps_to_its_error_class(emus, name, fault, cls, retryable):
     emu(emus, name).set_faults(**fault)
     with pytest.raises(ProviderError) as e:

@@ -3,10 +3,28 @@
 import gateway_core
 
 EXPECTED = {
-    "AllProvidersFailed", "Attempt", "AuthFailed", "BadRequest", "ChatMessage", "ConfigError", "ContentFiltered",
-    "ContextTooLong", "Gateway", "GatewayError", "GatewayStream", "GenerateRequest", "GenerateResult",
-    "ModelNotFound", "ProviderError", "ProviderTimeout", "ProviderUnavailable", "RateLimited", "Settings",
-    "StreamInterrupted", "Usage", "ValidationError",
+    "AllProvidersFailed",
+    "Attempt",
+    "AuthFailed",
+    "BadRequest",
+    "ChatMessage",
+    "ConfigError",
+    "ContentFiltered",
+    "ContextTooLong",
+    "Gateway",
+    "GatewayError",
+    "GatewayStream",
+    "GenerateRequest",
+    "GenerateResult",
+    "ModelNotFound",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimited",
+    "Settings",
+    "StreamInterrupted",
+    "Usage",
+    "ValidationError",
 }
 
 

@@ -10,8 +10,10 @@ from gateway_core.redact import mask_content, protect, sanitize, scrub
 
 
 def test_scrub_masks_configured_secrets_and_credential_values_but_keeps_their_names():
-    text = ("key abcd-secret-1234 in api-key: 5f2b9c0d1e and Authorization: Bearer tok_live_99, "
-            "Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/bedrock/aws4_request, Signature=9f86d081")
+    text = (
+        "key abcd-secret-1234 in api-key: 5f2b9c0d1e and Authorization: Bearer tok_live_99, "
+        "Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/bedrock/aws4_request, Signature=9f86d081"
+    )
     out = scrub(text, ("abcd-secret-1234",))
     for secret in ("abcd-secret-1234", "5f2b9c0d1e", "tok_live_99", "AKIAIOSFODNN7EXAMPLE", "9f86d081"):
         assert secret not in out

@@ -49,6 +49,7 @@ def test_bad_input_names_the_field(kwargs, field):
 
 
 def test_good_request_keeps_its_values():
-    r = GenerateRequest(prompt="hi", task="summarise", priority="low_cost", provider_hint="bedrock",
-                        max_tokens=100, temperature=0.5, user="alice")
+    r = GenerateRequest(
+        prompt="hi", task="summarise", priority="low_cost", provider_hint="bedrock", max_tokens=100, temperature=0.5, user="alice"
+    )
     assert (r.task, r.priority, r.provider_hint, r.max_tokens, r.temperature) == ("summarise", "low_cost", "bedrock", 100, 0.5)

@@ -294,18 +294,38 @@ def test_output_tokens_seed_uses_successful_rows_only():
 
 
 def test_seeding_from_newest_first_rows_keeps_the_newest_window():
-    old = [{"ts": f"2026-11-01T00:00:{i:02d}Z", "provider": "azure", "model": "m", "latency_ms": 5000.0,
-            "ttft_ms": None, "status": "ok"} for i in range(5)]
-    new = [{"ts": f"2026-11-02T00:00:{i:02d}Z", "provider": "azure", "model": "m", "latency_ms": 100.0,
-            "ttft_ms": None, "status": "ok"} for i in range(5)]
+    old = [
+        {
+            "ts": f"2026-11-01T00:00:{i:02d}Z",
+            "provider": "azure",
+            "model": "m",
+            "latency_ms": 5000.0,
+            "ttft_ms": None,
+            "status": "ok",
+        }
+        for i in range(5)
+    ]
+    new = [
+        {
+            "ts": f"2026-11-02T00:00:{i:02d}Z",
+            "provider": "azure",
+            "model": "m",
+            "latency_ms": 100.0,
+            "ttft_ms": None,
+            "status": "ok",
+        }
+        for i in range(5)
+    ]
     t = LatencyTracker(window=5)
     t.seed(list(reversed(old + new)))  # the usage log's order: newest first
     assert t.snapshot().p90(("azure", "m")) == 100.0
 
 
 def test_seeding_ignores_ttft_of_non_streamed_rows():
-    rows = [{"provider": "azure", "model": "m", "latency_ms": 900.0, "ttft_ms": 900.0, "status": "ok", "streamed": 0},
-            {"provider": "azure", "model": "m", "latency_ms": 800.0, "ttft_ms": 120.0, "status": "ok", "streamed": 1}]
+    rows = [
+        {"provider": "azure", "model": "m", "latency_ms": 900.0, "ttft_ms": 900.0, "status": "ok", "streamed": 0},
+        {"provider": "azure", "model": "m", "latency_ms": 800.0, "ttft_ms": 120.0, "status": "ok", "streamed": 1},
+    ]
     t = LatencyTracker()
     t.seed(rows)
     assert t.snapshot().p90(("azure", "m"), streaming=True) == 120.0
@@ -313,8 +333,14 @@ def test_seeding_ignores_ttft_of_non_streamed_rows():
 
 def test_summary_reports_health_figures_for_the_console():
     t = LatencyTracker()
-    assert t.summary("azure", "m") == {"p50_ms": None, "p90_ms": None, "ttft_p50_ms": None,
-                                       "ttft_p90_ms": None, "error_rate": None, "samples": 0}
+    assert t.summary("azure", "m") == {
+        "p50_ms": None,
+        "p90_ms": None,
+        "ttft_p50_ms": None,
+        "ttft_p90_ms": None,
+        "error_rate": None,
+        "samples": 0,
+    }
     for ms in (100.0, 200.0, 300.0):
         t.observe("azure", "m", ms, ms / 10, True)
     t.observe("azure", "m", 50.0, None, False)

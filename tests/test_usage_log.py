@@ -18,8 +18,15 @@ from gateway_core.usage.schema import connect
 
 
 def _row(**kw) -> dict:
-    row = {"request_id": "req-1", "provider": "azure", "model": "gpt-4o-mini", "total_tokens_est": 120,
-           "cost_est_usd": Decimal("0.0000450"), "status": "ok", "latency_ms": 123.4}
+    row = {
+        "request_id": "req-1",
+        "provider": "azure",
+        "model": "gpt-4o-mini",
+        "total_tokens_est": 120,
+        "cost_est_usd": Decimal("0.0000450"),
+        "status": "ok",
+        "latency_ms": 123.4,
+    }
     row.update(kw)
     return row
 
@@ -160,7 +167,9 @@ def test_rows_queued_at_normal_exit_are_flushed(db):
 
 def test_threads_sharing_one_log_lose_nothing(db):
     with UsageLog(db) as log:
-        threads = [threading.Thread(target=lambda w=w: [log.write(_row(request_id=f"t{w}-{i}")) for i in range(200)]) for w in range(5)]
+        threads = [
+            threading.Thread(target=lambda w=w: [log.write(_row(request_id=f"t{w}-{i}")) for i in range(200)]) for w in range(5)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -172,7 +181,9 @@ def test_recent_attempts_newest_first_without_synthetic_rows(db):
     with UsageLog(db) as log:
         log.write(_row(request_id="old", latency_ms=10.0, output_tokens=5))
         log.write(_row(request_id="fake", synthetic=1))
-        log.write(_row(request_id="new", provider="bedrock", model="m", latency_ms=20.0, estimate_raw_tokens=90, input_tokens=104))
+        log.write(
+            _row(request_id="new", provider="bedrock", model="m", latency_ms=20.0, estimate_raw_tokens=90, input_tokens=104)
+        )
     rows = UsageLog(db).recent_attempts(limit=10)
     assert [r["latency_ms"] for r in rows] == [20.0, 10.0]
     assert rows[0]["estimate_raw_tokens"] == 90 and rows[0]["input_tokens"] == 104 and rows[0]["provider"] == "bedrock"
@@ -185,22 +196,32 @@ def _result(provider: str, model: str, cost: str) -> GenerateResult:
 
 def test_record_vote_stores_winner_from_results_or_fields(db):
     log = UsageLog(db)
-    log.record_vote(compare_id="c1", task="chat", verdict="b", a=_result("azure", "gpt-4o-mini", "0.001"),
-                    b=_result("bedrock", "claude", "0.002"), user="ana")
+    log.record_vote(
+        compare_id="c1",
+        task="chat",
+        verdict="b",
+        a=_result("azure", "gpt-4o-mini", "0.001"),
+        b=_result("bedrock", "claude", "0.002"),
+        user="ana",
+    )
     log.record_vote(compare_id="c2", verdict="tie", provider_a="bedrock", provider_b="azure")
     with pytest.raises(ValidationError):
         log.record_vote(compare_id="c3", verdict="left", provider_a="azure", provider_b="bedrock")
     log.close()
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT verdict, winner_provider, winner_model, cost_b_usd, user FROM ab_votes ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT verdict, winner_provider, winner_model, cost_b_usd, user FROM ab_votes ORDER BY id"
+        ).fetchall()
     assert rows == [("b", "bedrock", "claude", 0.002, "ana"), ("tie", None, None, None, None)]
 
 
 def test_router_warm_up_query_uses_the_partial_index(db):
     UsageLog(db).close()
     conn = connect(db)
-    plan = " ".join(str(r[-1]) for r in conn.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM usage_logs WHERE synthetic = 0 ORDER BY id DESC LIMIT 10"))
+    plan = " ".join(
+        str(r[-1])
+        for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM usage_logs WHERE synthetic = 0 ORDER BY id DESC LIMIT 10")
+    )
     assert "usage_logs_real_id" in plan
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(usage_logs)")}
     assert "usage_logs_ts" not in indexes, "inserts should not pay for an index nothing reads"

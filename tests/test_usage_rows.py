@@ -32,9 +32,23 @@ def _failed(provider, model) -> Attempt:
 def _result(plan, attempts) -> GenerateResult:
     usage = Usage(42, 7)
     ok = Attempt("bedrock", HAIKU, "ok", 30.0, usage=usage, cost_usd=Decimal("0.00002"))
-    return GenerateResult("Done: mail jane.doe@example.com", "bedrock", HAIKU, usage, ok.cost_usd, Decimal("0.0002"),
-                          Decimal("0.00001"), 45.0, 45.0, (*attempts, ok), True, "req_1", "low_cost: test",
-                          counterfactual_provider="azure", counterfactual_model="prod-mini")
+    return GenerateResult(
+        "Done: mail jane.doe@example.com",
+        "bedrock",
+        HAIKU,
+        usage,
+        ok.cost_usd,
+        Decimal("0.0002"),
+        Decimal("0.00001"),
+        45.0,
+        45.0,
+        (*attempts, ok),
+        True,
+        "req_1",
+        "low_cost: test",
+        counterfactual_provider="azure",
+        counterfactual_model="prod-mini",
+    )
 
 
 def test_a_fallback_gives_numbered_rows_and_only_the_last_is_final():
@@ -43,7 +57,9 @@ def test_a_fallback_gives_numbered_rows_and_only_the_last_is_final():
     result = _result(plan, (failed,))
     rows = request_rows(plan, "req_1", result.attempts, result, PRICES, store_content=False)
     assert [(r["attempt"], r["final"], r["provider"], r["status"]) for r in rows] == [
-        (1, 0, "azure", "error"), (2, 1, "bedrock", "ok")]
+        (1, 0, "azure", "error"),
+        (2, 1, "bedrock", "ok"),
+    ]
     assert rows[0]["counterfactual_provider"] == "bedrock"  # costed from the plan for the failed attempt
     assert rows[1]["counterfactual_model"] == "prod-mini"  # taken from the result for the answer
     assert rows[1]["cost_usd"] == Decimal("0.00002") and rows[1]["unpriced"] == 0

@@ -75,7 +75,9 @@ def export_csv(conn: sqlite3.Connection | None, where: str, params: list) -> byt
         args = [p.strftime(TS_FORMAT) if isinstance(p, datetime) else p for p in params]
         rows = conn.execute(f"SELECT {quoted} FROM usage_logs WHERE {where} ORDER BY id", args).fetchall()
     columns = list(zip(*rows)) if rows else [() for _ in EXPORTED]
-    table = pa.table({name: pa.array(list(values) or [], type=None if values else pa.string()) for name, values in zip(EXPORTED, columns)})
+    table = pa.table(
+        {name: pa.array(list(values) or [], type=None if values else pa.string()) for name, values in zip(EXPORTED, columns)}
+    )
     buffer = io.BytesIO()
     pa_csv.write_csv(table, buffer)
     return buffer.getvalue()

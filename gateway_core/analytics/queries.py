@@ -25,8 +25,16 @@ import pandas as pd
 
 from . import audit
 from .rollups import (
-    COST_BINS_PER_DECADE, KIND_COST, KIND_LATENCY, KIND_TTFT, COMPACT_EVERY, compact, create_rollups, facts_sql,
-    percentile_value, roll_up,
+    COST_BINS_PER_DECADE,
+    KIND_COST,
+    KIND_LATENCY,
+    KIND_TTFT,
+    COMPACT_EVERY,
+    compact,
+    create_rollups,
+    facts_sql,
+    percentile_value,
+    roll_up,
 )
 from ..stats import nearest_rank
 from .mirror import SqliteSource, create_mirror
@@ -212,11 +220,15 @@ class Analytics:
         several times cheaper than a window function over the histogram rows.
         """
         cols = "".join(f"{g}, " for g in group)
-        frame = self._facts(f, "hist", f"""
+        frame = self._facts(
+            f,
+            "hist",
+            f"""
             SELECT {cols}kind, list(bucket ORDER BY bucket) AS buckets, list(n ORDER BY bucket) AS counts
             FROM (SELECT {cols}kind, bucket, sum(n) AS n FROM {{facts}}
                   WHERE kind IN ({KIND_LATENCY}, {KIND_TTFT}) AND provider IS NOT NULL GROUP BY ALL)
-            GROUP BY ALL""")
+            GROUP BY ALL""",
+        )
         rows = []
         for buckets, counts in zip(frame.pop("buckets"), frame.pop("counts")):
             cum = list(accumulate(counts))
@@ -227,18 +239,40 @@ class Analytics:
     # --- the Analytics page ------------------------------------------------------------
 
     def headline(self, f: Filters | None = None) -> dict:
-        sums = ", ".join(f"sum({m}) AS {m}" for m in (
-            "attempts", "requests", "errors", "fallbacks", "spend", "input", "output", "cached",
-            "unpriced_attempts", "unpriced_est", "est", "savings", "cf"))
+        sums = ", ".join(
+            f"sum({m}) AS {m}"
+            for m in (
+                "attempts",
+                "requests",
+                "errors",
+                "fallbacks",
+                "spend",
+                "input",
+                "output",
+                "cached",
+                "unpriced_attempts",
+                "unpriced_est",
+                "est",
+                "savings",
+                "cf",
+            )
+        )
         row = self._facts(f, "daily", f"SELECT {sums} FROM {{facts}}").iloc[0]
         requests, attempts = int(_num(row["requests"], 0)), int(_num(row["attempts"], 0))
         spend = float(_num(row["spend"]))
         out = {
-            "spend_usd": spend, "requests": requests, "attempts": attempts,
-            "error_rate": _ratio(row["errors"], requests), "fallback_rate": _ratio(row["fallbacks"], requests),
-            "p50_latency_ms": None, "p95_latency_ms": None, "p50_ttft_ms": None, "p95_ttft_ms": None,
+            "spend_usd": spend,
+            "requests": requests,
+            "attempts": attempts,
+            "error_rate": _ratio(row["errors"], requests),
+            "fallback_rate": _ratio(row["fallbacks"], requests),
+            "p50_latency_ms": None,
+            "p95_latency_ms": None,
+            "p50_ttft_ms": None,
+            "p95_ttft_ms": None,
             "input_tokens": int(_num(row["input"], 0) + _num(row["cached"], 0)),
-            "output_tokens": int(_num(row["output"], 0)), "cached_input_tokens": int(_num(row["cached"], 0)),
+            "output_tokens": int(_num(row["output"], 0)),
+            "cached_input_tokens": int(_num(row["cached"], 0)),
             "cost_per_request": _ratio(spend, requests),
             "unpriced_share": _ratio(row["unpriced_attempts"], attempts),
             "unpriced_spend_share": _ratio(row["unpriced_est"], _num(row["est"])),
@@ -253,58 +287,93 @@ class Analytics:
     def spend_over_time(self, f: Filters | None = None, bucket: str = "day") -> pd.DataFrame:
         if _bucket(bucket) == "hour":  # rollups are daily; hours come from raw rows
             where, params = (f or Filters()).where()
-            return self._run(f"""
+            return self._run(
+                f"""
                 SELECT date_trunc('hour', ts) AS bucket, provider, model, coalesce(sum(cost_usd), 0) AS cost_usd,
                        count(*) FILTER (final) AS requests
-                FROM logs WHERE {where} AND provider IS NOT NULL GROUP BY ALL ORDER BY bucket, provider, model""", params)
-        return self._facts(f, "daily", f"""
+                FROM logs WHERE {where} AND provider IS NOT NULL GROUP BY ALL ORDER BY bucket, provider, model""",
+                params,
+            )
+        return self._facts(
+            f,
+            "daily",
+            f"""
             SELECT CAST(date_trunc('{bucket}', day) AS TIMESTAMP) AS bucket, provider, model,
                    coalesce(sum(spend), 0) AS cost_usd, sum(requests) AS requests
-            FROM {{facts}} WHERE provider IS NOT NULL GROUP BY ALL ORDER BY bucket, provider, model""")
+            FROM {{facts}} WHERE provider IS NOT NULL GROUP BY ALL ORDER BY bucket, provider, model""",
+        )
 
     def tokens_by_provider(self, f: Filters | None = None) -> pd.DataFrame:
         """``input`` is uncached input, so input + cached + output is everything billed."""
-        return self._facts(f, "daily", """
+        return self._facts(
+            f,
+            "daily",
+            """
             WITH t AS (SELECT provider, sum(input) AS input, sum(cached) AS cached, sum(output) AS output
                        FROM {facts} WHERE provider IS NOT NULL GROUP BY provider)
             SELECT provider, token_type, coalesce(tokens, 0)::BIGINT AS tokens
             FROM t UNPIVOT INCLUDE NULLS (tokens FOR token_type IN (input, cached, output))
-            ORDER BY provider, token_type""")
+            ORDER BY provider, token_type""",
+        )
 
     def cost_per_request_distribution(self, f: Filters | None = None) -> pd.DataFrame:
         """Histogram of priced final requests on quarter-decade bins (costs span several decades)."""
         k = COST_BINS_PER_DECADE
-        return self._facts(f, "hist", f"""
+        return self._facts(
+            f,
+            "hist",
+            f"""
             SELECT pow(10, bucket / {k}) AS bin_start_usd, pow(10, (bucket + 1) / {k}) AS bin_end_usd,
                    sum(n) AS requests
-            FROM {{facts}} WHERE kind = {KIND_COST} GROUP BY bucket ORDER BY bucket""")
+            FROM {{facts}} WHERE kind = {KIND_COST} GROUP BY bucket ORDER BY bucket""",
+        )
 
     def latency_percentiles(self, f: Filters | None = None) -> pd.DataFrame:
         """p50/p90/p95/p99 of latency and TTFT per (provider, model), over successful attempts."""
         points = (50, 90, 95, 99)
         frame = self._percentiles(f, ("provider", "model"), points)
         names = {f"p{p}": f"p{p}" for p in points}
-        lat = frame[frame.kind == KIND_LATENCY].drop(columns="kind").rename(columns={k: f"{v}_latency_ms" for k, v in names.items()})
-        ttft = frame[frame.kind == KIND_TTFT].drop(columns=["kind", "n"]).rename(columns={k: f"{v}_ttft_ms" for k, v in names.items()})
+        lat = (
+            frame[frame.kind == KIND_LATENCY]
+            .drop(columns="kind")
+            .rename(columns={k: f"{v}_latency_ms" for k, v in names.items()})
+        )
+        ttft = (
+            frame[frame.kind == KIND_TTFT]
+            .drop(columns=["kind", "n"])
+            .rename(columns={k: f"{v}_ttft_ms" for k, v in names.items()})
+        )
         return lat.merge(ttft, on=["provider", "model"], how="left").sort_values(["provider", "model"], ignore_index=True)
 
     def errors_over_time(self, f: Filters | None = None, bucket: str = "day") -> pd.DataFrame:
         if _bucket(bucket) == "hour":
             where, params = (f or Filters()).where()
-            return self._run(f"""
+            return self._run(
+                f"""
                 SELECT date_trunc('hour', ts) AS bucket, count(*) FILTER (status = 'error') AS errors,
                        count(*) FILTER (attempt > 1) AS fallbacks, count(*) AS requests
-                FROM logs WHERE {where} AND final GROUP BY ALL ORDER BY bucket""", params)
-        return self._facts(f, "daily", f"""
+                FROM logs WHERE {where} AND final GROUP BY ALL ORDER BY bucket""",
+                params,
+            )
+        return self._facts(
+            f,
+            "daily",
+            f"""
             SELECT CAST(date_trunc('{bucket}', day) AS TIMESTAMP) AS bucket, sum(errors) AS errors,
                    sum(fallbacks) AS fallbacks, sum(requests) AS requests
-            FROM {{facts}} GROUP BY ALL HAVING sum(requests) > 0 ORDER BY bucket""")
+            FROM {{facts}} GROUP BY ALL HAVING sum(requests) > 0 ORDER BY bucket""",
+        )
 
     def top_users(self, f: Filters | None = None, n: int = 10) -> pd.DataFrame:
-        return self._facts(f, "daily", """
+        return self._facts(
+            f,
+            "daily",
+            """
             SELECT coalesce("user", '(anonymous)') AS "user", arg_max(team, day) AS team,
                    sum(requests) AS requests, coalesce(sum(spend), 0) AS cost_usd
-            FROM {facts} GROUP BY 1 ORDER BY cost_usd DESC, requests DESC LIMIT ?""", [int(n)])
+            FROM {facts} GROUP BY 1 ORDER BY cost_usd DESC, requests DESC LIMIT ?""",
+            [int(n)],
+        )
 
     def estimate_error_by_model(self, f: Filters | None = None) -> pd.DataFrame:
         """How far pre-request estimates were from billed usage, in percent of the actual.
@@ -312,13 +381,17 @@ class Analytics:
         ``mean_*`` compare the whole estimate (prompt plus expected output); ``prompt_*``
         isolate the tokenizer estimate, which is what Claude calibration improves.
         """
-        return self._facts(f, "daily", """
+        return self._facts(
+            f,
+            "daily",
+            """
             SELECT provider, model, sum(est_n) AS n,
                    sum(est_abs) / sum(est_n) * 100 AS mean_abs_pct_error,
                    sum(est_bias) / sum(est_n) * 100 AS mean_bias_pct,
                    sum(prompt_abs) / sum(est_n) * 100 AS prompt_mean_abs_pct_error,
                    sum(prompt_bias) / sum(est_n) * 100 AS prompt_mean_bias_pct
-            FROM {facts} WHERE provider IS NOT NULL GROUP BY ALL HAVING sum(est_n) > 0 ORDER BY provider, model""")
+            FROM {facts} WHERE provider IS NOT NULL GROUP BY ALL HAVING sum(est_n) > 0 ORDER BY provider, model""",
+        )
 
     def filter_options(self) -> dict[str, list[str]]:
         """Distinct values for the filter widgets, over all loaded history."""
@@ -336,7 +409,9 @@ class Analytics:
         with self._lock:
             return audit.export_csv(self._source.conn(), where, params)
 
-    def requests_page(self, f: Filters | None = None, search: str = "", page: int = 1, page_size: int = 50) -> tuple[pd.DataFrame, int]:
+    def requests_page(
+        self, f: Filters | None = None, search: str = "", page: int = 1, page_size: int = 50
+    ) -> tuple[pd.DataFrame, int]:
         """One row per request (its final attempt), newest first, and the total matching.
 
         ``search`` matches any attempt's request id, user, model, error type or stored prompt.

@@ -27,8 +27,24 @@ KIND_LATENCY, KIND_TTFT, KIND_COST = 0, 1, 2
 DAILY_DIMS = ("provider", "model", "task", "user", "team", "synthetic")
 HIST_DIMS = ("provider", "model", "synthetic")
 MEASURES = (
-    "attempts", "requests", "errors", "fallbacks", "spend", "input", "output", "cached", "unpriced_attempts",
-    "unpriced_est", "est", "savings", "cf", "est_n", "est_abs", "est_bias", "prompt_abs", "prompt_bias",
+    "attempts",
+    "requests",
+    "errors",
+    "fallbacks",
+    "spend",
+    "input",
+    "output",
+    "cached",
+    "unpriced_attempts",
+    "unpriced_est",
+    "est",
+    "savings",
+    "cf",
+    "est_n",
+    "est_abs",
+    "est_bias",
+    "prompt_abs",
+    "prompt_bias",
 )
 
 _DAILY_SELECT = """
@@ -92,7 +108,9 @@ def compact(con: duckdb.DuckDBPyConnection) -> None:
     sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
     dims = ", ".join(f'"{d}"' for d in DAILY_DIMS)
     con.execute(f"CREATE OR REPLACE TABLE daily AS SELECT day, {dims}, {sums} FROM daily GROUP BY ALL")
-    con.execute("CREATE OR REPLACE TABLE hist AS SELECT day, provider, model, synthetic, kind, bucket, sum(n) AS n FROM hist GROUP BY ALL")
+    con.execute(
+        "CREATE OR REPLACE TABLE hist AS SELECT day, provider, model, synthetic, kind, bucket, sum(n) AS n FROM hist GROUP BY ALL"
+    )
 
 
 def _split(start: datetime, end: datetime | None):

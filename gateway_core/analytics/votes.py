@@ -17,8 +17,17 @@ import pandas as pd
 
 Z95 = 1.959963984540054
 COLUMNS = (
-    "provider", "task", "votes", "wins", "ties", "both_bad", "win_rate", "ci_low", "ci_high",
-    "cost_usd", "cost_per_win_usd",
+    "provider",
+    "task",
+    "votes",
+    "wins",
+    "ties",
+    "both_bad",
+    "win_rate",
+    "ci_low",
+    "ci_high",
+    "cost_usd",
+    "cost_per_win_usd",
 )
 
 

@@ -224,8 +224,9 @@ def _run_workers(workers: int, **options) -> None:
 
     # A worker imports the SDKs and starts its gateway before it can answer the
     # supervisor's ping; uvicorn's 5 s default kills slow starters on a busy host.
-    config = uvicorn.Config("gateway_core.api:app_factory", factory=True, workers=workers,
-                            timeout_worker_healthcheck=WORKER_STARTUP_S, **options)
+    config = uvicorn.Config(
+        "gateway_core.api:app_factory", factory=True, workers=workers, timeout_worker_healthcheck=WORKER_STARTUP_S, **options
+    )
     sock = nodelay_socket(config.bind_socket())  # bind_socket logs the address, exits if taken
     try:
         Multiprocess(config, sockets=[sock]).run()
@@ -245,8 +246,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_lo
         return 2
     if not _is_loopback(host) and not settings.api_keys:
         if set(settings.emulated_providers()) != set(settings.enabled_providers()):
-            print(f"error: refusing to expose live providers on {host} without GATEWAY_API_KEYS; "
-                  "set it, or bind to 127.0.0.1", file=sys.stderr)
+            print(
+                f"error: refusing to expose live providers on {host} without GATEWAY_API_KEYS; set it, or bind to 127.0.0.1",
+                file=sys.stderr,
+            )
             return 2
         print(f"warning: the API on {host} is open (no GATEWAY_API_KEYS); providers are emulated", file=sys.stderr)
     options = {"host": host, "port": port, "server_header": False, "access_log": access_log}

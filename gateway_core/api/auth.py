@@ -38,8 +38,13 @@ class BearerAuth:
         header = dict(scope.get("headers") or ()).get(b"authorization")
         if _key_matches(header, self.keys):
             return await self.app(scope, receive, send)
-        err = ApiError(401, "authentication_error", "missing or invalid API key; send Authorization: Bearer <key>",
-                       code="invalid_api_key", headers={"www-authenticate": "Bearer"})
+        err = ApiError(
+            401,
+            "authentication_error",
+            "missing or invalid API key; send Authorization: Bearer <key>",
+            code="invalid_api_key",
+            headers={"www-authenticate": "Bearer"},
+        )
         app_state = scope["app"].state if "app" in scope else None
         log_rejected(getattr(app_state, "gateway", None), err, None)
         await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)

@@ -50,13 +50,19 @@ def check_content_type(value: str | None) -> None:
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return
     shown = media[:60] if media else "none"
-    raise ApiError(415, "unsupported_media_type", f"Content-Type must be application/json (got {shown})",
-                   field="content-type", code="unsupported_media_type")
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"Content-Type must be application/json (got {shown})",
+        field="content-type",
+        code="unsupported_media_type",
+    )
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "request_too_large", f"request body exceeds the {limit} byte limit", field="body",
-                    code="request_too_large")
+    return ApiError(
+        413, "request_too_large", f"request body exceeds the {limit} byte limit", field="body", code="request_too_large"
+    )
 
 
 async def read_limited(request, limit: int = MAX_BODY_BYTES) -> bytes:

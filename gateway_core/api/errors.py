@@ -38,9 +38,17 @@ log = logging.getLogger("gateway_core.api")
 
 # OpenAI's error ``type`` by status: the SDK picks its exception class from the status,
 # and clients that branch on ``type`` expect these spellings.
-_OPENAI_TYPE = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
-                413: "invalid_request_error", 415: "invalid_request_error", 422: "invalid_request_error",
-                502: "upstream_error", 503: "server_error", 500: "server_error"}
+_OPENAI_TYPE = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    502: "upstream_error",
+    503: "server_error",
+    500: "server_error",
+}
 
 
 @dataclass(eq=False)
@@ -53,7 +61,6 @@ class ApiError(Exception):
     extra: dict = dataclasses.field(default_factory=dict)  # attempts, request_id
     headers: dict = dataclasses.field(default_factory=dict)
     log: bool = True  # False when the gateway already logged it, or it never was a request
-
 
     def __str__(self) -> str:
         return f"{self.status} {self.type}: {self.message}"
@@ -79,8 +86,12 @@ def is_openai_path(path: str) -> bool:
 
 def error_payload(err: ApiError, openai_shape: bool) -> dict:
     if openai_shape:
-        body = {"message": err.message, "type": _OPENAI_TYPE.get(err.status, "invalid_request_error"),
-                "param": err.field, "code": err.code or err.type}
+        body = {
+            "message": err.message,
+            "type": _OPENAI_TYPE.get(err.status, "invalid_request_error"),
+            "param": err.field,
+            "code": err.code or err.type,
+        }
     else:
         body = {"type": err.type, "message": err.message, "field": err.field}
     body.update(err.extra)
@@ -97,8 +108,7 @@ def error_response(err: ApiError, openai_shape: bool) -> Response:
 def validation_error(err: ValidationError, openai_shape: bool) -> ApiError:
     # /generate keeps FastAPI's convention (422 for a well-formed body with a bad field);
     # /v1 follows OpenAI, which answers every invalid request with 400.
-    return ApiError(400 if openai_shape else 422, "validation_error", err.message, field=err.field,
-                    code="invalid_value")
+    return ApiError(400 if openai_shape else 422, "validation_error", err.message, field=err.field, code="invalid_value")
 
 
 def _attempts(exc, scrub: Callable[[str | None], str | None]) -> list[dict]:
@@ -149,8 +159,7 @@ def route_error(status: int) -> ApiError:
     if status == 405:
         return ApiError(405, "method_not_allowed", "method not allowed on this route", log=False)
     if status == 404:
-        return ApiError(404, "not_found", "no such route; see /generate, /v1/chat/completions, /v1/models, /healthz",
-                        log=False)
+        return ApiError(404, "not_found", "no such route; see /generate, /v1/chat/completions, /v1/models, /healthz", log=False)
     return ApiError(status, "http_error", "request refused", log=False)
 
 

@@ -30,15 +30,31 @@ from ..types import (
     GenerateRequest,
 )
 
-GENERATE_FIELDS = ("prompt", "task", "priority", "provider_hint", "max_tokens", "temperature", "user", "stream",
-                   "fallback", "model")
+GENERATE_FIELDS = (
+    "prompt",
+    "task",
+    "priority",
+    "provider_hint",
+    "max_tokens",
+    "temperature",
+    "user",
+    "stream",
+    "fallback",
+    "model",
+)
 AUTO = "auto"
 _MODEL_CHOICES = ", ".join((AUTO, *PROVIDER_NAMES))
 # OpenAI's newer "developer" role carries what older models call the system prompt.
 _ROLE_ALIASES = {"developer": "system"}
 # Bedrock's stop reasons spelled as OpenAI's finish_reason values.
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "content_filtered": "content_filter",
-           "guardrail_intervened": "content_filter", "tool_use": "tool_calls"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+    "tool_use": "tool_calls",
+}
 
 
 @dataclass(frozen=True)
@@ -104,8 +120,7 @@ def _content_text(i: int, content) -> str:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise ValidationError(f"messages[{i}].content", f"must be a string or a list of text parts, "
-                                                        f"got {type(content).__name__}")
+        raise ValidationError(f"messages[{i}].content", f"must be a string or a list of text parts, got {type(content).__name__}")
     texts = []
     for j, part in enumerate(content):
         if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
@@ -169,9 +184,16 @@ def chat_request(body: dict, candidates) -> tuple[GenerateRequest, ChatOptions]:
         max_tokens, field = body.get("max_tokens"), "max_tokens"
     try:
         req = GenerateRequest(
-            prompt=messages[users[-1]].content, task="chat", priority=_or_default(body, "priority", "balanced"),
-            provider_hint=hint, max_tokens=max_tokens, temperature=body.get("temperature"), user=body.get("user"),
-            fallback=_bool(body, "fallback", True), model=pinned, messages=messages,
+            prompt=messages[users[-1]].content,
+            task="chat",
+            priority=_or_default(body, "priority", "balanced"),
+            provider_hint=hint,
+            max_tokens=max_tokens,
+            temperature=body.get("temperature"),
+            user=body.get("user"),
+            fallback=_bool(body, "fallback", True),
+            model=pinned,
+            messages=messages,
         )
     except ValidationError as e:
         # Name the field as the client sent it: /v1 has no "prompt" and may say max_completion_tokens.
@@ -181,8 +203,9 @@ def chat_request(body: dict, candidates) -> tuple[GenerateRequest, ChatOptions]:
             raise ValidationError(f"messages[{users[-1]}].content", e.reason) from None
         raise
     stream = _bool(body, "stream", False)
-    opts = ChatOptions(model=body["model"], stream=stream, include_usage=stream and _stream_options(body),
-                       created=int(time.time()))
+    opts = ChatOptions(
+        model=body["model"], stream=stream, include_usage=stream and _stream_options(body), created=int(time.time())
+    )
     return req, opts
 
 
@@ -194,9 +217,11 @@ def generate_json(r) -> dict:
     d = result_to_dict(r)
     d["usage"]["total_tokens"] = r.usage.total_tokens
     est = r.estimated_usage
-    d["estimate"] = {"input_tokens": est.input_tokens if est else None,
-                     "output_tokens": est.output_tokens if est else None,
-                     "cost_usd": d["estimated_cost_usd"]}
+    d["estimate"] = {
+        "input_tokens": est.input_tokens if est else None,
+        "output_tokens": est.output_tokens if est else None,
+        "cost_usd": d["estimated_cost_usd"],
+    }
     return d
 
 
@@ -208,8 +233,11 @@ def x_gateway(r) -> dict:
 
 
 def openai_usage(r) -> dict:
-    return {"prompt_tokens": r.usage.input_tokens, "completion_tokens": r.usage.output_tokens,
-            "total_tokens": r.usage.total_tokens}
+    return {
+        "prompt_tokens": r.usage.input_tokens,
+        "completion_tokens": r.usage.output_tokens,
+        "total_tokens": r.usage.total_tokens,
+    }
 
 
 def finish_reason(r) -> str:
@@ -223,20 +251,43 @@ def completion_id(request_id: str) -> str:
 
 def completion_json(r, opts: ChatOptions) -> dict:
     return {
-        "id": completion_id(r.request_id), "object": "chat.completion", "created": opts.created, "model": r.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": r.text, "refusal": None},
-                     "logprobs": None, "finish_reason": finish_reason(r)}],
-        "usage": openai_usage(r), "system_fingerprint": None, "x_gateway": x_gateway(r),
+        "id": completion_id(r.request_id),
+        "object": "chat.completion",
+        "created": opts.created,
+        "model": r.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": r.text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason(r),
+            }
+        ],
+        "usage": openai_usage(r),
+        "system_fingerprint": None,
+        "x_gateway": x_gateway(r),
     }
 
 
-def chunk_json(cid: str, opts: ChatOptions, model: str, *, delta: dict | None = None, finish: str | None = None,
-               usage: dict | None = None, extra: dict | None = None) -> dict:
+def chunk_json(
+    cid: str,
+    opts: ChatOptions,
+    model: str,
+    *,
+    delta: dict | None = None,
+    finish: str | None = None,
+    usage: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
     """One ``chat.completion.chunk``; ``delta=None`` makes the choice-less usage chunk."""
-    chunk = {"id": cid, "object": "chat.completion.chunk", "created": opts.created, "model": model,
-             "system_fingerprint": None,
-             "choices": [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None,
-                                                   "finish_reason": finish}]}
+    chunk = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": opts.created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
     if opts.include_usage:
         chunk["usage"] = usage
     if extra:
@@ -249,8 +300,12 @@ def cost_header(r) -> str:
 
 
 def gateway_headers(r) -> dict[str, str]:
-    return {"x-gateway-provider": r.provider, "x-gateway-model": r.model, "x-gateway-cost-usd": cost_header(r),
-            "x-request-id": r.request_id}
+    return {
+        "x-gateway-provider": r.provider,
+        "x-gateway-model": r.model,
+        "x-gateway-cost-usd": cost_header(r),
+        "x-request-id": r.request_id,
+    }
 
 
 def models_json(candidates) -> dict:
@@ -258,11 +313,14 @@ def models_json(candidates) -> dict:
     providers = [p for p in PROVIDER_NAMES if any(c[0] == p for c in candidates)]
     aliases = [{"id": AUTO, "object": "model", "created": 0, "owned_by": "gateway"}]
     aliases += [{"id": p, "object": "model", "created": 0, "owned_by": "gateway"} for p in providers]
-    return {"object": "list",
-            "data": aliases + [{"id": m, "object": "model", "created": 0, "owned_by": p} for p, m in candidates]}
+    return {
+        "object": "list",
+        "data": aliases + [{"id": m, "object": "model", "created": 0, "owned_by": p} for p, m in candidates],
+    }
 
 
 # --- OpenAPI descriptions (bodies are parsed by hand, so FastAPI cannot infer them) --------
+
 
 def _body_doc(properties: dict, required: list[str], additional: bool) -> dict:
     schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": additional}
@@ -277,18 +335,31 @@ _ROUTING = {
     "stream": {"type": "boolean", "default": False},
     "fallback": {"type": "boolean", "default": True},
 }
-GENERATE_DOC = _body_doc({
-    "prompt": {"type": "string", "example": "Hello"},
-    "task": {"type": "string", "enum": list(TASKS), "default": "chat"},
-    "provider_hint": {"type": "string", "enum": [AUTO, *PROVIDER_NAMES], "nullable": True},
-    "model": {"type": "string", "description": "a configured model id (GET /v1/models)"},
-    **_ROUTING,
-}, ["prompt"], False)
-CHAT_DOC = _body_doc({
-    "model": {"type": "string", "example": AUTO, "description": f"{_MODEL_CHOICES} or a configured model id"},
-    "messages": {"type": "array", "items": {"type": "object", "properties": {
-        "role": {"type": "string", "enum": [*ROLES, "developer"]}, "content": {"type": "string"}}}},
-    "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_TOKENS},
-    "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-    **_ROUTING,
-}, ["model", "messages"], True)
+GENERATE_DOC = _body_doc(
+    {
+        "prompt": {"type": "string", "example": "Hello"},
+        "task": {"type": "string", "enum": list(TASKS), "default": "chat"},
+        "provider_hint": {"type": "string", "enum": [AUTO, *PROVIDER_NAMES], "nullable": True},
+        "model": {"type": "string", "description": "a configured model id (GET /v1/models)"},
+        **_ROUTING,
+    },
+    ["prompt"],
+    False,
+)
+CHAT_DOC = _body_doc(
+    {
+        "model": {"type": "string", "example": AUTO, "description": f"{_MODEL_CHOICES} or a configured model id"},
+        "messages": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"role": {"type": "string", "enum": [*ROLES, "developer"]}, "content": {"type": "string"}},
+            },
+        },
+        "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_TOKENS},
+        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+        **_ROUTING,
+    },
+    ["model", "messages"],
+    True,
+)

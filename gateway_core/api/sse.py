@@ -76,8 +76,7 @@ async def start(gateway, request) -> tuple[Pump, object]:
 
 
 def _response(events: AsyncIterator[bytes], request_id: str) -> StreamingResponse:
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={**SSE_HEADERS, "x-request-id": request_id})
+    return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, "x-request-id": request_id})
 
 
 async def _generate_events(pump: Pump, first, on_error: Callable[[Exception], dict]):

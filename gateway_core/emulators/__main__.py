@@ -17,28 +17,32 @@ from .latency import PROFILES
 
 def _banner(azure_url: str, bedrock_url: str, profile: str, keyed: bool) -> str:
     key = "<the --azure-key value>" if keyed else "emulator   # any non-empty value"
-    return "\n".join((
-        f"Azure OpenAI emulator: {azure_url}",
-        f"Bedrock emulator:      {bedrock_url}",
-        f"Latency profile:       {profile}",
-        "",
-        "Point a live-mode gateway at them with:",
-        "GATEWAY_MODE=live",
-        f"AZURE_OPENAI_ENDPOINT={azure_url}",
-        f"AZURE_OPENAI_API_KEY={key}",
-        f"BEDROCK_ENDPOINT_URL={bedrock_url}",
-        "AWS_ACCESS_KEY_ID=test",
-        "AWS_SECRET_ACCESS_KEY=test",
-        "AWS_REGION=us-east-1",
-        "",
-        "Faults: POST <url>/_emulator/faults; stats: GET <url>/_emulator/stats. Ctrl-C stops.",
-    ))
+    return "\n".join(
+        (
+            f"Azure OpenAI emulator: {azure_url}",
+            f"Bedrock emulator:      {bedrock_url}",
+            f"Latency profile:       {profile}",
+            "",
+            "Point a live-mode gateway at them with:",
+            "GATEWAY_MODE=live",
+            f"AZURE_OPENAI_ENDPOINT={azure_url}",
+            f"AZURE_OPENAI_API_KEY={key}",
+            f"BEDROCK_ENDPOINT_URL={bedrock_url}",
+            "AWS_ACCESS_KEY_ID=test",
+            "AWS_SECRET_ACCESS_KEY=test",
+            "AWS_REGION=us-east-1",
+            "",
+            "Faults: POST <url>/_emulator/faults; stats: GET <url>/_emulator/stats. Ctrl-C stops.",
+        )
+    )
 
 
 def serve_forever(azure_port: int, bedrock_port: int, profile: str, host: str = "127.0.0.1", azure_key: str | None = None) -> int:
     """Run both emulators until interrupted; returns the process exit code."""
     try:
-        emulators = start_emulators(profile=profile, host=host, azure_port=azure_port, bedrock_port=bedrock_port, azure_api_key=azure_key)
+        emulators = start_emulators(
+            profile=profile, host=host, azure_port=azure_port, bedrock_port=bedrock_port, azure_api_key=azure_key
+        )
     except OSError as exc:
         print(f"cannot start the emulators on {host}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -61,7 +65,9 @@ def serve_forever(azure_port: int, bedrock_port: int, profile: str, host: str = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway_core.emulators", description="Serve the Azure OpenAI and Bedrock emulators on loopback.")
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway_core.emulators", description="Serve the Azure OpenAI and Bedrock emulators on loopback."
+    )
     parser.add_argument("--azure-port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--bedrock-port", type=int, default=8082, help="0 picks a free port")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="demo")

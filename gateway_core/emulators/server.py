@@ -111,7 +111,9 @@ class Emulator:
         self._profile_generation = 0
         self._server = _Server((host, port), handler)
         self._server.emulator = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"{provider}-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"{provider}-emulator", daemon=True
+        )
         self._thread.start()
 
     @property

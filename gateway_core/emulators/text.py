@@ -68,8 +68,8 @@ def task_body(user: str, keyword: str) -> str:
     if keyword in first.lower() and rest.strip():
         return rest.strip()
     m = re.match(r"[^:\n]{0,80}:\s*", user)
-    if m and keyword in m.group(0).lower() and user[m.end():].strip():
-        return user[m.end():].strip()
+    if m and keyword in m.group(0).lower() and user[m.end() :].strip():
+        return user[m.end() :].strip()
     return user.strip()
 
 
@@ -119,7 +119,11 @@ def _extract(text: str, claude: bool) -> str:
     lines = [f"- {kind}: {value}" for kind, value in found] or ["- entities: none found"]
     if not claude:
         return "\n".join(lines)
-    return "I found the following items in the text:\n\n" + "\n".join(lines) + "\n\nLet me know if you need these in another format, such as JSON."
+    return (
+        "I found the following items in the text:\n\n"
+        + "\n".join(lines)
+        + "\n\nLet me know if you need these in another format, such as JSON."
+    )
 
 
 def _pick_label(labels: list[str], mood: str, text: str) -> str:
@@ -195,7 +199,7 @@ def chunks(text: str, seed_text: str = "") -> list[str]:
         n = rng.choice((1, 1, 2, 2, 3))
         out.append("".join(pieces[i : i + n]))
         i += n
-    trailing = text[len("".join(pieces)):]
+    trailing = text[len("".join(pieces)) :]
     if trailing:
         out[-1] += trailing
     return out

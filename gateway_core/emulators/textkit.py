@@ -36,7 +36,12 @@ ENTITY_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")),
     ("url", re.compile(r"\bhttps?://[^\s,;)]+")),
     ("date", re.compile(rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}} {_MONTHS} \d{{4}}\b|\b{_MONTHS} \d{{1,2}},? \d{{4}}\b")),
-    ("amount", re.compile(r"(?:[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|k|m)\b)?)|\b\d[\d,]*(?:\.\d+)? ?(?:USD|EUR|GBP|dollars|euros|pounds)\b")),
+    (
+        "amount",
+        re.compile(
+            r"(?:[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|k|m)\b)?)|\b\d[\d,]*(?:\.\d+)? ?(?:USD|EUR|GBP|dollars|euros|pounds)\b"
+        ),
+    ),
     ("percentage", re.compile(r"\b\d+(?:\.\d+)?\s?%")),
     ("card", re.compile(r"\b(?:\d{4}[ -]){3}\d{4}\b")),
     ("phone", re.compile(r"(?:\+|\(|\b)\d[\d ()-]{8,}\d\b")),
@@ -44,8 +49,12 @@ ENTITY_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{2,}|of|de|van))*\s+(?:[A-Z][a-z]+|[A-Z]{2,})\b")
 _NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
 
-POSITIVE = frozenset("good great excellent love loved happy pleased fast helpful easy recommend amazing wonderful best fantastic reliable smooth delighted satisfied perfect impressive".split())
-NEGATIVE = frozenset("bad poor terrible hate hated slow broken angry disappointed worst awful useless fail failed failure crash crashed refund problem issue late rude expensive unhappy bug error".split())
+POSITIVE = frozenset(
+    "good great excellent love loved happy pleased fast helpful easy recommend amazing wonderful best fantastic reliable smooth delighted satisfied perfect impressive".split()
+)
+NEGATIVE = frozenset(
+    "bad poor terrible hate hated slow broken angry disappointed worst awful useless fail failed failure crash crashed refund problem issue late rude expensive unhappy bug error".split()
+)
 
 # Words that point at common ticket labels when the text never names the label itself.
 LABEL_HINTS = {
@@ -56,10 +65,18 @@ LABEL_HINTS = {
 }
 
 _CONTRACTIONS = (
-    (r"\bcan't\b", "cannot"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
-    (r"\b(it|that|there|what|who|he|she)'s\b", r"\1 is"), (r"\blet's\b", "let us"),
-    (r"n't\b", " not"), (r"'re\b", " are"), (r"'ve\b", " have"), (r"'ll\b", " will"),
-    (r"'d\b", " would"), (r"\bI'm\b", "I am"), (r"\bi'm\b", "I am"),
+    (r"\bcan't\b", "cannot"),
+    (r"\bwon't\b", "will not"),
+    (r"\bshan't\b", "shall not"),
+    (r"\b(it|that|there|what|who|he|she)'s\b", r"\1 is"),
+    (r"\blet's\b", "let us"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"'ve\b", " have"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"\bI'm\b", "I am"),
+    (r"\bi'm\b", "I am"),
 )
 
 

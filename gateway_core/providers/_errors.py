@@ -26,6 +26,7 @@ from ..errors import (
     StreamInterrupted,
 )
 
+
 def build(
     cls: type[ProviderError],
     provider: str,
@@ -75,9 +76,20 @@ def by_status(status: int | None) -> type[ProviderError] | None:
 
 # Ordered message patterns for 4xx bodies whose status does not tell the whole story.
 MESSAGE_RULES: tuple[tuple[re.Pattern, type[ProviderError]], ...] = (
-    (re.compile(r"(?i)content[ _-]?(management )?(filter|policy)|content_filtered|blocked by (the )?(content|guardrail)"), ContentFiltered),
-    (re.compile(r"(?i)too long|too many (input )?tokens|context (length|window)|maximum context|exceeds? the (maximum|max)"), ContextTooLong),
-    (re.compile(r"(?i)model identifier is invalid|invalid model|unknown model|on-demand throughput isn.t supported|end of its life"), ModelNotFound),
+    (
+        re.compile(r"(?i)content[ _-]?(management )?(filter|policy)|content_filtered|blocked by (the )?(content|guardrail)"),
+        ContentFiltered,
+    ),
+    (
+        re.compile(r"(?i)too long|too many (input )?tokens|context (length|window)|maximum context|exceeds? the (maximum|max)"),
+        ContextTooLong,
+    ),
+    (
+        re.compile(
+            r"(?i)model identifier is invalid|invalid model|unknown model|on-demand throughput isn.t supported|end of its life"
+        ),
+        ModelNotFound,
+    ),
     (re.compile(r"(?i)service (is )?(temporarily )?unavailable|try again|too many connections|overloaded"), ProviderUnavailable),
 )
 

@@ -187,8 +187,9 @@ def _map_client_error(exc: bce.ClientError) -> ProviderError:
     message = str(error.get("Message") or "")
     cls = classify(code, status, message)
     retry_after = _errors.parse_retry_after(meta.get("HTTPHeaders"))
-    return _errors.build(cls, NAME, message, status=status, code=code or None,
-                         retry_after=retry_after, request_id=meta.get("RequestId"))
+    return _errors.build(
+        cls, NAME, message, status=status, code=code or None, retry_after=retry_after, request_id=meta.get("RequestId")
+    )
 
 
 def _map_error(exc: BaseException) -> ProviderError:
@@ -267,8 +268,14 @@ class BedrockProvider:
         self.client = client
 
     @classmethod
-    def from_settings(cls, settings, *, endpoint_url: str | None = None, aws_access_key_id: str | None = None,
-                      aws_secret_access_key: str | None = None) -> "BedrockProvider":
+    def from_settings(
+        cls,
+        settings,
+        *,
+        endpoint_url: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+    ) -> "BedrockProvider":
         import boto3
         from botocore.config import Config
 

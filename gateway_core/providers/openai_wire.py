@@ -157,8 +157,16 @@ def map_error(exc: BaseException, provider: str, secrets: tuple[str, ...] = ()) 
         message = body.get("message") or exc.message or ""
         cls = _status_class(exc.status_code, code, message)
         retry_after = _errors.parse_retry_after(exc.response.headers) if exc.response is not None else None
-        return _errors.build(cls, provider, message, status=exc.status_code, code=code, retry_after=retry_after,
-                             request_id=exc.request_id, secrets=secrets)
+        return _errors.build(
+            cls,
+            provider,
+            message,
+            status=exc.status_code,
+            code=code,
+            retry_after=retry_after,
+            request_id=exc.request_id,
+            secrets=secrets,
+        )
     if isinstance(exc, openai.APITimeoutError):
         return _errors.build(ProviderTimeout, provider, "request timed out", code="timeout")
     if isinstance(exc, openai.APIConnectionError):
@@ -169,8 +177,11 @@ def map_error(exc: BaseException, provider: str, secrets: tuple[str, ...] = ()) 
         body = exc.body if isinstance(exc.body, Mapping) else {}
         code = str(body.get("code") or "stream_error")
         status = int(code) if code.isdigit() else None
-        cls = _status_class(status, code, exc.message) if status else (
-            ContentFiltered if code == "content_filter" else ProviderUnavailable)
+        cls = (
+            _status_class(status, code, exc.message)
+            if status
+            else (ContentFiltered if code == "content_filter" else ProviderUnavailable)
+        )
         return _errors.build(cls, provider, exc.message, code=code, secrets=secrets)
     mod = type(exc).__module__ or ""
     if mod.startswith("httpx"):
@@ -192,7 +203,6 @@ def catchable() -> tuple[type[BaseException], ...]:
         except (ImportError, AttributeError):
             pass
     return tuple(kinds)
-
 
 
 # --- the shared adapter ----------------------------------------------------------------
@@ -221,8 +231,7 @@ class OpenAIWireProvider:
             raw = self.client.chat.completions.with_raw_response.create(**to_wire(call))
             response = raw.parse()
             request_id = raw.headers.get("x-request-id")
-            return from_wire(response, deployment=self._fallback_model(call.model), request_id=request_id,
-                             provider=self.name)
+            return from_wire(response, deployment=self._fallback_model(call.model), request_id=request_id, provider=self.name)
         except catchable() as exc:
             raise map_error(exc, self.name, self._secrets) from None
 

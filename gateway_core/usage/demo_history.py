@@ -35,7 +35,6 @@ from .migrations import bump_generation, ensure_schema
 from .schema import INSERT_SQL, WRITABLE, connect
 
 
-
 def _load_traffic() -> dict:
     """The traffic shape from ``demo_traffic.toml``: models, priorities and tasks (data, not code)."""
     return tomllib.loads(resources.files(__package__).joinpath("demo_traffic.toml").read_text("utf-8"))
@@ -44,8 +43,7 @@ def _load_traffic() -> dict:
 _TRAFFIC = _load_traffic()
 # provider, model, tokens/s, TTFT median ms, tokenizer ratio, estimate bias, estimate noise
 MODELS = tuple(
-    (m["provider"], m["model"], m["tokens_per_s"], m["ttft_ms"], m["tokenizer_ratio"], m["estimate_bias"],
-     m["estimate_noise"])
+    (m["provider"], m["model"], m["tokens_per_s"], m["ttft_ms"], m["tokenizer_ratio"], m["estimate_bias"], m["estimate_noise"])
     for m in _TRAFFIC["models"]
 )
 _INDEX = {m["model"]: i for i, m in enumerate(_TRAFFIC["models"])}
@@ -146,9 +144,17 @@ def _requests(ts: np.ndarray, rng: np.random.Generator) -> dict:
     output = np.clip(rng.lognormal(np.log(shapes[task, 3]), shapes[task, 4]), 1, 4096).astype(np.int64)
     outcome = np.searchsorted(np.cumsum([FALLBACK_OK, FALLBACK_FAILED, SINGLE_FAILED]), rng.random(n), side="right")
     return {
-        "ts": ts, "task": task, "priority": priority, "model": model, "user": user, "raw": raw,
-        "output": output, "expected_output": shapes[task, 3].astype(np.int64), "outcome": outcome,
-        "streamed": rng.random(n) < 0.35, "hinted": rng.random(n) < 0.05,
+        "ts": ts,
+        "task": task,
+        "priority": priority,
+        "model": model,
+        "user": user,
+        "raw": raw,
+        "output": output,
+        "expected_output": shapes[task, 3].astype(np.int64),
+        "outcome": outcome,
+        "streamed": rng.random(n) < 0.35,
+        "hinted": rng.random(n) < 0.05,
     }
 
 
@@ -162,7 +168,7 @@ def _attempts(req: dict, rng: np.random.Generator) -> dict:
     err = rng.choice(len(ERRORS), size=n + len(fb), p=[e[1] for e in ERRORS])
     err_latency = np.array([e[2] for e in ERRORS])[err] * rng.lognormal(0, 0.3, len(err))
     final["ts"] = req["ts"].copy()
-    final["ts"][fb] += (err_latency[:len(fb)] * 1000).astype(np.int64)  # the retry starts when attempt 1 failed
+    final["ts"][fb] += (err_latency[: len(fb)] * 1000).astype(np.int64)  # the retry starts when attempt 1 failed
     rows = {k: np.concatenate([first[k], final[k]]) for k in req}
     rows["attempt"] = np.concatenate([np.ones(len(fb), np.int64), np.where(req["outcome"] <= 1, 2, 1)])
     rows["final"] = np.concatenate([np.zeros(len(fb), bool), np.ones(n, bool)])
@@ -188,7 +194,10 @@ def _measures(rows: dict, unit: np.ndarray, rng: np.random.Generator) -> dict:
     cf = COUNTERPART[m]
     cf_out = np.where(ok, rows["output"], rows["expected_output"])
     return {
-        "input": inp, "cached": cached, "est_in": est_in, "ok": ok,
+        "input": inp,
+        "cached": cached,
+        "est_in": est_in,
+        "ok": ok,
         "cost": np.where(ok, _money(inp, rows["output"], cached, unit[m]), np.nan),
         "cost_est": _money(est_in, rows["expected_output"], 0, unit[m]),
         "cf_cost": _money(est_in, cf_out, 0, unit[cf]),
@@ -257,7 +266,12 @@ def _columns(rows: dict, meas: dict, unit: np.ndarray, tag: str, version: str) -
 
 
 def generate_rows(
-    requests: int, *, days: int = 30, now: datetime | None = None, seed: int = 0, price_table=None,
+    requests: int,
+    *,
+    days: int = 30,
+    now: datetime | None = None,
+    seed: int = 0,
+    price_table=None,
     chunk_requests: int = CHUNK_REQUESTS,
 ) -> Iterator[list[tuple]]:
     """Yield lists of INSERT tuples (``schema.WRITABLE`` order) for ``requests`` requests.
@@ -286,8 +300,13 @@ def generate_rows(
 
 
 def seed_demo(
-    db_path: str | Path, *, days: int = 30, requests: int = 100_000, now: datetime | None = None,
-    seed: int = 0, price_table=None,
+    db_path: str | Path,
+    *,
+    days: int = 30,
+    requests: int = 100_000,
+    now: datetime | None = None,
+    seed: int = 0,
+    price_table=None,
 ) -> int:
     """Write synthetic history into the usage log; returns the number of rows (attempts) written."""
     if days < 1 or requests < 0:

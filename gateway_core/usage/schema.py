@@ -72,8 +72,17 @@ _DEFAULTS = {"attempt": 1, "final": 1, "unpriced": 0, "streamed": 0, "status": "
 INSERT_SQL = f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
 
 RECENT_COLUMNS = (
-    "ts", "provider", "model", "task", "status", "latency_ms", "ttft_ms", "output_tokens",
-    "streamed", "estimate_raw_tokens", "input_tokens",
+    "ts",
+    "provider",
+    "model",
+    "task",
+    "status",
+    "latency_ms",
+    "ttft_ms",
+    "output_tokens",
+    "streamed",
+    "estimate_raw_tokens",
+    "input_tokens",
 )
 
 

@@ -182,10 +182,20 @@ class UsageLog:
     # --- reads -------------------------------------------------------------------------
 
     def record_vote(
-        self, *, compare_id: str, verdict: str, task: str | None = None, user: str | None = None,
-        a: Any = None, b: Any = None,
-        provider_a: str | None = None, model_a: str | None = None, cost_a_usd: Decimal | float | None = None,
-        provider_b: str | None = None, model_b: str | None = None, cost_b_usd: Decimal | float | None = None,
+        self,
+        *,
+        compare_id: str,
+        verdict: str,
+        task: str | None = None,
+        user: str | None = None,
+        a: Any = None,
+        b: Any = None,
+        provider_a: str | None = None,
+        model_a: str | None = None,
+        cost_a_usd: Decimal | float | None = None,
+        provider_b: str | None = None,
+        model_b: str | None = None,
+        cost_b_usd: Decimal | float | None = None,
     ) -> int:
         """Store one blind A/B verdict synchronously; returns its id.
 
@@ -201,8 +211,20 @@ class UsageLog:
         if not provider_a or not provider_b:
             raise ValidationError("provider", "both sides of a vote need a provider")
         winner = {"a": (provider_a, model_a), "b": (provider_b, model_b)}.get(verdict, (None, None))
-        values = (utc_now_text(), compare_id, task, provider_a, model_a, provider_b, model_b, verdict,
-                  *winner, money_value(cost_a_usd), money_value(cost_b_usd), user)
+        values = (
+            utc_now_text(),
+            compare_id,
+            task,
+            provider_a,
+            model_a,
+            provider_b,
+            model_b,
+            verdict,
+            *winner,
+            money_value(cost_a_usd),
+            money_value(cost_b_usd),
+            user,
+        )
         conn = connect(self.path)
         try:
             cur = conn.execute(

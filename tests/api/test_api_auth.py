@@ -36,14 +36,27 @@ def test_healthz_is_open_without_a_key(locked):
     assert httpx.get(locked.url + "/healthz").status_code == 200
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": "first-key-0001"},
-                                     {"Authorization": "Basic Zmlyc3Qta2V5LTAwMDE="}, {"Authorization": "Bearer"}],
-                         ids=["none", "wrong", "no-scheme", "basic", "empty"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key"},
+        {"Authorization": "first-key-0001"},
+        {"Authorization": "Basic Zmlyc3Qta2V5LTAwMDE="},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["none", "wrong", "no-scheme", "basic", "empty"],
+)
 def test_generate_without_a_valid_key_is_401(locked, headers):
     r = httpx.post(locked.url + "/generate", json={"prompt": "Hello"}, headers=headers)
     assert r.status_code == 401
-    assert r.json() == {"error": {"type": "authentication_error", "field": None,
-                                  "message": "missing or invalid API key; send Authorization: Bearer <key>"}}
+    assert r.json() == {
+        "error": {
+            "type": "authentication_error",
+            "field": None,
+            "message": "missing or invalid API key; send Authorization: Bearer <key>",
+        }
+    }
     assert r.headers["www-authenticate"] == "Bearer"
 
 

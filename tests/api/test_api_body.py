@@ -43,8 +43,9 @@ def test_utf8_bom_is_tolerated_and_huge_integers_are_refused_cleanly():
         parse_object(b'{"max_tokens": ' + b"9" * 5000 + b"}")
 
 
-@pytest.mark.parametrize("ctype", ["application/json", "application/json; charset=utf-8", "Application/JSON",
-                                   "application/merge-patch+json"])
+@pytest.mark.parametrize(
+    "ctype", ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
+)
 def test_json_content_types_are_accepted(ctype):
     check_content_type(ctype)
 
@@ -66,22 +67,31 @@ def test_v1_model_names_map_to_hint_pin_or_auto():
 
 
 def test_v1_prompt_is_the_last_user_turn_and_all_turns_are_kept():
-    req, opts = chat_request({"model": "auto", "stream": True, "stream_options": {"include_usage": True},
-                              "unknown_extension": {"ignored": True},
-                              "messages": [{"role": "system", "content": "be brief"},
-                                           {"role": "user", "content": "first"},
-                                           {"role": "assistant", "content": "ok"},
-                                           {"role": "user", "content": [{"type": "text", "text": "sec"},
-                                                                        {"type": "text", "text": "ond"}]}]},
-                             CANDIDATES)
+    req, opts = chat_request(
+        {
+            "model": "auto",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "unknown_extension": {"ignored": True},
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": [{"type": "text", "text": "sec"}, {"type": "text", "text": "ond"}]},
+            ],
+        },
+        CANDIDATES,
+    )
     assert req.prompt == "second"
     assert [m.role for m in req.messages] == ["system", "user", "assistant", "user"]
     assert opts.stream and opts.include_usage
 
 
 def test_max_completion_tokens_wins_over_max_tokens():
-    req, _ = chat_request({"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": 50,
-                           "max_completion_tokens": 20}, CANDIDATES)
+    req, _ = chat_request(
+        {"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": 50, "max_completion_tokens": 20},
+        CANDIDATES,
+    )
     assert req.max_tokens == 20
 
 
@@ -89,6 +99,5 @@ def test_generate_rejects_unknown_fields_but_v1_ignores_them():
     with pytest.raises(ValidationError) as e:
         generate_request({"prompt": "x", "temprature": 0.5}, CANDIDATES)
     assert e.value.field == "temprature"
-    req, _ = chat_request({"model": "auto", "messages": [{"role": "user", "content": "x"}], "temprature": 9},
-                          CANDIDATES)
+    req, _ = chat_request({"model": "auto", "messages": [{"role": "user", "content": "x"}], "temprature": 9}, CANDIDATES)
     assert req.temperature is None

@@ -53,9 +53,11 @@ def test_readme_curl_body_with_bedrock_hint_answers_from_bedrock(http):
 @pytest.mark.parametrize("body,provider", [(CURL_LOW_COST, "azure"), (CURL_BEDROCK, "bedrock")])
 def test_the_literal_curl_command_works(server, body, provider):
     out = subprocess.run(
-        ["curl", "-sS", "-X", "POST", f"{server.url}/generate", "-H", "Content-Type: application/json",
-         "-d", body.decode()],
-        capture_output=True, timeout=30, check=True)
+        ["curl", "-sS", "-X", "POST", f"{server.url}/generate", "-H", "Content-Type: application/json", "-d", body.decode()],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
     assert json.loads(out.stdout)["provider"] == provider
 
 
@@ -127,8 +129,11 @@ def test_content_filter_is_a_400_and_v1_says_content_filter(faulty, tmp_path):
     gw.emulators.azure.set_faults(status=400, code="content_filter")
     with gw, served:
         r = httpx.post(served.url + "/generate", json={"prompt": "Hello", "provider_hint": "azure"}, timeout=30)
-        v1 = httpx.post(served.url + "/v1/chat/completions", timeout=30,
-                        json={"model": "azure", "messages": [{"role": "user", "content": "Hello"}]})
+        v1 = httpx.post(
+            served.url + "/v1/chat/completions",
+            timeout=30,
+            json={"model": "azure", "messages": [{"role": "user", "content": "Hello"}]},
+        )
     assert r.status_code == 400 and r.json()["error"]["type"] == "content_filter"
     assert v1.status_code == 400 and v1.json()["error"]["code"] == "content_filter"
 
@@ -139,8 +144,11 @@ def test_all_failed_while_streaming_is_a_502_before_any_event(faulty, tmp_path):
     gw.emulators.bedrock.set_faults(status=500)
     with gw, served:
         r = httpx.post(served.url + "/generate", json={"prompt": "Hello", "stream": True}, timeout=30)
-        v1 = httpx.post(served.url + "/v1/chat/completions", timeout=30,
-                        json={"model": "auto", "stream": True, "messages": [{"role": "user", "content": "Hello"}]})
+        v1 = httpx.post(
+            served.url + "/v1/chat/completions",
+            timeout=30,
+            json={"model": "auto", "stream": True, "messages": [{"role": "user", "content": "Hello"}]},
+        )
     assert r.status_code == 502 and r.headers["content-type"] == "application/json"
     assert len(r.json()["error"]["attempts"]) >= 2
     assert v1.status_code == 502 and v1.json()["error"]["code"] == "all_providers_failed"
@@ -150,8 +158,9 @@ def test_mid_stream_failure_is_an_error_event(faulty, tmp_path):
     gw, served = faulty(tmp_path)
     gw.emulators.bedrock.set_faults(cut_stream_after=2, cut_mode="drop")
     with gw, served:
-        r = httpx.post(served.url + "/generate", timeout=30,
-                       json={"prompt": "Tell me a story", "stream": True, "provider_hint": "bedrock"})
+        r = httpx.post(
+            served.url + "/generate", timeout=30, json={"prompt": "Tell me a story", "stream": True, "provider_hint": "bedrock"}
+        )
     events = _sse(r.text)
     assert r.status_code == 200
     assert events[0][0] is None and "delta" in json.loads(events[0][1])

@@ -37,8 +37,7 @@ def test_a_configured_model_id_pins_that_model(sdk):
 
 
 def test_extra_body_priority_low_cost_picks_the_cheapest_model(sdk):
-    raw = sdk.chat.completions.with_raw_response.create(model="auto", messages=HELLO,
-                                                        extra_body={"priority": "low_cost"})
+    raw = sdk.chat.completions.with_raw_response.create(model="auto", messages=HELLO, extra_body={"priority": "low_cost"})
     assert (raw.headers["x-gateway-provider"], raw.headers["x-gateway-model"]) == ("azure", "gpt-4o-mini")
     facts = raw.parse().model_extra["x_gateway"]
     assert facts["route_reason"].startswith("low_cost")
@@ -56,12 +55,17 @@ def test_headers_carry_provider_model_cost_and_request_id(sdk, gw):
 
 
 def test_multi_turn_messages_reach_the_model_with_the_system_prompt(sdk):
-    c = sdk.chat.completions.create(model="auto", messages=[
-        {"role": "developer", "content": "You are terse."},
-        {"role": "user", "content": "Name a colour."},
-        {"role": "assistant", "content": "Blue."},
-        {"role": "user", "content": [{"type": "text", "text": "Another one?"}]},
-    ], max_completion_tokens=20, temperature=0.2)
+    c = sdk.chat.completions.create(
+        model="auto",
+        messages=[
+            {"role": "developer", "content": "You are terse."},
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": "Blue."},
+            {"role": "user", "content": [{"type": "text", "text": "Another one?"}]},
+        ],
+        max_completion_tokens=20,
+        temperature=0.2,
+    )
     assert c.choices[0].message.content.strip()
     assert c.usage.completion_tokens <= 20
 
@@ -77,8 +81,7 @@ def test_stream_yields_text_chunks_and_a_finish_reason(sdk):
 
 
 def test_stream_include_usage_ends_with_a_usage_chunk_matching_the_log(sdk, gw):
-    stream = sdk.chat.completions.create(model="bedrock", messages=HELLO, stream=True,
-                                         stream_options={"include_usage": True})
+    stream = sdk.chat.completions.create(model="bedrock", messages=HELLO, stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
     last = chunks[-1]
     assert last.choices == []

@@ -23,9 +23,14 @@ def _free_port() -> int:
 
 def test_serve_refuses_to_expose_live_providers_without_api_keys(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for k, v in {"GATEWAY_MODE": "live", "AZURE_OPENAI_ENDPOINT": "https://example.invalid",
-                 "AZURE_OPENAI_API_KEY": "azure-secret-123", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-                 "AWS_SECRET_ACCESS_KEY": "aws-secret-456", "GATEWAY_API_KEYS": ""}.items():
+    for k, v in {
+        "GATEWAY_MODE": "live",
+        "AZURE_OPENAI_ENDPOINT": "https://example.invalid",
+        "AZURE_OPENAI_API_KEY": "azure-secret-123",
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-456",
+        "GATEWAY_API_KEYS": "",
+    }.items():
         monkeypatch.setenv(k, v)
     assert serve(host="0.0.0.0", port=_free_port()) == 2
     err = capsys.readouterr().err
@@ -44,8 +49,13 @@ def test_gateway_serve_answers_over_http_and_flushes_the_log_on_exit(tmp_path):
     db = tmp_path / "served.sqlite"
     port = _free_port()
     env = {**os.environ, **demo_env(db)}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway_core.cli", "serve", "--port", str(port)],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway_core.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -57,8 +67,7 @@ def test_gateway_serve_answers_over_http_and_flushes_the_log_on_exit(tmp_path):
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()[-2000:]
             time.sleep(0.1)
-        ids = [httpx.post(url + "/generate", json={"prompt": f"Hello {i}"}, timeout=30).json()["request_id"]
-               for i in range(3)]
+        ids = [httpx.post(url + "/generate", json={"prompt": f"Hello {i}"}, timeout=30).json()["request_id"] for i in range(3)]
     finally:
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=60)[0].decode()
@@ -84,8 +93,7 @@ def test_serve_logs_each_request_only_when_access_log_is_asked_for(tmp_path):
     port = _free_port()
     env = {**os.environ, **demo_env(tmp_path / "access.sqlite")}
     code = f"from gateway_core.api import serve; raise SystemExit(serve(port={port}, access_log=True))"
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

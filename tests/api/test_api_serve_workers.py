@@ -41,7 +41,11 @@ class _Workers:
         env = {**os.environ, **demo_env(tmp / "workers.sqlite")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway_core.cli", "serve", "--port", str(self.port), "--workers", "2"],
-            env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         self._out: str | None = None
 
     def wait_ready(self) -> None:
@@ -169,8 +173,10 @@ def test_worker_keeps_alive_and_answers_without_nagle(workers):
 def test_client_hanging_up_mid_body_does_not_disturb_the_server(workers):
     for _ in range(4):  # enough to reach both workers
         with socket.create_connection(("127.0.0.1", workers.port)) as raw:
-            raw.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: 5000\r\n\r\n" + b'{"prompt": "half a bo')
+            raw.sendall(
+                b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 5000\r\n\r\n" + b'{"prompt": "half a bo'
+            )
             time.sleep(0.05)  # let the worker start reading the body before the hang-up
     answered = httpx.post(workers.url + "/generate", json={"prompt": "still here?"}, timeout=30)
     assert answered.status_code == 200 and answered.json()["text"]

@@ -16,8 +16,15 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "console" / "app.py"
-_CONFIG_PREFIXES = ("GATEWAY_", "AZURE_OPENAI_", "BEDROCK_", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                    "AWS_SESSION_TOKEN", "AWS_PROFILE")
+_CONFIG_PREFIXES = (
+    "GATEWAY_",
+    "AZURE_OPENAI_",
+    "BEDROCK_",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+)
 
 
 @pytest.fixture

@@ -69,8 +69,15 @@ def test_lifecycle_warnings_name_retired_legacy_and_unpriced_models():
 
 
 def test_prices_frame_shows_provenance():
-    row = Price("azure", "gpt-4o", Decimal("2.5"), Decimal("10"), source="https://example.invalid/p",
-                verified_at=date(2025, 1, 2), status="legacy")
+    row = Price(
+        "azure",
+        "gpt-4o",
+        Decimal("2.5"),
+        Decimal("10"),
+        source="https://example.invalid/p",
+        verified_at=date(2025, 1, 2),
+        status="legacy",
+    )
     frame = fmt.prices_frame([row], {("azure", "gpt-4o")})
     assert frame.loc[0, "verified"] == "2025-01-02" and frame.loc[0, "status"] == "legacy"
     assert bool(frame.loc[0, "in use"])
@@ -158,7 +165,8 @@ def test_launch_serves_the_console(console_env):
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", f"import sys; from console.launch import main; sys.exit(main(['--port', '{port}']))"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -178,7 +186,15 @@ def test_launch_serves_the_console(console_env):
 
 @pytest.mark.parametrize(
     "value, shown",
-    [(28.1234, "$28.12"), (0.5, "$0.50"), (0.00142, "$0.00142"), (1345.2, "$1.3k"), (23456, "$23k"), (0, "$0"), (None, "unpriced")],
+    [
+        (28.1234, "$28.12"),
+        (0.5, "$0.50"),
+        (0.00142, "$0.00142"),
+        (1345.2, "$1.3k"),
+        (23456, "$23k"),
+        (0, "$0"),
+        (None, "unpriced"),
+    ],
 )
 def test_headline_money_stays_short_enough_for_a_tile(value, shown):
     from console.format import usd_short

@@ -20,8 +20,14 @@ from .console_server import ROOT, ConsoleServer
 from .driver import Console
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 expect.set_options(timeout=20_000)  # the first script run builds the gateway
 VIEWPORT = {"width": 1400, "height": 900}
 SCREENSHOTS = ROOT / "docs" / "screenshots"

@@ -25,8 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "console" / "app.py"
 CONFIG = ROOT / ".streamlit" / "config.toml"
 # Settings the tests own; anything else with these prefixes in the caller's environment is dropped.
-_CONFIG_PREFIXES = ("GATEWAY_", "AZURE_OPENAI_", "BEDROCK_", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                    "AWS_SESSION_TOKEN", "AWS_PROFILE", "STREAMLIT_")
+_CONFIG_PREFIXES = (
+    "GATEWAY_",
+    "AZURE_OPENAI_",
+    "BEDROCK_",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "STREAMLIT_",
+)
 
 
 def free_port() -> int:
@@ -67,11 +75,19 @@ class ConsoleServer:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.headless", "true",
-            "--server.port", str(self.port),
-            "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
         ]
 
     def start(self) -> "ConsoleServer":
@@ -79,7 +95,11 @@ class ConsoleServer:
         shutil.copy(CONFIG, self.workdir / ".streamlit" / "config.toml")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            self.command(), cwd=self.workdir, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
+            self.command(),
+            cwd=self.workdir,
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         try:

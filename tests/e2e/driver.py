@@ -25,8 +25,11 @@ TIMEOUT_MS = 30_000
 VIEWPORT_BLANK = (1380, 40)  # the empty top-right corner of the main area
 
 # Text that only a leaked exception would put on a page.
-LEAK_PATTERNS = (re.compile(r"Traceback \(most recent call last\)"), re.compile(r'File "[^"]+", line \d+'),
-                 re.compile(r"Unexpected error \("))
+LEAK_PATTERNS = (
+    re.compile(r"Traceback \(most recent call last\)"),
+    re.compile(r'File "[^"]+", line \d+'),
+    re.compile(r"Unexpected error \("),
+)
 
 
 class Console:

@@ -44,8 +44,9 @@ def test_demo_history_fills_headline_and_charts_and_provider_filter_changes_spen
 
     spend = console.metric("Spend")
     before = spend.inner_text()
-    console.act(console.sidebar().get_by_role("button", name="Remove bedrock").click,
-                until=lambda: expect(spend).not_to_have_text(before))
+    console.act(
+        console.sidebar().get_by_role("button", name="Remove bedrock").click, until=lambda: expect(spend).not_to_have_text(before)
+    )
 
     expect(console.sidebar().get_by_test_id("stMultiSelect").first).not_to_contain_text("bedrock")
     azure_only = dollars(console.metric_value("Spend"))

@@ -15,9 +15,7 @@ LABELS = ("Azure OpenAI", "AWS Bedrock")
 
 def sides(console):
     """The two bordered answer columns (each holds a metric row)."""
-    return console.main().get_by_test_id("stColumn").filter(
-        has=console.page.get_by_test_id("stMetric")
-    )
+    return console.main().get_by_test_id("stColumn").filter(has=console.page.get_by_test_id("stMetric"))
 
 
 def test_both_columns_fill_and_vote_reveals_providers(console):

@@ -44,6 +44,8 @@ def test_azure_throttled_preset_makes_the_next_answer_fall_back_to_bedrock(conso
     console.screenshot("providers")
 
     # This module's console is its own, so leaving faults behind would harm nobody; clearing is checked anyway.
-    console.act(console.button("Clear all").click,
-                until=lambda: expect(console.main()).to_contain_text("Azure OpenAI: no faults injected"))
+    console.act(
+        console.button("Clear all").click,
+        until=lambda: expect(console.main()).to_contain_text("Azure OpenAI: no faults injected"),
+    )
     console.assert_clean()

@@ -34,13 +34,21 @@ def _clean(request):
 
 
 def azure_client(url: str, max_retries: int = 0, timeout: float = 10.0, api_key: str = "k") -> openai.AzureOpenAI:
-    return openai.AzureOpenAI(azure_endpoint=url, api_key=api_key, api_version=API_VERSION, max_retries=max_retries, timeout=timeout)
+    return openai.AzureOpenAI(
+        azure_endpoint=url, api_key=api_key, api_version=API_VERSION, max_retries=max_retries, timeout=timeout
+    )
 
 
 def bedrock_client(url: str, attempts: int = 1, read_timeout: float = 10.0):
     config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, connect_timeout=5, read_timeout=read_timeout)
-    return boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=url,
-                        aws_access_key_id="test", aws_secret_access_key="test", config=config)
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=config,
+    )
 
 
 @pytest.fixture

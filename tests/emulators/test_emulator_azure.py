@@ -40,7 +40,9 @@ def test_chat_completion_reports_model_version_and_usage(azure):
 
 def test_stream_matches_non_stream_and_follows_azure_chunk_order(azure):
     plain = azure.chat.completions.create(model="gpt-4o", messages=QUESTION)
-    chunks, text = _collect(azure.chat.completions.create(model="gpt-4o", messages=QUESTION, stream=True, stream_options={"include_usage": True}))
+    chunks, text = _collect(
+        azure.chat.completions.create(model="gpt-4o", messages=QUESTION, stream=True, stream_options={"include_usage": True})
+    )
     assert text == plain.choices[0].message.content
     first = chunks[0]
     assert first.choices == [] and first.id == "" and first.prompt_filter_results
@@ -82,7 +84,9 @@ def test_rate_limit_headers_and_request_id_on_success(azure):
 
 
 def test_missing_api_version_is_resource_not_found(emulators, raw):
-    status, _, body = raw(emulators.azure.url, "POST", "/openai/deployments/gpt-4o-mini/chat/completions", {"messages": QUESTION}, {"api-key": "k"})
+    status, _, body = raw(
+        emulators.azure.url, "POST", "/openai/deployments/gpt-4o-mini/chat/completions", {"messages": QUESTION}, {"api-key": "k"}
+    )
     assert status == 404 and body["error"]["message"] == "Resource not found"
 
 
@@ -93,9 +97,20 @@ def test_unknown_deployment_is_not_found(azure):
 
 
 def test_call_without_key_is_unauthorised(emulators, raw):
-    status, _, body = raw(emulators.azure.url, "POST", "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21", {"messages": QUESTION})
+    status, _, body = raw(
+        emulators.azure.url,
+        "POST",
+        "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
+        {"messages": QUESTION},
+    )
     assert status == 401 and body["error"]["code"] == "401"
-    status, _, _ = raw(emulators.azure.url, "POST", "/openai/v1/chat/completions", {"model": "gpt-4o-mini", "messages": QUESTION}, {"Authorization": "Bearer any"})
+    status, _, _ = raw(
+        emulators.azure.url,
+        "POST",
+        "/openai/v1/chat/completions",
+        {"model": "gpt-4o-mini", "messages": QUESTION},
+        {"Authorization": "Bearer any"},
+    )
     assert status == 200
 
 
@@ -118,12 +133,15 @@ def test_custom_deployment_names_map_to_model_versions():
             client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION)
 
 
-@pytest.mark.parametrize("kwargs, param", [
-    ({"messages": []}, "messages"),
-    ({"messages": QUESTION, "temperature": 2.5}, "temperature"),
-    ({"messages": QUESTION, "max_tokens": 0}, "max_tokens"),
-    ({"messages": QUESTION, "top_p": 1.5}, "top_p"),
-])
+@pytest.mark.parametrize(
+    "kwargs, param",
+    [
+        ({"messages": []}, "messages"),
+        ({"messages": QUESTION, "temperature": 2.5}, "temperature"),
+        ({"messages": QUESTION, "max_tokens": 0}, "max_tokens"),
+        ({"messages": QUESTION, "top_p": 1.5}, "top_p"),
+    ],
+)
 def test_invalid_requests_name_the_parameter(azure, kwargs, param):
     with pytest.raises(openai.BadRequestError) as info:
         azure.chat.completions.create(model="gpt-4o-mini", **kwargs)
@@ -137,7 +155,9 @@ def test_reasoning_model_rejects_max_tokens_and_reports_reasoning(azure):
     r = azure.chat.completions.create(model="o4-mini", messages=QUESTION, max_completion_tokens=2000)
     details = r.usage.completion_tokens_details
     assert details.reasoning_tokens > 0
-    assert r.usage.completion_tokens == details.reasoning_tokens + tokens.azure_text_tokens("o4-mini", r.choices[0].message.content)
+    assert r.usage.completion_tokens == details.reasoning_tokens + tokens.azure_text_tokens(
+        "o4-mini", r.choices[0].message.content
+    )
 
 
 def test_rate_limit_is_retried_by_the_sdk_then_raised(emulators, make_azure):
@@ -158,7 +178,9 @@ def test_should_retry_false_stops_sdk_retries(emulators, make_azure):
     assert emulators.azure.stats()["requests"] == 1
 
 
-@pytest.mark.parametrize("status, exc", [(500, openai.InternalServerError), (503, openai.InternalServerError), (408, openai.APIStatusError)])
+@pytest.mark.parametrize(
+    "status, exc", [(500, openai.InternalServerError), (503, openai.InternalServerError), (408, openai.APIStatusError)]
+)
 def test_server_errors_raise_the_sdk_class(emulators, azure, status, exc):
     emulators.azure.set_faults(status=status)
     with pytest.raises(exc) as info:
@@ -218,7 +240,9 @@ def test_fifty_concurrent_streams_are_served_together(emulators):
     # A first-token delay of a minute holds every stream open on the server until the
     # profile switches back to zero, which releases them all at once.
     emulators.azure.set_profile(Timing(ttft_ms=60_000))
-    client = openai.AzureOpenAI(azure_endpoint=emulators.azure.url, api_key="k", api_version="2024-10-21", max_retries=0, timeout=60)
+    client = openai.AzureOpenAI(
+        azure_endpoint=emulators.azure.url, api_key="k", api_version="2024-10-21", max_retries=0, timeout=60
+    )
     results, errors = [], []
 
     def one(i: int) -> None:

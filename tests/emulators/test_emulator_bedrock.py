@@ -99,7 +99,11 @@ def test_invoke_requires_anthropic_version(bedrock):
 def test_count_tokens_matches_converse_usage(bedrock):
     counted = bedrock.count_tokens(modelId=HAIKU, input={"converse": {"messages": MSGS}})["inputTokens"]
     assert counted == bedrock.converse(modelId=HAIKU, messages=MSGS)["usage"]["inputTokens"]
-    body = base64.b64encode(json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": [{"role": "user", "content": QUESTION}]}).encode())
+    body = base64.b64encode(
+        json.dumps(
+            {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": [{"role": "user", "content": QUESTION}]}
+        ).encode()
+    )
     assert bedrock.count_tokens(modelId=HAIKU, input={"invokeModel": {"body": base64.b64decode(body)}})["inputTokens"] == counted
 
 
@@ -111,7 +115,9 @@ def test_inference_profile_ids_and_arns_are_accepted(bedrock):
 
 def test_percent_encoded_id_is_split_before_decoding(emulators, raw):
     path = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-haiku-20240307-v1%3A0/converse"
-    status, _, body = raw(emulators.bedrock.url, "POST", path, {"messages": MSGS}, {"Authorization": "AWS4-HMAC-SHA256 Credential=test"})
+    status, _, body = raw(
+        emulators.bedrock.url, "POST", path, {"messages": MSGS}, {"Authorization": "AWS4-HMAC-SHA256 Credential=test"}
+    )
     assert status == 200 and body["output"]["message"]["content"][0]["text"]
 
 
@@ -127,22 +133,32 @@ def test_unknown_model_ids_are_invalid(bedrock, model_id):
 
 
 def test_model_table_can_be_replaced_and_extended():
-    with start_emulators(providers=("bedrock",), bedrock_models={"anthropic.claude-next-v1:0": {"profile_only": False}, SONNET: {"status": "eol"}}) as emu:
-        client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=emu.bedrock.url,
-                              aws_access_key_id="test", aws_secret_access_key="test")
+    with start_emulators(
+        providers=("bedrock",), bedrock_models={"anthropic.claude-next-v1:0": {"profile_only": False}, SONNET: {"status": "eol"}}
+    ) as emu:
+        client = boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=emu.bedrock.url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         assert _text(client.converse(modelId="anthropic.claude-next-v1:0", messages=MSGS))
         with pytest.raises(client.exceptions.ResourceNotFoundException):
             client.converse(modelId=SONNET, messages=MSGS)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"inferenceConfig": {"temperature": 1.5}}, "inferenceConfig.temperature"),
-    ({"inferenceConfig": {"topP": 1.2}}, "inferenceConfig.topP"),
-    ({"inferenceConfig": {"maxTokens": 100_000}}, "exceeds the model limit"),
-    ({"messages": [{"role": "assistant", "content": [{"text": "hi"}]}]}, "must start with a user message"),
-    ({"messages": MSGS + MSGS}, "must alternate"),
-    ({"messages": [{"role": "user", "content": [{"text": "   "}]}]}, "is blank"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"inferenceConfig": {"temperature": 1.5}}, "inferenceConfig.temperature"),
+        ({"inferenceConfig": {"topP": 1.2}}, "inferenceConfig.topP"),
+        ({"inferenceConfig": {"maxTokens": 100_000}}, "exceeds the model limit"),
+        ({"messages": [{"role": "assistant", "content": [{"text": "hi"}]}]}, "must start with a user message"),
+        ({"messages": MSGS + MSGS}, "must alternate"),
+        ({"messages": [{"role": "user", "content": [{"text": "   "}]}]}, "is blank"),
+    ],
+)
 def test_invalid_requests_raise_validation_exception(bedrock, kwargs, fragment):
     args = dict({"modelId": HAIKU, "messages": MSGS}, **kwargs)
     with pytest.raises(bedrock.exceptions.ValidationException, match=fragment):
@@ -152,7 +168,9 @@ def test_invalid_requests_raise_validation_exception(bedrock, kwargs, fragment):
 def test_max_tokens_below_one_is_rejected_by_the_service(emulators, raw):
     # botocore refuses maxTokens=0 itself, so send what another client could send.
     body = {"messages": MSGS, "inferenceConfig": {"maxTokens": 0}}
-    status, headers, out = raw(emulators.bedrock.url, "POST", f"/model/{HAIKU}/converse", body, {"Authorization": "AWS4-HMAC-SHA256 x"})
+    status, headers, out = raw(
+        emulators.bedrock.url, "POST", f"/model/{HAIKU}/converse", body, {"Authorization": "AWS4-HMAC-SHA256 x"}
+    )
     assert status == 400 and headers["x-amzn-errortype"].startswith("ValidationException:")
     assert "inferenceConfig.maxTokens" in out["message"]
 
@@ -173,11 +191,14 @@ def test_throttling_is_retried_then_raised(emulators, make_bedrock):
     assert stats["requests"] == 2 and stats["retries_seen"] == 1
 
 
-@pytest.mark.parametrize("status, name, retried", [
-    (408, "ModelTimeoutException", False),
-    (500, "InternalServerException", True),
-    (503, "ServiceUnavailableException", True),
-])
+@pytest.mark.parametrize(
+    "status, name, retried",
+    [
+        (408, "ModelTimeoutException", False),
+        (500, "InternalServerException", True),
+        (503, "ServiceUnavailableException", True),
+    ],
+)
 def test_server_faults_raise_modelled_exceptions(emulators, make_bedrock, status, name, retried):
     emulators.bedrock.set_faults(status=status)
     client = make_bedrock(attempts=3)

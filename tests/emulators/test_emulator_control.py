@@ -47,20 +47,23 @@ def test_admin_routes_set_read_and_clear_faults(emulators, azure, raw):
     assert raw(url, "GET", "/_emulator/stats")[2]["requests"] == 2
 
 
-@pytest.mark.parametrize("fields, fragment", [
-    ({"status": 418}, "status must be one of"),
-    ({"status": 400}, "needs a code"),
-    ({"status": 429, "code": "content_filter"}, "only meaningful with status 400"),
-    ({"error_rate": 1.5, "status": 429}, "error_rate must be between"),
-    ({"error_rate": 0.5}, "needs a fault"),
-    ({"hang_s": -1}, "hang_s must be between"),
-    ({"cut_stream_after": 1.5}, "must be an integer"),
-    ({"cut_mode": "explode", "cut_stream_after": 1}, "cut_mode must be one of"),
-    ({"mix": []}, "non-empty list"),
-    ({"mix": [{"status": 429}], "status": 503}, "either mix"),
-    ({"mix": [{"weight": 2}]}, "needs status, hang_s or cut_stream_after"),
-    ({"stauts": 429}, "unknown field"),
-])
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"status": 418}, "status must be one of"),
+        ({"status": 400}, "needs a code"),
+        ({"status": 429, "code": "content_filter"}, "only meaningful with status 400"),
+        ({"error_rate": 1.5, "status": 429}, "error_rate must be between"),
+        ({"error_rate": 0.5}, "needs a fault"),
+        ({"hang_s": -1}, "hang_s must be between"),
+        ({"cut_stream_after": 1.5}, "must be an integer"),
+        ({"cut_mode": "explode", "cut_stream_after": 1}, "cut_mode must be one of"),
+        ({"mix": []}, "non-empty list"),
+        ({"mix": [{"status": 429}], "status": 503}, "either mix"),
+        ({"mix": [{"weight": 2}]}, "needs status, hang_s or cut_stream_after"),
+        ({"stauts": 429}, "unknown field"),
+    ],
+)
 def test_nonsense_faults_are_rejected(emulators, raw, fields, fragment):
     with pytest.raises(FaultError, match=fragment):
         emulators.bedrock.set_faults(**fields)
@@ -94,7 +97,11 @@ def test_mixed_faults_pick_every_entry_of_the_mix(emulators, make_azure):
 
 
 def test_thirty_percent_mixed_faults_spec_is_accepted(emulators):
-    spec = emulators.bedrock.set_faults(error_rate=0.3, mix=[{"status": 429}, {"status": 503}, {"hang_s": 2}, {"cut_stream_after": 0}, {"cut_stream_after": 3}], seed=7)
+    spec = emulators.bedrock.set_faults(
+        error_rate=0.3,
+        mix=[{"status": 429}, {"status": 503}, {"hang_s": 2}, {"cut_stream_after": 0}, {"cut_stream_after": 3}],
+        seed=7,
+    )
     assert spec["error_rate"] == 0.3 and len(spec["mix"]) == 5
 
 
@@ -131,8 +138,14 @@ def test_profile_can_be_switched_at_run_time(emulators, raw):
 
 def test_standalone_process_serves_both_sdks(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "gateway_core.emulators", "--azure-port", "0", "--bedrock-port", "0", "--profile", "zero"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway_core.emulators", "--azure-port", "0", "--bedrock-port", "0", "--profile", "zero"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(12)]
         banner = "".join(lines)
@@ -146,7 +159,13 @@ def test_standalone_process_serves_both_sdks(tmp_path):
         assert streamed[0].choices == [] and streamed[-1].choices[0].finish_reason == "stop"
         import boto3
 
-        brt = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=bedrock_url, aws_access_key_id="test", aws_secret_access_key="test")
+        brt = boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=bedrock_url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         assert brt.converse(modelId=HAIKU, messages=BEDROCK_MSGS)["usage"]["totalTokens"] > 0
         events = list(brt.converse_stream(modelId=HAIKU, messages=BEDROCK_MSGS)["stream"])
         assert "metadata" in events[-1]

@@ -27,10 +27,16 @@ def _decoded(data: bytes) -> list:
 
 
 def test_event_frames_decode_with_botocores_parser():
-    data = eventstream.event("contentBlockDelta", {"delta": {"text": "Hi"}}) + eventstream.exception("throttlingException", {"message": "slow down"})
+    data = eventstream.event("contentBlockDelta", {"delta": {"text": "Hi"}}) + eventstream.exception(
+        "throttlingException", {"message": "slow down"}
+    )
     frames = _decoded(data)
     assert frames[0][0][":event-type"] == "contentBlockDelta" and frames[0][1] == b'{"delta":{"text":"Hi"}}'
-    assert frames[1][0] == {":exception-type": "throttlingException", ":content-type": "application/json", ":message-type": "exception"}
+    assert frames[1][0] == {
+        ":exception-type": "throttlingException",
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
     corrupted = bytearray(data)
     corrupted[20] ^= 0xFF
     with pytest.raises(ChecksumMismatch):
@@ -56,17 +62,26 @@ def test_summary_is_extractive_and_keeps_original_order():
 def test_extract_lists_dates_and_amounts():
     out = text.generate("azure", "gpt-4o", "Extract the key facts.", [("user", ARTICLE)])
     assert "- date: 12 March 2024" in out and "- amount: $4.5 million" in out
-    contacts = text.generate("azure", "gpt-4o", "", [("user", "Extract contacts: call (415) 555-0132, card 4111 1111 1111 1111.")])
+    contacts = text.generate(
+        "azure", "gpt-4o", "", [("user", "Extract contacts: call (415) 555-0132, card 4111 1111 1111 1111.")]
+    )
     assert "- phone: (415) 555-0132" in contacts and "- card: 4111 1111 1111 1111" in contacts
 
 
 def test_classify_uses_offered_labels_and_justifies():
-    out = text.generate("azure", "gpt-4o", "", [("user", "Classify the sentiment as positive, negative or neutral:\nThe app is great and I love the fast search.")])
+    out = text.generate(
+        "azure",
+        "gpt-4o",
+        "",
+        [("user", "Classify the sentiment as positive, negative or neutral:\nThe app is great and I love the fast search.")],
+    )
     assert out.startswith("Label: positive") and '"great"' in out
 
 
 def test_rewrite_expands_contractions_and_fixes_case():
-    out = text.generate("azure", "gpt-4o", "Rewrite this text clearly.", [("user", "i don't think it's ready.   we can't ship today")])
+    out = text.generate(
+        "azure", "gpt-4o", "Rewrite this text clearly.", [("user", "i don't think it's ready.   we can't ship today")]
+    )
     assert out == "I do not think it is ready. We cannot ship today."
 
 
@@ -97,8 +112,13 @@ def test_claude_rule_counts_all_text_plus_message_overhead():
 
 def test_model_ids_resolve_through_profiles_and_arns():
     assert resolve("anthropic.claude-3-haiku-20240307-v1:0", DEFAULT_MODELS)[1] is None
-    assert resolve("arn:aws:bedrock:eu-west-2::foundation-model/anthropic.claude-3-sonnet-20240229-v1:0", DEFAULT_MODELS)[1] is None
-    row, prefix = resolve("arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0", DEFAULT_MODELS)
+    assert (
+        resolve("arn:aws:bedrock:eu-west-2::foundation-model/anthropic.claude-3-sonnet-20240229-v1:0", DEFAULT_MODELS)[1] is None
+    )
+    row, prefix = resolve(
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        DEFAULT_MODELS,
+    )
     assert prefix == "global" and row.profile_only
     with pytest.raises(ModelRejected, match="on-demand"):
         resolve("anthropic.claude-sonnet-4-5-20250929-v1:0", DEFAULT_MODELS)

@@ -122,10 +122,14 @@ CORPUS: tuple[BadInput, ...] = (
     BadInput("prompt_is_object", {"prompt": {"text": MARKER}}, "prompt"),
     BadInput("prompt_is_bool", {"prompt": True}, "prompt"),
     BadInput("prompt_missing", {"task": "chat"}, "prompt", surfaces=("generate",)),
-    BadInput("raw_invalid_utf8", None, None, raw=b'{"prompt": "' + MARKER.encode() + b' caf\xc3\x28 \xff\xfe"}',
-             surfaces=HTTP),
-    BadInput("raw_invalid_utf8_v1", None, None, raw=b'{"model": "auto", "messages": [{"role": "user", "content": "'
-             + MARKER.encode() + b' \xed\xa0\x80 \xc0\xaf"}]}', surfaces=("v1",)),
+    BadInput("raw_invalid_utf8", None, None, raw=b'{"prompt": "' + MARKER.encode() + b' caf\xc3\x28 \xff\xfe"}', surfaces=HTTP),
+    BadInput(
+        "raw_invalid_utf8_v1",
+        None,
+        None,
+        raw=b'{"model": "auto", "messages": [{"role": "user", "content": "' + MARKER.encode() + b' \xed\xa0\x80 \xc0\xaf"}]}',
+        surfaces=("v1",),
+    ),
     # --- routing choices --------------------------------------------------------------------
     BadInput("unknown_task", _p(task="poem"), "task", surfaces=GENERATE_ONLY),
     BadInput("task_is_int", _p(task=3), "task", surfaces=GENERATE_ONLY),
@@ -162,23 +166,51 @@ CORPUS: tuple[BadInput, ...] = (
     BadInput("messages_missing", None, "messages", surfaces=("v1",), v1_fields={"model": "auto"}),
     # --- hostile or broken bodies -----------------------------------------------------------
     BadInput("deeply_nested_prompt", None, None, raw=('{"prompt": ' + _nested(NEST_DEPTH) + "}").encode(), surfaces=HTTP),
-    BadInput("deeply_nested_extra_field", None, None,
-             raw=(f'{{"prompt": "{_PROMPT}", "model": "auto", "messages": [{{"role": "user", "content": "{_PROMPT}"}}], '
-                  f'"metadata": ' + '{"a": ' * NEST_DEPTH + "1" + "}" * NEST_DEPTH + "}").encode(), surfaces=HTTP),
-    BadInput("duplicate_prompt_key_last_empty", None, "prompt",
-             raw=f'{{"prompt": "{_PROMPT}", "prompt": ""}}'.encode(), surfaces=("generate",)),
-    BadInput("duplicate_max_tokens_last_negative", None, "max_tokens",
-             raw=f'{{"prompt": "{_PROMPT}", "max_tokens": 5, "max_tokens": -1}}'.encode(), surfaces=("generate",)),
-    BadInput("duplicate_max_tokens_last_negative_v1", None, "max_tokens",
-             raw=f'{{"model": "auto", "messages": [{{"role": "user", "content": "{_PROMPT}"}}], '
-                 f'"max_tokens": 5, "max_tokens": -1}}'.encode(), surfaces=("v1",)),
+    BadInput(
+        "deeply_nested_extra_field",
+        None,
+        None,
+        raw=(
+            f'{{"prompt": "{_PROMPT}", "model": "auto", "messages": [{{"role": "user", "content": "{_PROMPT}"}}], '
+            f'"metadata": ' + '{"a": ' * NEST_DEPTH + "1" + "}" * NEST_DEPTH + "}"
+        ).encode(),
+        surfaces=HTTP,
+    ),
+    BadInput(
+        "duplicate_prompt_key_last_empty",
+        None,
+        "prompt",
+        raw=f'{{"prompt": "{_PROMPT}", "prompt": ""}}'.encode(),
+        surfaces=("generate",),
+    ),
+    BadInput(
+        "duplicate_max_tokens_last_negative",
+        None,
+        "max_tokens",
+        raw=f'{{"prompt": "{_PROMPT}", "max_tokens": 5, "max_tokens": -1}}'.encode(),
+        surfaces=("generate",),
+    ),
+    BadInput(
+        "duplicate_max_tokens_last_negative_v1",
+        None,
+        "max_tokens",
+        raw=f'{{"model": "auto", "messages": [{{"role": "user", "content": "{_PROMPT}"}}], '
+        f'"max_tokens": 5, "max_tokens": -1}}'.encode(),
+        surfaces=("v1",),
+    ),
     BadInput("body_truncated_json", None, None, raw=f'{{"prompt": "{_PROMPT}"'.encode(), surfaces=HTTP),
     BadInput("body_empty", None, None, raw=b"", surfaces=HTTP),
     BadInput("body_is_json_list", None, None, raw=f'["{_PROMPT}"]'.encode(), surfaces=HTTP),
     BadInput("body_is_json_string", None, None, raw=f'"{_PROMPT}"'.encode(), surfaces=HTTP),
     BadInput("wrong_content_type_text", {"prompt": _PROMPT}, None, content_type="text/plain", surfaces=HTTP),
-    BadInput("form_urlencoded_body", None, None, raw=f"prompt={MARKER}&task=chat".encode(),
-             content_type="application/x-www-form-urlencoded", surfaces=HTTP),
+    BadInput(
+        "form_urlencoded_body",
+        None,
+        None,
+        raw=f"prompt={MARKER}&task=chat".encode(),
+        content_type="application/x-www-form-urlencoded",
+        surfaces=HTTP,
+    ),
 )
 
 BY_NAME = {case.name: case for case in CORPUS}

@@ -27,8 +27,9 @@ PRIORITIES = ("low_cost", "low_latency", "balanced")
 
 
 def _request(i: int, tag: str) -> GenerateRequest:
-    return GenerateRequest(prompt=f"{tag} request {i}: summarise the routing rules", task="chat",
-                           priority=PRIORITIES[i % 3], user=f"{tag}-user")
+    return GenerateRequest(
+        prompt=f"{tag} request {i}: summarise the routing rules", task="chat", priority=PRIORITIES[i % 3], user=f"{tag}-user"
+    )
 
 
 def log_writer_process(db_path: str, tag: str, n: int, results) -> None:

@@ -30,8 +30,9 @@ class FakeClock:
 def outage(tmp_path):
     clock = FakeClock()
     # One deployment per provider: one Azure breaker, so "Azure is cut off" is a single state.
-    env = demo_env(tmp_path / "breaker.sqlite", GATEWAY_SDK_MAX_ATTEMPTS="1",
-                   AZURE_OPENAI_DEPLOYMENT="gpt-4o-mini", BEDROCK_MODEL_ID=HAIKU)
+    env = demo_env(
+        tmp_path / "breaker.sqlite", GATEWAY_SDK_MAX_ATTEMPTS="1", AZURE_OPENAI_DEPLOYMENT="gpt-4o-mini", BEDROCK_MODEL_ID=HAIKU
+    )
     settings = Settings.from_mapping(env)
     gw = Gateway(settings, clock=clock)
     gw.emulators.azure.set_faults(status=503)
@@ -61,7 +62,8 @@ def test_outage_opens_the_breaker_and_traffic_stops_reaching_azure(outage):
     gw, _ = outage
     opened = trip(gw)
     assert gw.emulators.azure.stats()["requests"] == gw.breaker.consecutive_failures, (
-        "the breaker opens on the configured number of consecutive failures, not later")
+        "the breaker opens on the configured number of consecutive failures, not later"
+    )
     assert all(gw.breaker.state(key) == "open" for key in opened)
     status = {(s["provider"], s["model"]): s["breaker"] for s in gw.provider_status()}
     assert all(status[key] == "open" for key in opened), status

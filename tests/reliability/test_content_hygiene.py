@@ -26,8 +26,17 @@ SENSITIVE = {
 }
 
 # Fragments that would survive a half-done mask (one group masked, the rest kept).
-FRAGMENTS = ("jane.doe+billing", "7946 0958", "555-0132", "42 68 53 00", "1111 1111 1111", "0000-0000-0004",
-             "Zx81QwErTy56", "EXAMPLE7XK2QA", "9f8e7d6c5b4a3f2e")
+FRAGMENTS = (
+    "jane.doe+billing",
+    "7946 0958",
+    "555-0132",
+    "42 68 53 00",
+    "1111 1111 1111",
+    "0000-0000-0004",
+    "Zx81QwErTy56",
+    "EXAMPLE7XK2QA",
+    "9f8e7d6c5b4a3f2e",
+)
 
 
 def pii_paragraph() -> str:

@@ -36,8 +36,13 @@ def writer_defaults() -> tuple[int, float]:
 
 def run_and_kill(db: Path) -> tuple[int, int, float]:
     """Start the child, SIGKILL it after ``KILL_AFTER`` requests; (requests, attempts, rate/s)."""
-    proc = subprocess.Popen([sys.executable, str(WORKER), "crash", str(db), str(CHILD_THREADS)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), "crash", str(db), str(CHILD_THREADS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     requests = attempts = 0
     started = None
     try:
@@ -83,8 +88,10 @@ def test_sigkill_mid_traffic_keeps_the_log_sound_and_loss_within_the_documented_
     # Documented: one batch plus whatever was queued during the last flush interval.
     bound = batch_max + math.ceil(rate * flush_interval_s)
     lost = max(0, attempts - rows)
-    print(f"\ncrash: {requests} requests / {attempts} attempts acknowledged, {rows} rows stored, "
-          f"{lost} lost (bound {bound}: batch_max {batch_max} + {rate:.0f}/s x {flush_interval_s}s)")
+    print(
+        f"\ncrash: {requests} requests / {attempts} attempts acknowledged, {rows} rows stored, "
+        f"{lost} lost (bound {bound}: batch_max {batch_max} + {rate:.0f}/s x {flush_interval_s}s)"
+    )
     assert doubled == 0
     assert lost <= bound, f"{lost} rows lost, above the documented bound of {bound}"
 

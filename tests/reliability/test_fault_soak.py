@@ -79,16 +79,24 @@ def run_one(gw, i: int) -> Outcome:
     except AllProvidersFailed as e:
         return Outcome(i, streamed, "failed", e.request_id, tuple(e.attempts))
     except Exception as e:  # noqa: BLE001 - anything else is exactly what this test hunts for
-        return Outcome(i, streamed, "unexpected", getattr(e, "request_id", None),
-                       tuple(getattr(e, "attempts", ()) or ()), f"{type(e).__name__}: {e}")
+        return Outcome(
+            i,
+            streamed,
+            "unexpected",
+            getattr(e, "request_id", None),
+            tuple(getattr(e, "attempts", ()) or ()),
+            f"{type(e).__name__}: {e}",
+        )
 
 
 def read_rows(db) -> list[dict]:
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in con.execute(
-            "SELECT request_id, attempt, final, provider, status, error_type FROM usage_logs ORDER BY id")]
+        return [
+            dict(r)
+            for r in con.execute("SELECT request_id, attempt, final, provider, status, error_type FROM usage_logs ORDER BY id")
+        ]
     finally:
         con.close()
 
@@ -121,10 +129,12 @@ def test_fault_soak_every_request_is_accounted_for_and_nothing_leaks(tmp_path):
 
     rows = read_rows(db)
     by_status = Counter(o.status for o in outcomes)
-    print(f"\nsoak: {REQUESTS} requests, outcomes {dict(by_status)}, rows {len(rows)}, "
-          f"faults injected azure={injected['azure'].get('faults_injected')} bedrock={injected['bedrock'].get('faults_injected')}, "
-          f"calls azure={injected['azure'].get('requests')} bedrock={injected['bedrock'].get('requests')}, "
-          f"breaker transitions {len(transitions)}")
+    print(
+        f"\nsoak: {REQUESTS} requests, outcomes {dict(by_status)}, rows {len(rows)}, "
+        f"faults injected azure={injected['azure'].get('faults_injected')} bedrock={injected['bedrock'].get('faults_injected')}, "
+        f"calls azure={injected['azure'].get('requests')} bedrock={injected['bedrock'].get('requests')}, "
+        f"breaker transitions {len(transitions)}"
+    )
 
     check_outcomes(outcomes, injected)
     check_log_matches_attempts(outcomes, rows)
@@ -136,7 +146,8 @@ def test_fault_soak_every_request_is_accounted_for_and_nothing_leaks(tmp_path):
     gc.collect()
     assert settle(lambda: threading.active_count() <= threads_before), (
         f"threads leaked: {threading.active_count()} alive, {threads_before} before: "
-        f"{sorted(t.name for t in threading.enumerate())}")
+        f"{sorted(t.name for t in threading.enumerate())}"
+    )
     assert settle(lambda: open_fds() <= fds_before), f"file descriptors leaked: {open_fds()} open, {fds_before} before"
 
 

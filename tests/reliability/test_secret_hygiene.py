@@ -39,7 +39,7 @@ def leaks(text: str | bytes, where: str) -> list[str]:
     found = [f"{name} in {where}" for name, value in PLANTED.items() if value.encode() in blob]
     if not found and b"PLANTED" in blob:
         i = blob.index(b"PLANTED")
-        found.append(f"a planted fragment in {where}: {blob[max(0, i - 40):i + 40]!r}")
+        found.append(f"a planted fragment in {where}: {blob[max(0, i - 40) : i + 40]!r}")
     return found
 
 
@@ -50,9 +50,23 @@ def emulators(tmp_path_factory):
     azure_port, bedrock_port = free_port(), free_port()
     with open(out, "wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway_core.emulators", "--azure-port", str(azure_port), "--bedrock-port",
-             str(bedrock_port), "--profile", "zero", "--azure-key", EMULATOR_AZURE_KEY],
-            stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "gateway_core.emulators",
+                "--azure-port",
+                str(azure_port),
+                "--bedrock-port",
+                str(bedrock_port),
+                "--profile",
+                "zero",
+                "--azure-key",
+                EMULATOR_AZURE_KEY,
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     urls = (f"http://127.0.0.1:{azure_port}", f"http://127.0.0.1:{bedrock_port}")
     up = settle(lambda: all(_reachable(u) for u in urls), 30)
     if not up:
@@ -146,8 +160,12 @@ def api_traffic(gw, emulators) -> tuple[list[str], dict]:
         ("get", "/v1/models", good, None),
         ("post", "/generate", good, {"prompt": "azure says 401", "provider_hint": "azure", "fallback": False}),
         ("post", "/v1/chat/completions", good, {"model": "azure", "messages": [{"role": "user", "content": "401 please"}]}),
-        ("post", "/v1/chat/completions", good,
-         {"model": "azure", "stream": True, "messages": [{"role": "user", "content": "stream a 401"}]}),
+        (
+            "post",
+            "/v1/chat/completions",
+            good,
+            {"model": "azure", "stream": True, "messages": [{"role": "user", "content": "stream a 401"}]},
+        ),
         ("post", "/generate", good, {"prompt": "bedrock works", "provider_hint": "bedrock"}),
         ("post", "/generate", good, {"prompt": "x", "max_tokens": -1}),
     ]
@@ -155,8 +173,11 @@ def api_traffic(gw, emulators) -> tuple[list[str], dict]:
         set_bedrock_faults(emulators, status=503)
         calls.append(("post", "/generate", good, {"prompt": "everything down", "provider_hint": "bedrock"}))
         for method, path, headers, body in calls:
-            r = client.request(method, path, headers=headers, json=body) if body is not None else \
-                client.request(method, path, headers=headers)
+            r = (
+                client.request(method, path, headers=headers, json=body)
+                if body is not None
+                else client.request(method, path, headers=headers)
+            )
             statuses[(path, headers.get("authorization", "-")[:12], str(body)[:30])] = r.status_code
             seen.append(f"{r.status_code} {dict(r.headers)} {r.text}")
         set_bedrock_faults(emulators)
@@ -177,8 +198,10 @@ def test_planted_keys_never_reach_the_log_logs_errors_or_api_bodies(live_env, de
     assert ok > 0 and any("auth_failed" in e for e in errors), errors[:5]
     assert {200, 401, 502} <= set(statuses.values()), statuses
     db, logs = db_bytes(live_env), log_text(debug_logs)
-    print(f"\nsecrets: {len(PLANTED)} planted; scanned {len(db)} DB bytes, {len(debug_logs.records)} log records, "
-          f"{len(errors)} error texts, {len(bodies)} API responses (statuses {sorted(set(statuses.values()))})")
+    print(
+        f"\nsecrets: {len(PLANTED)} planted; scanned {len(db)} DB bytes, {len(debug_logs.records)} log records, "
+        f"{len(errors)} error texts, {len(bodies)} API responses (statuses {sorted(set(statuses.values()))})"
+    )
     found = leaks(db, "the usage-log database")
     found += leaks(logs, "captured DEBUG logging")
     found += leaks("\n".join(errors), "exception text")

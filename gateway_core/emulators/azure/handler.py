@@ -90,7 +90,12 @@ class AzureHandler(EmulatorHandler):
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
         parts = path.split("/")
-        if method == "POST" and len(parts) == 6 and parts[1:3] == ["openai", "deployments"] and parts[4:] == ["chat", "completions"]:
+        if (
+            method == "POST"
+            and len(parts) == 6
+            and parts[1:3] == ["openai", "deployments"]
+            and parts[4:] == ["chat", "completions"]
+        ):
             if not query.get("api-version"):
                 return self.send_json(404, _RESOURCE_NOT_FOUND, self._ids())
             route, deployment = "deployments.chat.completions", unquote(parts[3])
@@ -144,7 +149,13 @@ class AzureHandler(EmulatorHandler):
         self.send_json(200, wire.completion_body(cid, created, version, answer.text, answer.finish, use), headers)
 
     def _stream(self, cid, created, version, answer: Answer, include_usage, headers, pace, cut: Fault | None) -> None:
-        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": version, "system_fingerprint": wire.fingerprint(version)}
+        base = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": version,
+            "system_fingerprint": wire.fingerprint(version),
+        }
         if include_usage:
             base["usage"] = None
         pieces = text.chunks(answer.text, version)

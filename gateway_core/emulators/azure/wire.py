@@ -27,7 +27,9 @@ MODEL_VERSIONS = {
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _SAFE = {"filtered": False, "severity": "safe"}
 CONTENT_FILTER_RESULTS = {k: dict(_SAFE) for k in ("hate", "self_harm", "sexual", "violence")}
-PROMPT_FILTER_RESULTS = [{"prompt_index": 0, "content_filter_results": dict(CONTENT_FILTER_RESULTS, jailbreak={"filtered": False, "detected": False})}]
+PROMPT_FILTER_RESULTS = [
+    {"prompt_index": 0, "content_filter_results": dict(CONTENT_FILTER_RESULTS, jailbreak={"filtered": False, "detected": False})}
+]
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,17 @@ def _cap(body: dict, name: str, info: ModelInfo) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(name, f"Invalid type for '{name}': expected an integer.", "invalid_type")
     if value < 1:
-        raise Invalid(name, f"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {value} instead.", "integer_below_min_value")
+        raise Invalid(
+            name,
+            f"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {value} instead.",
+            "integer_below_min_value",
+        )
     if value > info.max_output:
-        raise Invalid(name, f"{name} is too large: {value}. This model supports at most {info.max_output} completion tokens, whereas you provided {value}.", "invalid_value")
+        raise Invalid(
+            name,
+            f"{name} is too large: {value}. This model supports at most {info.max_output} completion tokens, whereas you provided {value}.",
+            "invalid_value",
+        )
     return value
 
 
@@ -107,25 +117,43 @@ def parse_chat(body: object, version: str) -> tuple[list[Turn], int | None, list
     if not isinstance(messages, list):
         raise Invalid("messages", "Invalid type for 'messages': expected an array.", "invalid_type")
     if not messages:
-        raise Invalid("messages", "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "empty_array")
+        raise Invalid(
+            "messages",
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            "empty_array",
+        )
     turns: list[Turn] = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise Invalid(f"messages[{i}].role", f"Invalid value for 'messages[{i}].role': expected one of {', '.join(ROLES)}.", "invalid_value")
+            raise Invalid(
+                f"messages[{i}].role",
+                f"Invalid value for 'messages[{i}].role': expected one of {', '.join(ROLES)}.",
+                "invalid_value",
+            )
         turns.append((m["role"], _text(m.get("content"), f"messages[{i}].content"), m.get("name")))
     info = model_info(version)
     _range(body, "temperature", 0, 2)
     _range(body, "top_p", 0, 1)
     if info.reasoning and body.get("max_tokens") is not None:
-        raise Invalid("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", "unsupported_parameter")
+        raise Invalid(
+            "max_tokens",
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            "unsupported_parameter",
+        )
     if info.reasoning and body.get("temperature") not in (None, 1):
-        raise Invalid("temperature", "Unsupported value: 'temperature' does not support this value with this model. Only the default (1) value is supported.", "unsupported_value")
+        raise Invalid(
+            "temperature",
+            "Unsupported value: 'temperature' does not support this value with this model. Only the default (1) value is supported.",
+            "unsupported_value",
+        )
     newer, legacy = _cap(body, "max_completion_tokens", info), _cap(body, "max_tokens", info)
     cap = newer if newer is not None else legacy
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else [s for s in (stop or []) if isinstance(s, str)]
     if len(stops) > 4:
-        raise Invalid("stop", "Invalid 'stop': array too long. Expected an array with maximum length 4.", "array_above_max_length")
+        raise Invalid(
+            "stop", "Invalid 'stop': array too long. Expected an array with maximum length 4.", "array_above_max_length"
+        )
     return turns, cap, stops
 
 
@@ -134,7 +162,11 @@ def context_error(version: str, prompt_tokens: int, cap: int | None) -> Invalid 
     wanted = prompt_tokens + (cap or 0)
     if wanted <= window:
         return None
-    return Invalid("messages", f"This model's maximum context length is {window} tokens. However, you requested {wanted} tokens ({prompt_tokens} in the messages, {cap or 0} in the completion). Please reduce the length of the messages or completion.", "context_length_exceeded")
+    return Invalid(
+        "messages",
+        f"This model's maximum context length is {window} tokens. However, you requested {wanted} tokens ({prompt_tokens} in the messages, {cap or 0} in the completion). Please reduce the length of the messages or completion.",
+        "context_length_exceeded",
+    )
 
 
 def usage(prompt: int, completion: int, reasoning: int) -> dict:
@@ -143,7 +175,12 @@ def usage(prompt: int, completion: int, reasoning: int) -> dict:
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
@@ -154,13 +191,15 @@ def completion_body(cid: str, created: int, version: str, text: str, finish: str
         "created": created,
         "model": version,
         "system_fingerprint": fingerprint(version),
-        "choices": [{
-            "index": 0,
-            "finish_reason": finish,
-            "message": {"role": "assistant", "content": text, "refusal": None, "tool_calls": None},
-            "logprobs": None,
-            "content_filter_results": CONTENT_FILTER_RESULTS,
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish,
+                "message": {"role": "assistant", "content": text, "refusal": None, "tool_calls": None},
+                "logprobs": None,
+                "content_filter_results": CONTENT_FILTER_RESULTS,
+            }
+        ],
         "usage": use,
         "prompt_filter_results": PROMPT_FILTER_RESULTS,
     }
@@ -176,7 +215,13 @@ def prompt_filter_chunk() -> dict:
 
 
 def chunk(base: dict, delta: dict, finish: str | None = None, filters: dict | None = None) -> dict:
-    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None, "content_filter_results": filters if filters is not None else {}}
+    choice = {
+        "index": 0,
+        "delta": delta,
+        "finish_reason": finish,
+        "logprobs": None,
+        "content_filter_results": filters if filters is not None else {},
+    }
     return dict(base, choices=[choice])
 
 
@@ -187,12 +232,26 @@ def error(code: str, message: str, param: str | None = None, type_: str | None =
 def fault_error(status: int, code: str | None, api_version: str, retry_after: int) -> dict:
     """The body Azure sends for an injected status (docs/wire.md)."""
     if code == "content_filter":
-        flagged = dict(CONTENT_FILTER_RESULTS, violence={"filtered": True, "severity": "high"}, jailbreak={"filtered": False, "detected": False})
-        return error("content_filter", "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
-                     "prompt", None, status=400, innererror={"code": "ResponsibleAIPolicyViolation", "content_filter_result": flagged})
+        flagged = dict(
+            CONTENT_FILTER_RESULTS,
+            violence={"filtered": True, "severity": "high"},
+            jailbreak={"filtered": False, "detected": False},
+        )
+        return error(
+            "content_filter",
+            "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+            "prompt",
+            None,
+            status=400,
+            innererror={"code": "ResponsibleAIPolicyViolation", "content_filter_result": flagged},
+        )
     if code == "context_length_exceeded":
-        return error("context_length_exceeded", "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. Please reduce the length of the messages.",
-                     "messages", "invalid_request_error")
+        return error(
+            "context_length_exceeded",
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. Please reduce the length of the messages.",
+            "messages",
+            "invalid_request_error",
+        )
     messages = {
         408: "The operation was timeout.",
         429: f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version {api_version} have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after {retry_after} second{'s' if retry_after != 1 else ''}.",

@@ -53,7 +53,11 @@ class BedrockHandler(EmulatorHandler):
         try:
             body = json.loads(self.body or b"null")
         except ValueError:
-            return self._error(400, "ValidationException", "Malformed input request: the body is not valid JSON, please reformat your input and try again.")
+            return self._error(
+                400,
+                "ValidationException",
+                "Malformed input request: the body is not valid JSON, please reformat your input and try again.",
+            )
         try:
             if op == "count-tokens":
                 if prefix is not None:
@@ -77,11 +81,14 @@ class BedrockHandler(EmulatorHandler):
             return self.drop()
         if op == "converse":
             return self.send_json(200, wire.converse_body(answer, self._elapsed_ms()), self._ids())
-        headers = dict(self._ids(), **{
-            "X-Amzn-Bedrock-Input-Token-Count": str(answer.input_tokens),
-            "X-Amzn-Bedrock-Output-Token-Count": str(answer.output_tokens),
-            "X-Amzn-Bedrock-Invocation-Latency": str(self._elapsed_ms()),
-        })
+        headers = dict(
+            self._ids(),
+            **{
+                "X-Amzn-Bedrock-Input-Token-Count": str(answer.input_tokens),
+                "X-Amzn-Bedrock-Output-Token-Count": str(answer.output_tokens),
+                "X-Amzn-Bedrock-Invocation-Latency": str(self._elapsed_ms()),
+            },
+        )
         self.send_json(200, wire.invoke_body(row, answer, self._message_id()), headers)
 
     # --- streams --------------------------------------------------------------------------
@@ -162,11 +169,15 @@ class _ConverseFrames:
         return eventstream.event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}, "p": _pad(i)})
 
     def end(self, latency_ms: int, first_byte_ms: int) -> bytes:
-        return b"".join((
-            eventstream.event("contentBlockStop", {"contentBlockIndex": 0, "p": _pad(1)}),
-            eventstream.event("messageStop", {"stopReason": self.answer.stop_reason, "p": _pad(2)}),
-            eventstream.event("metadata", {"usage": wire.converse_usage(self.answer), "metrics": {"latencyMs": latency_ms}, "p": _pad(3)}),
-        ))
+        return b"".join(
+            (
+                eventstream.event("contentBlockStop", {"contentBlockIndex": 0, "p": _pad(1)}),
+                eventstream.event("messageStop", {"stopReason": self.answer.stop_reason, "p": _pad(2)}),
+                eventstream.event(
+                    "metadata", {"usage": wire.converse_usage(self.answer), "metrics": {"latencyMs": latency_ms}, "p": _pad(3)}
+                ),
+            )
+        )
 
 
 class _InvokeFrames:
@@ -181,19 +192,41 @@ class _InvokeFrames:
         return eventstream.event("chunk", {"bytes": data, "p": _pad(len(data))})
 
     def start(self) -> bytes:
-        message = {"id": self.msg_id, "type": "message", "role": "assistant", "model": self.row.short_name, "content": [],
-                   "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": self.answer.input_tokens, "output_tokens": 1}}
+        message = {
+            "id": self.msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.row.short_name,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self.answer.input_tokens, "output_tokens": 1},
+        }
         return self._chunk({"type": "message_start", "message": message}) + self._chunk(
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        )
 
     def delta(self, i: int, piece: str) -> bytes:
         return self._chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
 
     def end(self, latency_ms: int, first_byte_ms: int) -> bytes:
         a = self.answer
-        metrics = {"inputTokenCount": a.input_tokens, "outputTokenCount": a.output_tokens, "invocationLatency": latency_ms, "firstByteLatency": first_byte_ms}
-        return b"".join((
-            self._chunk({"type": "content_block_stop", "index": 0}),
-            self._chunk({"type": "message_delta", "delta": {"stop_reason": a.stop_reason, "stop_sequence": None}, "usage": {"output_tokens": a.output_tokens}}),
-            self._chunk({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics}),
-        ))
+        metrics = {
+            "inputTokenCount": a.input_tokens,
+            "outputTokenCount": a.output_tokens,
+            "invocationLatency": latency_ms,
+            "firstByteLatency": first_byte_ms,
+        }
+        return b"".join(
+            (
+                self._chunk({"type": "content_block_stop", "index": 0}),
+                self._chunk(
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": a.stop_reason, "stop_sequence": None},
+                        "usage": {"output_tokens": a.output_tokens},
+                    }
+                ),
+                self._chunk({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics}),
+            )
+        )

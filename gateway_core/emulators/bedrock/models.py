@@ -97,7 +97,15 @@ def resolve(raw_id: str, table: Mapping[str, BedrockModel]) -> tuple[BedrockMode
     if row is None or (prefix is not None and prefix not in row.profiles):
         raise ModelRejected("ValidationException", 400, INVALID_ID)
     if row.status == "eol":
-        raise ModelRejected("ResourceNotFoundException", 404, "This model version has reached the end of its life. Please refer to the AWS documentation for more details.")
+        raise ModelRejected(
+            "ResourceNotFoundException",
+            404,
+            "This model version has reached the end of its life. Please refer to the AWS documentation for more details.",
+        )
     if prefix is None and row.profile_only:
-        raise ModelRejected("ValidationException", 400, f"Invocation of model ID {model_id} with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.")
+        raise ModelRejected(
+            "ValidationException",
+            400,
+            f"Invocation of model ID {model_id} with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.",
+        )
     return row, prefix

@@ -30,7 +30,12 @@ FAULT_400 = {
     "context_length_exceeded": "Input is too long for requested model.",
 }
 # In-stream exception member names (lowerCamel) by fault status.
-STREAM_EXCEPTIONS = {429: "throttlingException", 503: "serviceUnavailableException", 500: "internalServerException", 400: "validationException"}
+STREAM_EXCEPTIONS = {
+    429: "throttlingException",
+    503: "serviceUnavailableException",
+    500: "internalServerException",
+    400: "validationException",
+}
 
 
 class Invalid(Exception):
@@ -58,7 +63,9 @@ class Answer:
 
 
 def _constraint(path: str, value, bound: str) -> Invalid:
-    return Invalid(f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy constraint: Member must have value {bound}")
+    return Invalid(
+        f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy constraint: Member must have value {bound}"
+    )
 
 
 def _check_range(path: str, value, lo: float, hi: float, malformed: bool) -> None:
@@ -69,7 +76,9 @@ def _check_range(path: str, value, lo: float, hi: float, malformed: bool) -> Non
     if value < lo or value > hi:
         if malformed:
             word = "less" if value > hi else "greater"
-            raise Invalid(f"Malformed input request: #/{path}: {value} is not {word} or equal to {hi if value > hi else lo}, please reformat your input and try again.")
+            raise Invalid(
+                f"Malformed input request: #/{path}: {value} is not {word} or equal to {hi if value > hi else lo}, please reformat your input and try again."
+            )
         raise _constraint(path, value, f"less than or equal to {hi:g}" if value > hi else f"greater than or equal to {lo:g}")
 
 
@@ -79,31 +88,45 @@ def _check_cap(path: str, value, row: BedrockModel) -> int:
     if value < 1:
         raise _constraint(path, value, "greater than or equal to 1")
     if value > row.max_output:
-        raise Invalid(f"The maximum tokens you requested exceeds the model limit of {row.max_output}. Try again with a maximum tokens value that is lower than {row.max_output}.")
+        raise Invalid(
+            f"The maximum tokens you requested exceeds the model limit of {row.max_output}. Try again with a maximum tokens value that is lower than {row.max_output}."
+        )
     return value
 
 
 def _check_roles(roles: list[str]) -> None:
     if not roles or roles[0] != "user":
-        raise Invalid("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+        raise Invalid(
+            "A conversation must start with a user message. Try again with a conversation that starts with a user message."
+        )
     for prev, cur in zip(roles, roles[1:]):
         if prev == cur:
-            raise Invalid("A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.")
+            raise Invalid(
+                "A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again."
+            )
 
 
 def _converse_text(content, i: int) -> str:
     if not isinstance(content, list) or not content:
-        raise Invalid(f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock object to the content field and try again.")
+        raise Invalid(
+            f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock object to the content field and try again."
+        )
     texts = []
     for j, block in enumerate(content):
         if not isinstance(block, dict):
             raise Invalid(f"The ContentBlock object at messages.{i}.content.{j} is malformed.")
         if "text" in block:
             if not isinstance(block["text"], str) or not block["text"].strip():
-                raise Invalid(f"The text field in the ContentBlock object at messages.{i}.content.{j} is blank. Add text to the text field, and try again.")
+                raise Invalid(
+                    f"The text field in the ContentBlock object at messages.{i}.content.{j} is blank. Add text to the text field, and try again."
+                )
             texts.append(block["text"])
         elif "toolResult" in block:
-            texts += [c["text"] for c in block["toolResult"].get("content", []) if isinstance(c, dict) and isinstance(c.get("text"), str)]
+            texts += [
+                c["text"]
+                for c in block["toolResult"].get("content", [])
+                if isinstance(c, dict) and isinstance(c.get("text"), str)
+            ]
     return "\n".join(texts)
 
 
@@ -112,18 +135,24 @@ def parse_converse(body: object, row: BedrockModel) -> ChatRequest:
         raise Invalid("Malformed input request: the request body must be a JSON object.")
     messages = body.get("messages")
     if not isinstance(messages, list):
-        raise Invalid("1 validation error detected: Value null at 'messages' failed to satisfy constraint: Member must not be null")
+        raise Invalid(
+            "1 validation error detected: Value null at 'messages' failed to satisfy constraint: Member must not be null"
+        )
     turns: list[Turn] = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            raise Invalid(f"1 validation error detected: Value at 'messages.{i + 1}.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]")
+            raise Invalid(
+                f"1 validation error detected: Value at 'messages.{i + 1}.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]"
+            )
         turns.append((m["role"], _converse_text(m.get("content"), i), None))
     _check_roles([t[0] for t in turns])
     system = []
     for j, block in enumerate(body.get("system") or []):
         if isinstance(block, dict) and "text" in block:
             if not isinstance(block["text"], str) or not block["text"].strip():
-                raise Invalid(f"The text field in the SystemContentBlock object at system.{j} is blank. Add text to the text field, and try again.")
+                raise Invalid(
+                    f"The text field in the SystemContentBlock object at system.{j} is blank. Add text to the text field, and try again."
+                )
             system.append(block["text"])
     cfg = body.get("inferenceConfig") or {}
     _check_range("inferenceConfig.temperature", cfg.get("temperature"), 0, 1, False)
@@ -153,7 +182,9 @@ def parse_invoke(body: object, row: BedrockModel) -> ChatRequest:
         raise Invalid("Malformed input request: expected a JSON object, please reformat your input and try again.")
     for key in ("anthropic_version", "max_tokens", "messages"):
         if key not in body:
-            raise Invalid(f"Malformed input request: #: required key [{key}] not found, please reformat your input and try again.")
+            raise Invalid(
+                f"Malformed input request: #: required key [{key}] not found, please reformat your input and try again."
+            )
     if not isinstance(body["messages"], list):
         raise Invalid("Malformed input request: #/messages: expected type: JSONArray, please reformat your input and try again.")
     turns: list[Turn] = []
@@ -185,19 +216,40 @@ def answer(row: BedrockModel, req: ChatRequest) -> Answer:
 
 
 def converse_usage(a: Answer) -> dict:
-    return {"inputTokens": a.input_tokens, "outputTokens": a.output_tokens, "totalTokens": a.input_tokens + a.output_tokens,
-            "cacheReadInputTokens": 0, "cacheWriteInputTokens": 0}
+    return {
+        "inputTokens": a.input_tokens,
+        "outputTokens": a.output_tokens,
+        "totalTokens": a.input_tokens + a.output_tokens,
+        "cacheReadInputTokens": 0,
+        "cacheWriteInputTokens": 0,
+    }
 
 
 def converse_body(a: Answer, latency_ms: int) -> dict:
-    return {"output": {"message": {"role": "assistant", "content": [{"text": a.text}]}}, "stopReason": a.stop_reason,
-            "usage": converse_usage(a), "metrics": {"latencyMs": latency_ms}}
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": a.text}]}},
+        "stopReason": a.stop_reason,
+        "usage": converse_usage(a),
+        "metrics": {"latencyMs": latency_ms},
+    }
 
 
 def invoke_body(row: BedrockModel, a: Answer, msg_id: str) -> dict:
-    return {"id": msg_id, "type": "message", "role": "assistant", "model": row.short_name,
-            "content": [{"type": "text", "text": a.text}], "stop_reason": a.stop_reason, "stop_sequence": None,
-            "usage": {"input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": row.short_name,
+        "content": [{"type": "text", "text": a.text}],
+        "stop_reason": a.stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": a.input_tokens,
+            "output_tokens": a.output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
 
 
 def count_input(body: object, row: BedrockModel) -> int:
