@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import common, datasets
@@ -81,7 +81,7 @@ SQLITE_PAGE = (
 
 
 def _since_text() -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
+    return (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _sqlite_page(db: Path, reps: int) -> dict:
@@ -139,7 +139,7 @@ def _visibility(cfg: Config, src: Path, n_new: int) -> dict:
     try:
         f = Filters()
         before = analytics.headline(f)["attempts"]
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         log = UsageLog(db)
         analytics.refresh(force=True)  # the mirror is as fresh as it gets when the rows land
         for i in range(n_new):

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from . import common
 from .common import Config, Target, clock, summarize
@@ -53,9 +52,9 @@ def _spawn(cfg: Config, args: list[str], env: dict, tag: str, health: str) -> tu
     )
     try:
         common.wait_http_ok(health, 60, proc)
-    except Exception:
+    except Exception as e:
         _stop(proc)
-        raise RuntimeError(f"{tag} did not start: {(cfg.work_dir / f'b6_{tag}.log').read_text()[-2000:]}")
+        raise RuntimeError(f"{tag} did not start: {(cfg.work_dir / f'b6_{tag}.log').read_text()[-2000:]}") from e
     return proc, clock() - t0
 
 

@@ -73,9 +73,9 @@ def _start_streamlit(cfg: Config, db: Path) -> tuple[subprocess.Popen, int, floa
     )
     try:
         common.wait_http_ok(f"http://127.0.0.1:{port}/_stcore/health", 60, proc)
-    except Exception:
+    except Exception as e:
         _stop(proc)
-        raise RuntimeError("streamlit did not start: " + (cfg.work_dir / "b7_streamlit.log").read_text()[-2000:])
+        raise RuntimeError("streamlit did not start: " + (cfg.work_dir / "b7_streamlit.log").read_text()[-2000:]) from e
     return proc, port, clock() - t0
 
 

@@ -15,14 +15,13 @@ import os
 import platform
 import socket
 import sqlite3
-import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -182,7 +181,7 @@ def make_result(
         "benchmark": bench_id,
         "name": name,
         "title": title,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": cfg.mode,
         "machine": machine_facts(),
         "sizes": sizes,

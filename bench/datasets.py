@@ -15,14 +15,15 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "gateway-bench-cache"
 
 
 def _code_hash() -> str:
-    from gateway_core.usage import demo_history, schema as usage_schema
+    from gateway_core.usage import demo_history
+    from gateway_core.usage import schema as usage_schema
 
     h = hashlib.sha256()
     for module in (demo_history, usage_schema):
@@ -42,7 +43,7 @@ def usage_db(requests: int, *, cache: bool = True, work_dir: Path | None = None)
     """A usage-log file with ``requests`` synthetic requests; returns (path, facts about it)."""
     from gateway_core.usage.demo_history import seed_demo
 
-    day = datetime.now(timezone.utc).strftime("%Y%m%d")
+    day = datetime.now(UTC).strftime("%Y%m%d")
     name = f"usage-{requests}-{day}-{_code_hash()}.sqlite"
     target_dir = CACHE_DIR if cache else (work_dir or Path(tempfile.mkdtemp(prefix="gateway-bench-")))
     target_dir.mkdir(parents=True, exist_ok=True)

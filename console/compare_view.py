@@ -37,7 +37,7 @@ class CompareRun:
     verdict: str | None = None
 
     @classmethod
-    def new(cls, prompt: str, task: str, providers, blind: bool, rng=random) -> "CompareRun":
+    def new(cls, prompt: str, task: str, providers, blind: bool, rng=random) -> CompareRun:
         order = list(providers)
         if blind:
             rng.shuffle(order)

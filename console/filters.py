@@ -7,7 +7,7 @@ exist in the log. Providers start all selected (deselecting one is the common qu
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
@@ -15,7 +15,7 @@ from gateway_core.analytics import DEFAULT_DAYS, Filters
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def date_bounds(picked) -> tuple[datetime | None, datetime | None]:

@@ -7,8 +7,8 @@ an unpriced model, which is shown as such, never as $0).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 import pandas as pd
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 _CHUNK, _DONE, _FAILED = "chunk", "done", "failed"
 

@@ -12,8 +12,6 @@ import logging
 import streamlit as st
 
 from console import format as fmt
-from gateway_core.providers import PROVIDERS
-from gateway_core.providers import label as provider_label
 from gateway_core.errors import (
     AllProvidersFailed,
     ConfigError,
@@ -23,6 +21,8 @@ from gateway_core.errors import (
     StreamInterrupted,
     ValidationError,
 )
+from gateway_core.providers import PROVIDERS
+from gateway_core.providers import label as provider_label
 
 log = logging.getLogger("console")
 

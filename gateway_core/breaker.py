@@ -20,8 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 MAX_TRANSITIONS = 1000

@@ -13,8 +13,8 @@ import sys
 from dataclasses import replace
 
 from .errors import AllProvidersFailed, ConfigError, GatewayError, ValidationError
-from .serialize import result_to_dict
 from .providers import PROVIDER_NAMES
+from .serialize import result_to_dict
 from .tasks import TASKS
 from .types import PRIORITIES
 
@@ -117,8 +117,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _seed_demo(args: argparse.Namespace) -> int:
     from .config import Settings
-    from .usage.demo_history import purge_synthetic, seed_demo
     from .pricing import PriceTable
+    from .usage.demo_history import purge_synthetic, seed_demo
 
     settings = Settings.from_env()
     if args.purge:

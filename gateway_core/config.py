@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextvars
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict, SettingsError
@@ -178,7 +179,7 @@ class Settings(ConfigModel):
         return value
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike | None = ".env") -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike | None = ".env") -> Settings:
         """Settings from ``env`` (default: the process environment) layered over a ``.env`` file.
 
         Real environment variables win over ``.env``, as python-dotenv does by default."""
@@ -194,12 +195,12 @@ class Settings(ConfigModel):
         return cls._build(merged, None)
 
     @classmethod
-    def from_mapping(cls, env: Mapping[str, str]) -> "Settings":
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         """Settings from ``env`` alone: no process environment, no ``.env``."""
         return cls._build(dict(env), None)
 
     @classmethod
-    def _build(cls, mapping: Mapping[str, str] | None, dotenv) -> "Settings":
+    def _build(cls, mapping: Mapping[str, str] | None, dotenv) -> Settings:
         from .providers import PROVIDERS
 
         with reading_mapping(mapping):

@@ -137,7 +137,7 @@ class AllProvidersFailed(GatewayError):
 
     type_name = "all_providers_failed"
 
-    def __init__(self, attempts: "tuple[Attempt, ...]", request_id: str = ""):
+    def __init__(self, attempts: tuple[Attempt, ...], request_id: str = ""):
         summary = "; ".join(f"{a.provider}/{a.model}: {a.error_type}" for a in attempts)
         super().__init__(f"all providers failed ({summary})" if attempts else "no candidate available")
         self.attempts = tuple(attempts)

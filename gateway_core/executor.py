@@ -20,8 +20,8 @@ The rules that matter:
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generator
 
 from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, StreamInterrupted
 from .planning import Plan
@@ -113,7 +113,7 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
             if not err.retryable or not req.fallback:
                 err.attempts = tuple(attempts)
                 err.request_id = request_id
-                raise err
+                raise err from (None if err is exc else exc)
             continue
         trail.result = _success(rt, plan, request_id, cand, out, attempts, t_request)
         return trail.result

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Iterator, Mapping
 
 from . import pipeline
 from .breaker import CircuitBreaker
@@ -92,7 +92,7 @@ class Gateway:
         self.tokens.warm(r.priced_as for r in self.runtime.routes)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, dotenv_path: str | None = ".env", **kw) -> "Gateway":
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv_path: str | None = ".env", **kw) -> Gateway:
         return cls(Settings.from_env(env, dotenv_path), **kw)
 
     # --- construction ----------------------------------------------------------------

@@ -20,7 +20,7 @@ the first call, settling it afterwards) is one more line here.
 
 from __future__ import annotations
 
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 from . import executor, planning
 from .executor import Trail

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ConfigError
 from .types import Usage
@@ -33,7 +34,7 @@ COST_QUANTUM = Decimal("1e-10")
 # profiles, which cost ``geo_multiplier`` times more from the 4.5 generation on.
 GEO_PREFIXES = ("us", "eu", "apac", "jp", "au", "ca", "us-gov")
 GLOBAL_PREFIX = "global"
-_PROFILE = re.compile(r"^(%s)\.(.+)$" % "|".join(map(re.escape, (*GEO_PREFIXES, GLOBAL_PREFIX))))
+_PROFILE = re.compile(rf"^({'|'.join(map(re.escape, (*GEO_PREFIXES, GLOBAL_PREFIX)))})\.(.+)$")
 _DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")  # Azure model versions: gpt-4o-mini-2024-07-18
 _MONEY_FIELDS = ("input", "output", "cached_input", "cache_write", "geo_multiplier")
 _CACHE_LIMIT = 4096  # resolved names; cleared wholesale so odd inputs cannot grow it forever
@@ -61,7 +62,7 @@ class Price:
     notes: str = ""
     applied_multiplier: Decimal = Decimal(1)
 
-    def scaled(self, factor: Decimal) -> "Price":
+    def scaled(self, factor: Decimal) -> Price:
         def mul(v):
             return None if v is None else v * factor
 
@@ -117,7 +118,7 @@ class PriceTable:
     # --- loading ------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, override_file: str | None = None) -> "PriceTable":
+    def load(cls, override_file: str | None = None) -> PriceTable:
         """The packaged table, with the rows of ``override_file`` (if any) replacing or extending it.
 
         A missing or malformed override raises ``ConfigError`` naming ``GATEWAY_PRICES_FILE``.
@@ -139,7 +140,7 @@ class PriceTable:
         return cls(table.values(), version)
 
     @classmethod
-    def from_settings(cls, settings) -> "PriceTable":
+    def from_settings(cls, settings) -> PriceTable:
         return cls.load(settings.prices_file)
 
     # --- queries ------------------------------------------------------------------------

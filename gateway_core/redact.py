@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 SECRET = "[secret]"
 MAX_MESSAGE_CHARS = 200

@@ -42,9 +42,9 @@ Rules, applied in this order:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Mapping, Sequence
 
 from .breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from .stats import LatencyTracker, OutputTokenStats, RouteStats

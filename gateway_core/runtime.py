@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from .breaker import CircuitBreaker
 from .pricing import PriceTable

@@ -13,8 +13,8 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 Key = tuple[str, str]  # (provider, model)
 

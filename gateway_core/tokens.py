@@ -19,8 +19,9 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .pricing import split_profile
 from .types import ChatMessage

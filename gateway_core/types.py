@@ -151,7 +151,7 @@ class Usage:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         source = self.source if self.source == other.source else "mixed"
         return Usage(
             self.input_tokens + other.input_tokens,

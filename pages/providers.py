@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from console import chaos, demo, state, widgets
+from console import chaos, demo, state
 from console import format as fmt
 
 gw = state.gateway()

@@ -5,7 +5,7 @@ import math
 import streamlit as st
 
 from console import format as fmt
-from console import state, widgets
+from console import state
 from console.filters import sidebar_filters
 
 PAGE_SIZE = 25

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -13,7 +13,7 @@ from gateway_core.analytics import Analytics, Filters
 from gateway_core.analytics.votes import wilson_interval
 from gateway_core.usage import UsageLog
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 EPOCH = datetime(2000, 1, 1)  # a filter start before every row
 
 
@@ -387,7 +387,7 @@ def test_rollups_agree_with_raw_rows_on_partial_days(tmp_path):
     start, end = NOW - timedelta(days=7, hours=5, minutes=13), NOW - timedelta(days=1, hours=3)
     f = Filters(start=start, end=end, users=("alice", "bob", "dana"))
     h = Analytics(path).headline(f)
-    text = [t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (start, end)]
+    text = [t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (start, end)]
     conn = sqlite3.connect(path)
     where = "ts >= ? AND ts < ? AND user IN ('alice', 'bob', 'dana')"
     requests, spend = conn.execute(f"SELECT sum(final), sum(cost_usd) FROM usage_logs WHERE {where}", text).fetchone()

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gateway_core.analytics import Analytics, Filters
-from gateway_core.usage.demo_history import MODELS, generate_rows, purge_synthetic, seed_demo
 from gateway_core.pricing import PriceTable
 from gateway_core.tasks import TASKS
 from gateway_core.types import Usage
 from gateway_core.usage import UsageLog
+from gateway_core.usage.demo_history import MODELS, generate_rows, purge_synthetic, seed_demo
 from gateway_core.usage.schema import WRITABLE
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 REQUESTS = 6000
 
 
@@ -37,7 +37,7 @@ def seeded(tmp_path_factory, prices):
 
 
 def _ts(row) -> datetime:
-    return datetime.strptime(row["ts"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return datetime.strptime(row["ts"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
 
 
 def test_seed_writes_one_final_row_per_request_all_synthetic(seeded):

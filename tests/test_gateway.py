@@ -6,6 +6,7 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from gateway_fixtures import HAIKU, demo_gateway, log_rows
 
 from gateway_core import (
     AllProvidersFailed,
@@ -15,8 +16,6 @@ from gateway_core import (
     StreamInterrupted,
     ValidationError,
 )
-
-from gateway_fixtures import HAIKU, demo_gateway, log_rows
 
 PARAGRAPH = (
     "The quarterly review covered three regions. Sales in the north grew by twelve percent, "

@@ -7,6 +7,7 @@ import openai
 import pytest
 from botocore import exceptions as bce
 
+from gateway_core.config import Settings
 from gateway_core.errors import (
     AuthFailed,
     BadRequest,
@@ -18,12 +19,12 @@ from gateway_core.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from gateway_core.config import Settings
-from gateway_core.providers import PROVIDERS, AzureOpenAIProvider, BedrockProvider, bedrock as br
+from gateway_core.providers import PROVIDERS, AzureOpenAIProvider, BedrockProvider
+from gateway_core.providers import bedrock as br
 from gateway_core.providers import openai_wire as ow
 from gateway_core.providers._errors import interrupted
-from gateway_core.redact import sanitize
 from gateway_core.providers.base import ProviderCall
+from gateway_core.redact import sanitize
 from gateway_core.types import ChatMessage
 
 M = ChatMessage

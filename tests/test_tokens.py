@@ -13,8 +13,8 @@ import pytest
 from gateway_fixtures import ROOT, tiktoken_available
 
 from gateway_core.tokens import (
-    CALIBRATION_BOUNDS,
     CACHE_MAX_CHARS,
+    CALIBRATION_BOUNDS,
     DEFAULT_CALIBRATION,
     TokenCounter,
     encoding_name,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 import pandas as pd
 import pyarrow as pa

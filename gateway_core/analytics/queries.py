@@ -13,31 +13,31 @@ audit log and the export) live in ``audit``; the A/B vote summary in
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
-from itertools import accumulate
 import time
+from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from ..stats import nearest_rank
 from . import audit
+from .mirror import SqliteSource, create_mirror
 from .rollups import (
+    COMPACT_EVERY,
     COST_BINS_PER_DECADE,
     KIND_COST,
     KIND_LATENCY,
     KIND_TTFT,
-    COMPACT_EVERY,
     compact,
     create_rollups,
     facts_sql,
     percentile_value,
     roll_up,
 )
-from ..stats import nearest_rank
-from .mirror import SqliteSource, create_mirror
 from .votes import vote_summary as _vote_summary
 
 DEFAULT_DAYS = 30
@@ -47,7 +47,7 @@ BUCKETS = ("hour", "day", "week")
 def _utc_naive(value: datetime | date | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
     return datetime(value.year, value.month, value.day)
 
@@ -70,7 +70,7 @@ class Filters:
 
     def bounds(self) -> tuple[datetime, datetime | None]:
         if self.start is None:
-            today = datetime.now(timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+            today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
             return today - timedelta(days=DEFAULT_DAYS), _utc_naive(self.end)
         return _utc_naive(self.start), _utc_naive(self.end)
 

@@ -25,11 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from ..config import Settings
+from ..errors import ConfigError, GatewayError
 from . import sse
 from .auth import BearerAuth
 from .body import read_json_object
 from .errors import (
-    log_rejected,
     ApiError,
     error_payload,
     error_response,
@@ -37,6 +38,7 @@ from .errors import (
     internal_error,
     is_openai_path,
     json_response,
+    log_rejected,
     route_error,
 )
 from .models import (
@@ -50,8 +52,6 @@ from .models import (
     models_json,
     user_of,
 )
-from ..config import Settings
-from ..errors import ConfigError, GatewayError, ValidationError
 
 log = logging.getLogger("gateway_core.api")
 

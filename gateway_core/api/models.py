@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 
 from ..errors import ValidationError
-from ..serialize import result_to_dict
 from ..providers import PROVIDER_NAMES
+from ..serialize import result_to_dict
 from ..tasks import TASKS
 from ..types import (
     MAX_OUTPUT_TOKENS,

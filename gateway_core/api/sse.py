@@ -13,7 +13,7 @@ and the provider connection is released.
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse

@@ -17,7 +17,7 @@ the handle or the ``/_emulator/…`` admin routes.
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from .azure.handler import AzureHandler, Quota
 from .azure.wire import deployment_table
@@ -49,7 +49,7 @@ class Emulators:
         for emu in self.running().values():
             emu.close()
 
-    def __enter__(self) -> "Emulators":
+    def __enter__(self) -> Emulators:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -57,15 +57,15 @@ class Emulators:
 
 
 def start_emulators(
-    profile: "str | Timing" = "zero",
+    profile: str | Timing = "zero",
     host: str = "127.0.0.1",
     azure_port: int = 0,
     bedrock_port: int = 0,
-    azure_deployments: "Mapping[str, str] | Iterable[str] | None" = None,
-    bedrock_models: "Mapping[str, dict] | Iterable[str] | None" = None,
+    azure_deployments: Mapping[str, str] | Iterable[str] | None = None,
+    bedrock_models: Mapping[str, dict] | Iterable[str] | None = None,
     azure_api_key: str | None = None,
     providers: Iterable[str] = ("azure", "bedrock"),
-    models: "Mapping[str, object] | None" = None,
+    models: Mapping[str, object] | None = None,
 ) -> Emulators:
     """Start the emulators on ``host`` (port 0 = any free port) and return their handle.
 

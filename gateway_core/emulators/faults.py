@@ -101,7 +101,7 @@ class FaultSpec:
     mixed: bool = False
 
     @classmethod
-    def parse(cls, fields: dict) -> "FaultSpec":
+    def parse(cls, fields: dict) -> FaultSpec:
         if not isinstance(fields, dict):
             raise FaultError("the fault specification must be a JSON object")
         unknown = set(fields) - set(_TOP_KEYS)

@@ -52,13 +52,13 @@ def model_factors(model: str) -> tuple[float, float]:
 class Pacer:
     """Turns a profile into concrete delays; thread-safe, one per emulator."""
 
-    def __init__(self, provider: str, profile: "str | Timing" = "zero", seed: int = 0) -> None:
+    def __init__(self, provider: str, profile: str | Timing = "zero", seed: int = 0) -> None:
         self.provider = provider
         self._lock = threading.Lock()
         self._rng = random.Random(f"{provider}:{seed}")
         self.set(profile)
 
-    def set(self, profile: "str | Timing") -> None:
+    def set(self, profile: str | Timing) -> None:
         """A profile name (``zero``/``demo``) or an explicit ``Timing``."""
         if isinstance(profile, Timing):
             timing, name = profile, "custom"

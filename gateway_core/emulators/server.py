@@ -18,9 +18,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 from .faults import Fault, FaultError, FaultState
 from .latency import Pacer, Timing
@@ -84,7 +84,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256  # 50+ clients connect at once; a short backlog would stall them
-    emulator: "Emulator"
+    emulator: Emulator
 
     def handle_error(self, request, client_address) -> None:
         # Clients hanging up (timeouts, cut streams, closed pools) are routine here; only
@@ -100,7 +100,7 @@ class Emulator:
     """One running emulator. Public handle: ``url``, ``set_faults``, ``clear_faults``,
     ``faults``, ``stats``, ``reset_stats``, ``set_profile``, ``close``."""
 
-    def __init__(self, provider: str, handler: type["EmulatorHandler"], host: str, port: int, profile, config: dict) -> None:
+    def __init__(self, provider: str, handler: type[EmulatorHandler], host: str, port: int, profile, config: dict) -> None:
         self.provider = provider
         self.config = config
         self.fault_state = FaultState()
@@ -142,7 +142,7 @@ class Emulator:
     def reset_stats(self) -> None:
         self.counters.reset()
 
-    def set_profile(self, profile: "str | Timing") -> None:
+    def set_profile(self, profile: str | Timing) -> None:
         """Switch latency profile; model delays already in progress end at once."""
         self.pacer.set(profile)
         with self._wake:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import random
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import textkit as tk
 

@@ -17,7 +17,7 @@ import math
 import os
 import tempfile
 import threading
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 _BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 _LOCK = threading.Lock()
@@ -28,7 +28,7 @@ CLAUDE_CHARS_PER_TOKEN = 3.5
 CLAUDE_MESSAGE_OVERHEAD = 3
 
 # (role, text, name) - the only parts of a message that are counted.
-Turn = tuple[str, str, Optional[str]]
+Turn = tuple[str, str, str | None]
 
 
 def encoding_name(model: str) -> str:

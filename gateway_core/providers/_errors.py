@@ -9,9 +9,7 @@ built as ``"<provider> HTTP <status> <code>: <text>"`` so the log can be grepped
 from __future__ import annotations
 
 import re
-from typing import Iterable
-
-from ..redact import sanitize
+from collections.abc import Iterable
 
 from ..errors import (
     AuthFailed,
@@ -25,6 +23,7 @@ from ..errors import (
     RateLimited,
     StreamInterrupted,
 )
+from ..redact import sanitize
 
 
 def build(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr
-
 from pydantic_settings import NoDecode
 
 from ..config import CommaList, ProviderSettings, secret_value
@@ -74,7 +73,7 @@ class AzureOpenAIProvider(OpenAIWireProvider):
     emulator = "azure"  # served by the loopback Azure OpenAI emulator in demo mode
 
     @classmethod
-    def from_settings(cls, settings, *, endpoint: str | None = None, api_key: str | None = None) -> "AzureOpenAIProvider":
+    def from_settings(cls, settings, *, endpoint: str | None = None, api_key: str | None = None) -> AzureOpenAIProvider:
         import openai
 
         own: AzureSettings = settings.provider(NAME)
@@ -95,7 +94,7 @@ class AzureOpenAIProvider(OpenAIWireProvider):
         return cls(client, model_map=own.model_map)
 
     @classmethod
-    def for_emulator(cls, settings, url: str) -> "AzureOpenAIProvider":
+    def for_emulator(cls, settings, url: str) -> AzureOpenAIProvider:
         return cls.from_settings(settings, endpoint=url, api_key=EMULATOR_KEY)
 
     @classmethod

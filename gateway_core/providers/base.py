@@ -9,8 +9,9 @@ name a provider.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Mapping, Protocol, Union, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..types import ChatMessage, Usage
 
@@ -38,7 +39,7 @@ class Completion:
 
 
 # A stream yields text deltas (str) and, last, exactly one Completion with the usage.
-StreamItem = Union[str, Completion]
+StreamItem = str | Completion
 
 
 @runtime_checkable
@@ -53,10 +54,10 @@ class Provider(Protocol):
     emulator: ClassVar[str]  # which loopback emulator serves it when it is emulated
 
     @classmethod
-    def from_settings(cls, settings) -> "Provider": ...
+    def from_settings(cls, settings) -> Provider: ...
 
     @classmethod
-    def for_emulator(cls, settings, url: str) -> "Provider": ...
+    def for_emulator(cls, settings, url: str) -> Provider: ...
 
     @classmethod
     def emulated_models(cls, own) -> Mapping[str, Any] | None: ...

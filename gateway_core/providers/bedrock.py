@@ -11,16 +11,17 @@ retried by botocore; they are mapped like their HTTP twins.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from botocore import exceptions as bce
 from pydantic import AliasChoices, Field, SecretStr
 
 from ..config import CommaList, ProviderSettings, secret_value
 from ..errors import (
-    ConfigError,
     AuthFailed,
     BadRequest,
+    ConfigError,
     ModelNotFound,
     ProviderError,
     ProviderTimeout,
@@ -275,7 +276,7 @@ class BedrockProvider:
         endpoint_url: str | None = None,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
-    ) -> "BedrockProvider":
+    ) -> BedrockProvider:
         import boto3
         from botocore.config import Config
 
@@ -305,7 +306,7 @@ class BedrockProvider:
         return cls(client)
 
     @classmethod
-    def for_emulator(cls, settings, url: str) -> "BedrockProvider":
+    def for_emulator(cls, settings, url: str) -> BedrockProvider:
         return cls.from_settings(settings, endpoint_url=url, aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)
 
     @classmethod

@@ -15,13 +15,13 @@ a call is made or an error mapped, not when the registry is read.
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..errors import BadRequest, ContentFiltered, ContextTooLong, ProviderError, ProviderTimeout, ProviderUnavailable
 from ..types import Usage
 from . import _errors
 from .base import Completion, ProviderCall, StreamItem
-
 
 # --- pure converters -------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import tomllib
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def _timestamps(n: int, days: int, now: datetime, rng: np.random.Generator) -> n
     """``n`` sorted UTC instants in microseconds since the epoch, none after ``now``."""
     now_us = int(now.timestamp() * 1_000_000)
     start_us = now_us - days * 86_400_000_000
-    weights = _hour_weights(datetime.fromtimestamp(start_us / 1e6, timezone.utc), days * 24)
+    weights = _hour_weights(datetime.fromtimestamp(start_us / 1e6, UTC), days * 24)
     hour = rng.choice(len(weights), size=n, p=weights / weights.sum())
     ts = start_us + hour * 3_600_000_000 + rng.integers(0, 3_600_000_000, size=n)
     return np.sort(np.minimum(ts, now_us))
@@ -282,9 +282,9 @@ def generate_rows(
         from ..pricing import PriceTable
 
         price_table = PriceTable.load()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     unit = _unit_prices(price_table)
     root = np.random.SeedSequence(seed)
     ts_all = _timestamps(requests, days, now, np.random.default_rng(root.spawn(1)[0]))

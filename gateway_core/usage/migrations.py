@@ -9,8 +9,8 @@ writer calls before its first row.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .schema import COLUMNS, connect, utc_now_text
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
 
 
 def utc_now_text() -> str:
-    return datetime.now(timezone.utc).strftime(TS_FORMAT)
+    return datetime.now(UTC).strftime(TS_FORMAT)
 
 
 def _ts_text(epoch: float) -> str:
@@ -127,7 +127,7 @@ def _sql_value(value: Any) -> Any:
         return money_value(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.strftime(TS_FORMAT)
     return str(value)
 

@@ -23,9 +23,10 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ValidationError
 from .migrations import ensure_schema
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 # --- the writer ------------------------------------------------------------------------
 
-_OPEN_LOGS: "weakref.WeakSet[UsageLog]" = weakref.WeakSet()
+_OPEN_LOGS: weakref.WeakSet[UsageLog] = weakref.WeakSet()
 
 
 @atexit.register
@@ -95,7 +96,7 @@ class UsageLog:
     def stats(self) -> dict:
         return {**self._stats, "queue_depth": self._queue.qsize()}
 
-    def __enter__(self) -> "UsageLog":
+    def __enter__(self) -> UsageLog:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -147,7 +148,7 @@ class UsageLog:
             log.error("usage log batch of %d rows failed (%s); inserting row by row", len(rows), exc)
             for row in rows:
                 try:
-                    self._with_retry(conn, lambda: conn.execute(INSERT_SQL, row))
+                    self._with_retry(conn, lambda row=row: conn.execute(INSERT_SQL, row))
                 except sqlite3.Error as row_exc:
                     self._stats["rows_failed"] += 1
                     log.error("usage log row for request %s not stored: %s", row[1], row_exc)

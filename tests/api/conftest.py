@@ -14,10 +14,10 @@ import time
 import httpx
 import pytest
 import uvicorn
+from gateway_fixtures import demo_gateway, log_rows
 from openai import OpenAI
 
 from gateway_core.api import create_app
-from gateway_fixtures import demo_gateway, log_rows
 
 
 class Served:
@@ -33,7 +33,7 @@ class Served:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:

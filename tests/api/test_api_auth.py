@@ -9,11 +9,11 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+from gateway_fixtures import demo_env, log_rows
 from openai import OpenAI
 
 from gateway_core import Settings
 from gateway_core.api import create_app
-from gateway_fixtures import demo_env, log_rows
 
 from .conftest import Served
 

@@ -119,7 +119,7 @@ def test_bad_input_is_refused_naming_the_field_and_logged_without_content(http, 
 
 
 def test_server_still_serves_after_the_bad_inputs(http):
-    for name, route, body, ctype, _, _ in CASES:
+    for _name, route, body, ctype, _, _ in CASES:
         http.post(route, content=body, headers={"Content-Type": ctype})
     assert http.get("/healthz").json()["status"] == "ok"
     ok = http.post(GEN, json={"prompt": "Still there?"})

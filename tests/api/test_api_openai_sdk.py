@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import openai
 import pytest
-
 from gateway_fixtures import HAIKU
 
 from .conftest import rows

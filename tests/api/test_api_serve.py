@@ -10,9 +10,9 @@ import sys
 import time
 
 import httpx
+from gateway_fixtures import demo_env, log_rows
 
 from gateway_core.api import serve
-from gateway_fixtures import demo_env, log_rows
 
 
 def _free_port() -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from gateway_fixtures import demo_env
 
 from gateway_core.api import nodelay_socket
-from gateway_fixtures import demo_env
 
 _SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture that has it
 

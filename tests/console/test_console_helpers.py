@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from conftest import ROOT
 
 from console import chaos, launch
 from console import format as fmt
@@ -20,8 +21,6 @@ from gateway_core.emulators import start_emulators
 from gateway_core.errors import RateLimited, StreamInterrupted
 from gateway_core.pricing import Price
 from gateway_core.types import Attempt, Usage
-
-from conftest import ROOT
 
 
 def test_small_costs_keep_their_digits_and_unpriced_is_never_zero():

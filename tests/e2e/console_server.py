@@ -90,7 +90,7 @@ class ConsoleServer:
             "false",
         ]
 
-    def start(self) -> "ConsoleServer":
+    def start(self) -> ConsoleServer:
         (self.workdir / ".streamlit").mkdir(parents=True, exist_ok=True)
         shutil.copy(CONFIG, self.workdir / ".streamlit" / "config.toml")
         self._log = open(self.log_path, "wb")

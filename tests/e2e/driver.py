@@ -13,8 +13,8 @@ mount, so "idle" also means no skeleton left. Nothing here sleeps.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from playwright.sync_api import Locator, Page, expect
 

@@ -8,8 +8,7 @@ import time
 import openai
 import pytest
 
-from gateway_core.emulators import Timing, start_emulators
-from gateway_core.emulators import tokens
+from gateway_core.emulators import Timing, start_emulators, tokens
 
 MSGS = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "Hello, how are you today?"}]
 QUESTION = [{"role": "user", "content": "How should I choose between caching strategies for database queries?"}]

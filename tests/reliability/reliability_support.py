@@ -67,7 +67,7 @@ class LiveServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="reliability-uvicorn", daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         if not settle(lambda: self.server.started, 20):
             raise RuntimeError("uvicorn did not start")

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_support import scaled
 from gateway_fixtures import demo_gateway
+from reliability_support import scaled
 
 from gateway_core import GenerateRequest
 from gateway_core.usage import UsageLog

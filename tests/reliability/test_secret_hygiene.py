@@ -229,9 +229,8 @@ def rendered_text(at) -> str:
 
 
 def test_planted_keys_never_appear_on_any_console_page(live_env, debug_logs):
-    from streamlit.testing.v1 import AppTest
-
     import streamlit as st
+    from streamlit.testing.v1 import AppTest
 
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
     found, rendered = [], 0

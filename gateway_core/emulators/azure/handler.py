@@ -20,10 +20,10 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import wire
 from .. import text, tokens
 from ..faults import Fault
 from ..server import EmulatorHandler
+from . import wire
 
 _RESOURCE_NOT_FOUND = wire.error("404", "Resource not found")
 _DEPLOYMENT_NOT_FOUND = "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."

@@ -9,8 +9,8 @@ every answer carries ``content_filter_results`` and ``prompt_filter_results``; e
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..tokens import Turn
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from typing import Mapping
+from collections.abc import Mapping
 
 _STRING = 7
 

@@ -17,11 +17,10 @@ import time
 import uuid
 from urllib.parse import unquote
 
-from . import wire
-from . import eventstream
-from .models import ModelRejected, resolve
 from ..faults import Fault
 from ..server import EmulatorHandler
+from . import eventstream, wire
+from .models import ModelRejected, resolve
 
 OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens")
 _PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

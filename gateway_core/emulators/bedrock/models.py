@@ -9,8 +9,8 @@ or ``eol`` (answered with ResourceNotFoundException). Resolution is a pure funct
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 
 GEO_PREFIXES = ("us", "eu", "apac", "jp", "au", "global")
 

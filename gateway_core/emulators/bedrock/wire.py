@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 
 from .. import text, tokens
-from .models import BedrockModel
 from ..tokens import Turn
+from .models import BedrockModel
 
 ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
