@@ -102,10 +102,28 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if not read_only:
-        # busy_timeout first: switching to WAL takes a lock another process may hold.
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``journal_mode = WAL``, retried while another process holds the lock it needs.
+
+    SQLite can answer this pragma with "database is locked" at once, without waiting out
+    the busy timeout, when several processes open a fresh file together; so wait here,
+    within the same bound."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def utc_now_text() -> str:
