@@ -18,7 +18,8 @@ Rules, applied in this order:
      weights 0.5; each term is 1.0 for the best candidate. An unpriced candidate's cost
      term is the worst priced term + 1 (all 1.0 when nothing is priced).
 
-2. **Primary group.** ``request.model`` pins the candidates with that model; otherwise
+2. **Primary group.** ``request.model`` pins the candidates with that model (only the
+   hinted provider's, when a hint names one that serves it); otherwise
    ``request.provider_hint`` puts the hinted provider's candidates first; both are ordered
    by score. The remaining candidates follow as fallbacks.
 
@@ -176,6 +177,11 @@ def _split_primary(request, cands, notes) -> tuple[list[Candidate], list[Candida
     """(primary, others, explicit) from the pinned model or the provider hint."""
     if request.model:
         primary = [c for c in cands if c.model == request.model]
+        # Several providers may serve the same model id; a hint then says whose to pin.
+        hinted = [c for c in primary if c.provider == request.provider_hint]
+        if hinted:
+            notes.append(f"pinned model {request.model} on {request.provider_hint}")
+            return hinted, [c for c in cands if c not in hinted], True
         if primary:
             notes.append(f"pinned model {request.model}")
             return primary, [c for c in cands if c.model != request.model], True

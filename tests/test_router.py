@@ -124,6 +124,16 @@ def test_pinned_model_goes_first_even_when_dearer():
     assert f"pinned model {SONNET.model}" in r.reason
 
 
+def test_a_pin_and_a_hint_choose_between_providers_serving_the_same_model():
+    on_azure = Candidate("azure", "shared-model", 110, 200, Decimal("0.0001"))
+    on_bedrock = Candidate("bedrock", "shared-model", 110, 200, Decimal("0.0009"))
+    r = rank(req(priority="low_cost", model="shared-model", provider_hint="bedrock"), (on_azure, on_bedrock, MINI), RouteStats())
+    assert labels(r)[0] == on_bedrock.label and on_azure in r.ordered  # the other copy stays a fallback
+    assert "pinned model shared-model on bedrock" in r.reason
+    unhinted = rank(req(priority="low_cost", model="shared-model"), (on_azure, on_bedrock, MINI), RouteStats())
+    assert labels(unhinted)[:2] == [on_azure.label, on_bedrock.label]  # both pinned, cheapest first
+
+
 def test_pinned_model_without_fallback_is_the_only_candidate():
     r = rank(req(priority="low_cost", model=GPT4O.model, fallback=False), ALL, RouteStats())
     assert labels(r) == [GPT4O.label]
