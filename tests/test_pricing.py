@@ -40,6 +40,11 @@ EXPECTED_ROWS = {
     ("bedrock", "anthropic.claude-opus-4-20250514-v1:0"): ("15.00", "75.00", "1.50"),
     ("bedrock", HAIKU_45): ("1.00", "5.00", "0.10"),
     ("bedrock", SONNET_45): ("3.00", "15.00", "0.30"),
+    ("openai", "gpt-4o-mini"): ("0.15", "0.60", "0.075"),
+    ("openai", "gpt-4o"): ("2.50", "10.00", "1.25"),
+    ("openai", "gpt-4.1"): ("2.00", "8.00", "0.50"),
+    ("openai", "gpt-4.1-mini"): ("0.40", "1.60", "0.10"),
+    ("openai", "gpt-4.1-nano"): ("0.10", "0.40", "0.025"),
 }
 
 
@@ -50,8 +55,9 @@ def test_packaged_table_has_every_documented_row_with_provenance(table):
         p = rows[key]
         assert (p.input, p.output) == (Decimal(inp), Decimal(out)), key
         assert p.cached_input == (None if cached is None else Decimal(cached)), key
-        assert isinstance(p.input, Decimal) and p.source and p.verified_at == date(2026, 11, 26)
-    assert table.version == "2026-11-26"
+        checked = date(2026, 11, 30) if p.provider == "openai" else date(2026, 11, 26)
+        assert isinstance(p.input, Decimal) and p.source and p.verified_at == checked
+    assert table.version == "2026-11-30"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +210,7 @@ def test_override_changes_the_logged_price_version(tmp_path):
     first = PriceTable.load(str(f)).version
     f.write_text(OVERRIDE.replace('"0.165"', '"0.17"'))
     second = PriceTable.load(str(f)).version
-    assert first.startswith("2026-11-26+") and second.startswith("2026-11-26+")
+    assert first.startswith("2026-11-30+") and second.startswith("2026-11-30+")
     assert first != second
 
 

@@ -1,4 +1,7 @@
-"""The adapters with the real SDKs (openai.AzureOpenAI, boto3 bedrock-runtime) against the loopback emulators."""
+"""The adapters with the real SDKs (openai.AzureOpenAI, openai.OpenAI, boto3 bedrock-runtime) against the loopback emulators.
+
+The OpenAI-compatible adapter runs against the Azure emulator's ``/openai/v1`` route: a plain
+``openai.OpenAI`` client, a bearer key, the model in the body."""
 
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ from gateway_core.providers import PROVIDERS as REGISTRY
 from gateway_core.providers.base import Completion, ProviderCall
 from gateway_core.types import ChatMessage
 
-MODELS = {"azure": "gpt-4o-mini", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
-PROVIDERS = ("azure", "bedrock")
+MODELS = {"azure": "gpt-4o-mini", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0", "openai": "gpt-4o-mini"}
+PROVIDERS = ("azure", "bedrock", "openai")
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +91,10 @@ def test_complete_returns_text_and_provider_usage(emus, name):
     assert done.text.strip()
     assert done.usage.input_tokens > 0 and done.usage.output_tokens > 0 and done.usage.source == "provider"
     assert done.finish_reason
-    if name == "azure":
-        assert done.model.startswith("gpt-4o-mini")  # the reported model version
-    else:
+    if name == "bedrock":
         assert done.model == MODELS["bedrock"]
+    else:
+        assert done.model.startswith("gpt-4o-mini-")  # the reported model version
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -192,7 +195,9 @@ def test_sdk_makes_at_most_sdk_max_attempts_calls(emus, name, attempts):
     assert emu(emus, name).stats()["requests"] == attempts
 
 
-@pytest.mark.parametrize("name,model", [("azure", "no-such-deployment"), ("bedrock", "anthropic.no-such-model-v1:0")])
+@pytest.mark.parametrize(
+    "name,model", [("azure", "no-such-deployment"), ("bedrock", "anthropic.no-such-model-v1:0"), ("openai", "no-such-model")]
+)
 def test_unknown_model_is_model_not_found(emus, name, model):
     with pytest.raises(ModelNotFound) as e:
         build(emus, name).complete(call(name, model=model))

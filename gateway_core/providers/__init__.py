@@ -20,8 +20,9 @@ from __future__ import annotations
 from .azure_openai import AzureOpenAIProvider
 from .base import Completion, Provider, ProviderCall, StreamItem
 from .bedrock import BedrockProvider
+from .openai_compat import OpenAICompatProvider
 
-PROVIDERS: dict[str, type] = {cls.name: cls for cls in (AzureOpenAIProvider, BedrockProvider)}
+PROVIDERS: dict[str, type] = {cls.name: cls for cls in (AzureOpenAIProvider, BedrockProvider, OpenAICompatProvider)}
 PROVIDER_NAMES: tuple[str, ...] = tuple(PROVIDERS)
 
 
@@ -37,6 +38,7 @@ __all__ = [
     "AzureOpenAIProvider",
     "BedrockProvider",
     "Completion",
+    "OpenAICompatProvider",
     "Provider",
     "ProviderCall",
     "StreamItem",
