@@ -11,7 +11,7 @@ explainable, because it holds every candidate with its estimate and the ranking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import ValidationError
@@ -101,4 +101,5 @@ def rank_plan(rt, plan: Plan) -> Plan:
         streaming=plan.streaming,
         explore_roll=rt.rng(),
     )
-    return replace(plan, ranking=ranking)
+    # Built directly: dataclasses.replace re-reads the field list on every request.
+    return Plan(plan.request, plan.messages, plan.max_tokens, plan.estimates, plan.candidates, plan.streaming, ranking)
