@@ -15,8 +15,6 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pandas as pd
 
 from ..stats import nearest_rank
 from . import audit
+from .filters import Filters
 from .mirror import SqliteSource, create_mirror
 from .rollups import (
     COMPACT_EVERY,
@@ -40,58 +39,7 @@ from .rollups import (
 )
 from .votes import vote_summary as _vote_summary
 
-DEFAULT_DAYS = 30
 BUCKETS = ("hour", "day", "week")
-
-
-def _utc_naive(value: datetime | date | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-    return datetime(value.year, value.month, value.day)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the Analytics page is looking at (times in UTC).
-
-    ``start`` None means midnight 30 days ago: whole days, so the default view is served
-    from the daily rollups alone, with no partial day to scan.
-    """
-
-    start: datetime | date | None = None
-    end: datetime | date | None = None
-    providers: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    tasks: tuple[str, ...] = ()
-    users: tuple[str, ...] = ()
-    include_synthetic: bool = True
-
-    def bounds(self) -> tuple[datetime, datetime | None]:
-        if self.start is None:
-            today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-            return today - timedelta(days=DEFAULT_DAYS), _utc_naive(self.end)
-        return _utc_naive(self.start), _utc_naive(self.end)
-
-    def dims(self) -> tuple[str, list]:
-        """A predicate over dimension columns only: valid on the mirror and on the rollups."""
-        clauses, params = ["true"], []
-        for column, values in (("provider", self.providers), ("model", self.models), ("task", self.tasks), ("user", self.users)):
-            if values:
-                clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
-                params.extend(values)
-        if not self.include_synthetic:
-            clauses.append("NOT synthetic")
-        return " AND ".join(clauses), params
-
-    def where(self) -> tuple[str, list]:
-        """The full predicate (time range and dimensions) over raw rows."""
-        start, end = self.bounds()
-        dims, params = self.dims()
-        if end is None:
-            return f"ts >= ? AND {dims}", [start, *params]
-        return f"ts >= ? AND ts < ? AND {dims}", [start, end, *params]
 
 
 def _bucket(bucket: str) -> str:
