@@ -39,7 +39,7 @@ class CompareRun:
     @classmethod
     def new(cls, prompt: str, task: str, providers, blind: bool, rng=random) -> CompareRun:
         order = list(providers)
-        if blind:
+        if blind and len(order) == 2:  # only a two-sided run is voted on, so only it hides the order
             rng.shuffle(order)
         return cls(prompt, task, order, blind)
 

@@ -1,7 +1,7 @@
-"""GenAI Cloud Gateway: cost-aware routing between Azure OpenAI and AWS Bedrock.
+"""GenAI Cloud Gateway: cost-aware routing between Azure OpenAI, AWS Bedrock and OpenAI-compatible endpoints.
 
 The public names are listed in ``__all__`` and are stable; everything else is private.
-``Gateway`` is imported on first use: it pulls in both SDKs (over a second), which
+``Gateway`` is imported on first use: it pulls in the SDKs (over a second), which
 processes that only read the log or the prices should not pay for.
 """
 

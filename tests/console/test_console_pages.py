@@ -59,6 +59,20 @@ def test_compare_streams_two_answers_and_stores_blind_vote(console_env):
     assert any(h.startswith("#### A ·") for h in (m.value for m in at.markdown))  # revealed
 
 
+def test_compare_over_every_configured_provider_shows_each_named_and_offers_no_vote(console_env, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "console-test-key")  # a third provider, emulated in demo mode
+    at = goto(open_console(), "compare")
+    assert at.sidebar.multiselect(key="cmp_providers").value == ["azure", "bedrock"]  # two by default
+    at.sidebar.multiselect(key="cmp_providers").select("openai").run()
+    at.text_area(key="cmp_prompt").input("Explain circuit breakers in two sentences.")
+    at.button[0].click().run()
+    assert_clean(at)
+    headers = [m.value for m in at.markdown if m.value.startswith("####")]
+    assert headers == ["#### A · Azure OpenAI", "#### B · AWS Bedrock", "#### C · OpenAI-compatible"]
+    assert len([m for m in at.metric if m.label == "Cost"]) == 3
+    assert not [b for b in at.button if b.key and b.key.startswith("cmp_vote_")]
+
+
 def test_analytics_renders_charts_and_reacts_to_provider_filter(console_env):
     seed_demo(console_env, days=30, requests=3000)
     at = goto(open_console(), "analytics")
