@@ -1,0 +1,255 @@
+"""The governance store on SQLite: the usage database file, in WAL mode.
+
+Every step that changes budgets or rate state runs under ``BEGIN IMMEDIATE``, which takes
+SQLite's single write lock before reading anything, so a check and the reservation that
+depends on it are one atomic step across threads and processes alike. A reservation is a
+conditional ``UPDATE ... WHERE spent_q + reserved_q + need <= limit``; the request is
+refused when it changes no row. A refusal rolls back everything the step did, so a request
+refused by its budget consumes no rate, and the reverse.
+
+One connection serves the process, behind a lock: SQLite admits one writer at a time
+anyway, and each step holds the lock for tens of microseconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from ..usage import migrations as usage_migrations
+from ..usage import schema as usage_schema
+from ..errors import ValidationError
+from .budgets import to_quanta, to_usd
+from .ratelimit import RateDecision, RateLimit, gcra
+from .records import KeyRecord, TeamRecord
+from .schema import MIGRATION_STEPS
+from .store import AdmitOutcome, AdmitTicket, BudgetCharge, LedgerState
+
+_KEY_COLUMNS = ("key_id, name, key_hash, team, user_name, providers, models, budget_q, budget_period, soft, rpm, tpm, "
+                "expires_at, created_at, revoked_at, revoked_reason")
+_TEAM_COLUMNS = "name, budget_q, budget_period, soft, rpm, tpm, created_at, updated_at"
+_RESERVE = ("UPDATE budget_ledger SET reserved_q = reserved_q + :need WHERE scope = :scope AND period_start = :start "
+            "AND spent_q + reserved_q + :need <= :limit RETURNING spent_q, reserved_q")
+_NEW_LINE = "INSERT INTO budget_ledger (scope, period_start) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_END = "UPDATE budget_ledger SET reserved_q = reserved_q - ?, spent_q = spent_q + ? WHERE scope = ? AND period_start = ?"
+_DAILY = ("INSERT INTO budget_spend_daily (scope, day, spent_q) VALUES (?, ?, ?) "
+          "ON CONFLICT (scope, day) DO UPDATE SET spent_q = spent_q + excluded.spent_q")
+_SAVE_TAT = ("INSERT INTO rate_limit_state (scope, tat_ns) VALUES (?, ?) "
+             "ON CONFLICT (scope) DO UPDATE SET tat_ns = excluded.tat_ns")
+
+
+class _Refused(Exception):
+    def __init__(self, outcome: AdmitOutcome):
+        self.outcome = outcome
+
+
+def _join(names: tuple[str, ...] | None) -> str | None:
+    return None if names is None else ",".join(names)
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(n for n in text.split(",") if n)
+
+
+def _usd(quanta: int | None) -> Decimal | None:
+    return None if quanta is None else to_usd(quanta)
+
+
+def _quanta(usd: Decimal | None) -> int | None:
+    return None if usd is None else to_quanta(usd)
+
+
+def _key(row) -> KeyRecord:
+    (key_id, name, key_hash, team, user, providers, models, budget_q, period, soft, rpm, tpm,
+     expires_at, created_at, revoked_at, reason) = row
+    return KeyRecord(key_id, name, team, key_hash, user, _split(providers), _split(models), _usd(budget_q), period,
+                     soft, rpm, tpm, expires_at, created_at, revoked_at, reason)
+
+
+def _team(row) -> TeamRecord:
+    name, budget_q, period, soft, rpm, tpm, created_at, updated_at = row
+    return TeamRecord(name, _usd(budget_q), period, soft, rpm, tpm, created_at, updated_at)
+
+
+def _worst(refusals: list[tuple[RateLimit, RateDecision]]) -> tuple[RateLimit, RateDecision] | None:
+    """The refusal to report: one that can never fit, else the longest wait."""
+    if not refusals:
+        return None
+    return max(refusals, key=lambda r: float("inf") if r[1].retry_after is None else r[1].retry_after)
+
+
+class SQLiteGovernanceStore:
+    """``GovernanceStore`` on a SQLite file; applies its migration on open."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._conn = usage_schema.connect(self.path, any_thread=True)
+        usage_migrations.migrate(self._conn, (*usage_migrations.MIGRATIONS, *(step for _, step in MIGRATION_STEPS)))
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self):
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params=()) -> list:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- keys and teams -------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRecord) -> None:
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM api_keys WHERE name = ?", (key.name,)).fetchone():
+                raise ValidationError("name", f"a key named '{key.name}' already exists")
+            c.execute("INSERT INTO teams (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                      (key.team, key.created_at, key.created_at))
+            c.execute(
+                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                (key.key_id, key.name, key.key_hash, key.team, key.user, _join(key.providers), _join(key.models),
+                 _quanta(key.budget_usd), key.budget_period, key.soft, key.rpm, key.tpm, key.expires_at,
+                 key.created_at, key.revoked_at, key.revoked_reason),
+            )
+
+    def key_with_team(self, key_id: str) -> tuple[KeyRecord | None, TeamRecord | None]:
+        cols = ", ".join(f"k.{c.strip()}" for c in _KEY_COLUMNS.split(","))
+        team_cols = ", ".join(f"t.{c.strip()}" for c in _TEAM_COLUMNS.split(","))
+        rows = self._read(f"SELECT {cols}, {team_cols} FROM api_keys k LEFT JOIN teams t ON t.name = k.team "
+                          "WHERE k.key_id = ?", (key_id,))
+        if not rows:
+            return None, None
+        row = rows[0]
+        return _key(row[:16]), (None if row[16] is None else _team(row[16:]))
+
+    def key_by_name(self, name: str) -> KeyRecord | None:
+        rows = self._read(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE name = ?", (name,))
+        return _key(rows[0]) if rows else None
+
+    def keys(self) -> list[KeyRecord]:
+        return [_key(r) for r in self._read(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY team, name")]
+
+    def revoke_key(self, name: str, reason: str | None, at: float) -> KeyRecord | None:
+        with self._write() as c:
+            c.execute("UPDATE api_keys SET revoked_at = ?, revoked_reason = ? WHERE name = ? AND revoked_at IS NULL",
+                      (at, reason, name))
+            row = c.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE name = ?", (name,)).fetchone()
+        return _key(row) if row else None
+
+    def put_team(self, team: TeamRecord) -> None:
+        with self._write() as c:
+            c.execute(
+                f"INSERT INTO teams ({_TEAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "budget_q = excluded.budget_q, budget_period = excluded.budget_period, soft = excluded.soft, "
+                "rpm = excluded.rpm, tpm = excluded.tpm, updated_at = excluded.updated_at",
+                (team.name, _quanta(team.budget_usd), team.budget_period, team.soft, team.rpm, team.tpm,
+                 team.created_at, team.updated_at),
+            )
+
+    def team(self, name: str) -> TeamRecord | None:
+        rows = self._read(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name = ?", (name,))
+        return _team(rows[0]) if rows else None
+
+    def teams(self) -> list[TeamRecord]:
+        return [_team(r) for r in self._read(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY name")]
+
+    # --- admission ------------------------------------------------------------------------
+
+    def admit(self, ticket: AdmitTicket) -> AdmitOutcome:
+        try:
+            with self._write() as c:
+                return self._admit(c, ticket)
+        except _Refused as refused:
+            return refused.outcome
+
+    def _admit(self, c: sqlite3.Connection, t: AdmitTicket) -> AdmitOutcome:
+        decisions = self._rate_decisions(c, t)
+        refused = _worst([d for d in decisions if not d[1].allowed])
+        if refused is not None:
+            raise _Refused(AdmitOutcome(False, decisions, refused_rate=refused))
+        states = []
+        for charge in t.charges:
+            state, ok = self._reserve(c, charge)
+            if not ok:
+                raise _Refused(AdmitOutcome(False, decisions, tuple(states), refused_budget=state))
+            states.append(state)
+        if t.charges:
+            c.executemany(
+                "INSERT INTO budget_reservations (id, scope, period_start, amount_q, expires_at) VALUES (?, ?, ?, ?, ?)",
+                [(t.reservation_id, ch.budget.scope, ch.period_start, ch.amount_q, t.expires_at) for ch in t.charges],
+            )
+        if decisions:
+            c.executemany(_SAVE_TAT, [(limit.scope, d.tat_ns) for limit, d in decisions])
+        return AdmitOutcome(True, decisions, tuple(states))
+
+    @staticmethod
+    def _rate_decisions(c: sqlite3.Connection, t: AdmitTicket) -> tuple[tuple[RateLimit, RateDecision], ...]:
+        if not t.rates:
+            return ()
+        scopes = [limit.scope for limit, _ in t.rates]
+        tats = dict(c.execute(f"SELECT scope, tat_ns FROM rate_limit_state WHERE scope IN ({', '.join('?' * len(scopes))})",
+                              scopes).fetchall())
+        return tuple((limit, gcra(limit.limit, tats.get(limit.scope), cost, t.now)) for limit, cost in t.rates)
+
+    @staticmethod
+    def _reserve(c: sqlite3.Connection, charge: BudgetCharge) -> tuple[LedgerState, bool]:
+        params = {"need": charge.amount_q, "scope": charge.budget.scope, "start": charge.period_start,
+                  "limit": charge.budget.limit_q}
+        row = c.execute(_RESERVE, params).fetchone()
+        if row is None and c.execute(_NEW_LINE, (charge.budget.scope, charge.period_start)).rowcount:
+            row = c.execute(_RESERVE, params).fetchone()  # first request of the period
+        if row is None:
+            spent, reserved = c.execute("SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?",
+                                        (charge.budget.scope, charge.period_start)).fetchone()
+            return LedgerState(charge, spent, reserved), False
+        spent, reserved_after = row
+        return LedgerState(charge, spent, reserved_after - charge.amount_q), True
+
+    def settle(self, reservation_id: str, actual_q: int, day: str) -> int:
+        with self._write() as c:
+            rows = c.execute("DELETE FROM budget_reservations WHERE id = ? RETURNING scope, period_start, amount_q, state",
+                             (reservation_id,)).fetchall()
+            # An expired reservation already gave its money back; its actual cost still counts.
+            c.executemany(_END, [(amount if state == "held" else 0, actual_q, scope, start)
+                                 for scope, start, amount, state in rows])
+            if actual_q:
+                c.executemany(_DAILY, [(scope, day, actual_q) for scope, *_ in rows])
+        return len(rows)
+
+    def release(self, reservation_id: str) -> int:
+        with self._write() as c:
+            rows = c.execute("DELETE FROM budget_reservations WHERE id = ? RETURNING scope, period_start, amount_q, state",
+                             (reservation_id,)).fetchall()
+            c.executemany(_END, [(amount, 0, scope, start) for scope, start, amount, state in rows if state == "held"])
+        return len(rows)
+
+    def sweep(self, now: float, forget_before: float) -> int:
+        with self._write() as c:
+            rows = c.execute("UPDATE budget_reservations SET state = 'expired' WHERE state = 'held' AND expires_at < ? "
+                             "RETURNING scope, period_start, amount_q", (now,)).fetchall()
+            c.executemany(_END, [(amount, 0, scope, start) for scope, start, amount in rows])
+            c.execute("DELETE FROM budget_reservations WHERE state = 'expired' AND expires_at < ?", (forget_before,))
+        return len(rows)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def ledger(self, scope: str, period_start: str) -> tuple[int, int]:
+        rows = self._read("SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?",
+                          (scope, period_start))
+        return tuple(rows[0]) if rows else (0, 0)
+
+    def daily_spend(self, scope: str, since_day: str) -> list[tuple[str, int]]:
+        return [tuple(r) for r in self._read(
+            "SELECT day, spent_q FROM budget_spend_daily WHERE scope = ? AND day >= ? ORDER BY day", (scope, since_day))]

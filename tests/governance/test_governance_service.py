@@ -1,0 +1,378 @@
+"""The governance facade on a real SQLite file: keys, admission, settlement, restart, visibility."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from gateway_core.errors import (AuthenticationError, BudgetExceeded, GatewayError, ModelNotAllowed,
+                                 RateLimitExceeded, ValidationError)
+from gateway_core.governance import MIGRATION_STEPS, Governance
+
+from .conftest import START
+
+CENT = Decimal("0.01")
+
+
+def ledger(db, scope):
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT period_start, spent_q, reserved_q FROM budget_ledger WHERE scope = ?",
+                           (scope,)).fetchall()
+    return {start: (Decimal(spent) / 10**10, Decimal(reserved) / 10**10) for start, spent, reserved in rows}
+
+
+# --- authentication -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "   ", "Bearer ", "not-a-key", "gwk_abcdefghij_" + "x" * 43])
+def test_missing_malformed_and_unknown_keys_get_401_invalid_api_key(gov, token):
+    with pytest.raises(AuthenticationError) as e:
+        gov.authenticate(token)
+    assert (e.value.status, e.value.code) == (401, "invalid_api_key")
+    assert isinstance(e.value, GatewayError)
+
+
+def test_a_created_key_authenticates_as_its_principal_with_or_without_the_bearer_word(gov):
+    record, key = gov.create_key(name="ci-bot", team="ml", user="ana", models=["gpt-4o-mini"])
+    for token in (key, f"Bearer {key}", f"bearer  {key} "):
+        p = gov.authenticate(token)
+        assert (p.key_name, p.key_id, p.team, p.user) == ("ci-bot", record.key_id, "ml", "ana")
+        assert p.models == frozenset({"gpt-4o-mini"}) and p.providers is None
+
+
+def test_a_key_with_a_wrong_secret_is_invalid_and_the_error_never_echoes_it(gov):
+    _, key = gov.create_key(name="ci-bot", team="ml")
+    forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    with pytest.raises(AuthenticationError) as e:
+        gov.authenticate(forged)
+    assert e.value.code == "invalid_api_key"
+    assert forged not in str(e.value) and key not in str(e.value)
+
+
+def test_revocation_takes_effect_on_the_next_request_in_this_and_other_processes(gov, db, clock):
+    _, key = gov.create_key(name="ci-bot", team="ml")
+    other = Governance.open(db, clock=clock)  # another process on the same file
+    try:
+        assert other.authenticate(key).key_name == "ci-bot"
+        gov.revoke_key("ci-bot", reason="leaked in a build log")
+        for g in (gov, other):
+            with pytest.raises(AuthenticationError) as e:
+                g.authenticate(key)
+            assert (e.value.status, e.value.code) == (401, "key_revoked")
+            assert "leaked in a build log" in e.value.message and key not in e.value.message
+    finally:
+        other.close()
+
+
+def test_a_key_expires_at_its_expiry(gov, clock):
+    _, key = gov.create_key(name="temp", team="ml", expires_at=START + 3600)
+    assert gov.authenticate(key).key_name == "temp"
+    clock.advance(3600)
+    with pytest.raises(AuthenticationError) as e:
+        gov.authenticate(key)
+    assert (e.value.status, e.value.code) == (401, "key_expired")
+    assert "2026-04-15T13:00:00Z" in e.value.message
+
+
+def test_static_keys_are_principals_of_the_default_team_named_by_position(gov):
+    p = gov.authenticate("static-key-two")
+    assert (p.key_name, p.team, p.static) == ("static-2", "default", True)
+    assert "static-key" not in repr(p)
+    gov.set_team("default", budget_usd=CENT)
+    capped = gov.authenticate("Bearer static-key-one")
+    gov.admit(capped, candidates_worst_case=CENT, tokens=10)
+    with pytest.raises(BudgetExceeded):
+        gov.admit(capped, candidates_worst_case=CENT, tokens=10)
+
+
+def test_a_trusted_caller_can_run_as_a_key_chosen_by_name_under_its_limits(gov):
+    gov.create_key(name="playground", team="ml", rpm=5)
+    p = gov.principal_for("playground")
+    assert p.key_name == "playground" and p.rates[0].limit == 5
+    gov.revoke_key("playground")
+    with pytest.raises(AuthenticationError) as e:
+        gov.principal_for("playground")
+    assert e.value.code == "key_revoked"
+    with pytest.raises(AuthenticationError):
+        gov.principal_for("nobody")
+
+
+# --- budgets --------------------------------------------------------------------------------
+
+
+def test_admission_reserves_the_worst_case_and_settle_replaces_it_with_the_actual_cost(gov, db):
+    gov.set_team("ml", budget_usd=Decimal("1"))
+    _, key = gov.create_key(name="ci-bot", team="ml")
+    p = gov.authenticate(key)
+    a = gov.admit(p, candidates_worst_case=Decimal("0.30"), tokens=100)
+    assert a.reservation_id and a.reserved_usd == Decimal("0.30") and not a.step_down
+    assert ledger(db, "team:ml") == {"2026-04-01": (0, Decimal("0.3"))}
+    gov.settle(a, Decimal("0.12"))
+    assert ledger(db, "team:ml") == {"2026-04-01": (Decimal("0.12"), 0)}
+    gov.settle(a, Decimal("0.12"))  # a second settle changes nothing
+    gov.release(a)
+    assert ledger(db, "team:ml") == {"2026-04-01": (Decimal("0.12"), 0)}
+
+
+def test_release_gives_the_whole_reservation_back(gov, db):
+    gov.set_team("ml", budget_usd=Decimal("1"))
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    a = gov.admit(p, candidates_worst_case=Decimal("0.9"), tokens=1)
+    with pytest.raises(BudgetExceeded):
+        gov.admit(p, candidates_worst_case=Decimal("0.2"), tokens=1)
+    gov.release(a)
+    assert ledger(db, "team:ml") == {"2026-04-01": (0, 0)}
+    gov.admit(p, candidates_worst_case=Decimal("0.2"), tokens=1)
+
+
+def test_refusal_names_the_budget_and_when_it_resets(gov):
+    gov.set_team("ml", budget_usd=Decimal("0.50"), budget_period="month")
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.40"), tokens=1), Decimal("0.40"))
+    with pytest.raises(BudgetExceeded) as e:
+        gov.admit(p, candidates_worst_case=Decimal("0.11"), tokens=1)
+    err = e.value
+    assert (err.status, err.code, err.budget) == (429, "budget_exceeded", "team:ml")
+    assert err.resets_at == datetime(2026, 5, 1, tzinfo=timezone.utc)
+    assert err.retry_after == pytest.approx(datetime(2026, 5, 1, tzinfo=timezone.utc).timestamp() - START)
+    assert "team 'ml'" in err.message and "$0.50 per month" in err.message and "2026-05-01T00:00:00Z" in err.message
+
+
+def test_the_key_budget_and_the_team_budget_must_both_fit(gov, db):
+    gov.set_team("ml", budget_usd=Decimal("10"))
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml", budget_usd="0.05", budget_period="day")[1])
+    gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.04"), tokens=1), Decimal("0.04"))
+    with pytest.raises(BudgetExceeded) as e:
+        gov.admit(p, candidates_worst_case=Decimal("0.02"), tokens=1)
+    assert e.value.budget == "key:ci-bot"
+    assert e.value.resets_at == datetime(2026, 4, 16, tzinfo=timezone.utc)
+    # The team's share of the refused request was rolled back with it.
+    assert ledger(db, "team:ml") == {"2026-04-01": (Decimal("0.04"), 0)}
+
+
+def test_a_new_period_starts_with_the_whole_budget_and_keeps_the_old_one(gov, db, clock):
+    gov.set_team("ml", budget_usd=Decimal("0.10"), budget_period="day")
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.10"), tokens=1), Decimal("0.10"))
+    with pytest.raises(BudgetExceeded):
+        gov.admit(p, candidates_worst_case=CENT, tokens=1)
+    clock.advance(12 * 3600)  # midnight UTC
+    gov.settle(gov.admit(p, candidates_worst_case=CENT, tokens=1), CENT)
+    assert ledger(db, "team:ml") == {"2026-04-15": (Decimal("0.1"), 0), "2026-04-16": (CENT, 0)}
+
+
+def test_a_bill_above_its_reservation_is_recorded_in_full_and_the_period_then_refuses(gov, db):
+    gov.set_team("ml", budget_usd=Decimal("1"))
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.90"), tokens=1), Decimal("1.05"))
+    assert ledger(db, "team:ml") == {"2026-04-01": (Decimal("1.05"), 0)}
+    with pytest.raises(BudgetExceeded):
+        gov.admit(p, candidates_worst_case=Decimal(0), tokens=1)
+
+
+def test_an_unknown_cost_settles_at_the_reserved_worst_case(gov, db):
+    gov.set_team("ml", budget_usd=Decimal("1"))
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.25"), tokens=1), None)
+    assert ledger(db, "team:ml") == {"2026-04-01": (Decimal("0.25"), 0)}
+
+
+def test_under_a_budget_a_request_whose_cost_cannot_be_bounded_is_refused(gov):
+    gov.set_team("ml", budget_usd=Decimal("1"))
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    with pytest.raises(ModelNotAllowed) as e:
+        gov.admit(p, candidates_worst_case=None, tokens=1)
+    assert e.value.status == 403
+    free = gov.authenticate(gov.create_key(name="free", team="open")[1])
+    assert gov.admit(free, candidates_worst_case=None, tokens=1).reservation_id is None
+
+
+def test_the_soft_limit_signals_a_step_down_with_a_reason(gov):
+    gov.set_team("ml", budget_usd=Decimal("1"), soft=0.8)
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.79"), tokens=1), Decimal("0.79"))
+    below = gov.admit(p, candidates_worst_case=CENT, tokens=1)
+    assert not below.step_down and below.reason is None
+    gov.settle(below, CENT)  # 0.80 spent: at the soft limit
+    at = gov.admit(p, candidates_worst_case=CENT, tokens=1)
+    assert at.step_down
+    assert "team 'ml'" in at.reason and "80%" in at.reason and "cheapest" in at.reason
+
+
+def test_a_stale_reservation_expires_after_its_ttl_and_a_late_settle_still_counts(db, clock):
+    with Governance.open(db, clock=clock, reservation_ttl_s=600) as gov:
+        gov.set_team("ml", budget_usd=Decimal("1"))
+        p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+        stuck = gov.admit(p, candidates_worst_case=Decimal("0.8"), tokens=1)  # its process "dies"
+    with Governance.open(db, clock=clock, reservation_ttl_s=600) as gov:  # a restart
+        p = gov.principal_for("ci-bot")
+        clock.advance(599)
+        with pytest.raises(BudgetExceeded):
+            gov.admit(p, candidates_worst_case=Decimal("0.3"), tokens=1)
+        clock.advance(6)  # past the TTL and the next sweep (every 5 s)
+        gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.3"), tokens=1), Decimal("0.3"))
+        gov.settle(stuck, Decimal("0.1"))  # it was alive after all: its cost is still recorded
+        assert ledger(db, "team:ml") == {"2026-04-01": (Decimal("0.4"), 0)}
+
+
+def test_budgets_spend_and_reservations_survive_a_restart(db, clock):
+    with Governance.open(db, clock=clock) as gov:
+        gov.set_team("ml", budget_usd=Decimal("1"))
+        _, key = gov.create_key(name="ci-bot", team="ml")
+        p = gov.authenticate(key)
+        gov.settle(gov.admit(p, candidates_worst_case=Decimal("0.5"), tokens=1), Decimal("0.5"))
+        held = gov.admit(p, candidates_worst_case=Decimal("0.3"), tokens=1)
+    with Governance.open(db, clock=clock) as gov:
+        p = gov.authenticate(key)
+        assert gov.teams()[0].budget_usd == Decimal("1")
+        with pytest.raises(BudgetExceeded):
+            gov.admit(p, candidates_worst_case=Decimal("0.21"), tokens=1)
+        gov.settle(held, Decimal("0.2"))
+        status = gov.burn_down("ml")
+        assert (status.spent_usd, status.reserved_usd) == (Decimal("0.7"), 0)
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def test_requests_per_minute_refuse_with_retry_after_and_headers(gov, clock):
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml", rpm=3)[1])
+    first = gov.admit(p, candidates_worst_case=None, tokens=50)
+    assert first.headers == {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "2",
+                             "x-ratelimit-reset-requests": "20s"}
+    gov.admit(p, candidates_worst_case=None, tokens=50)
+    gov.admit(p, candidates_worst_case=None, tokens=50)
+    clock.advance(5)
+    with pytest.raises(RateLimitExceeded) as e:
+        gov.admit(p, candidates_worst_case=None, tokens=50)
+    err = e.value
+    assert (err.status, err.code, err.limit) == (429, "rate_limited", "key:ci-bot:requests")
+    assert err.retry_after == pytest.approx(15)
+    assert err.headers["x-ratelimit-remaining-requests"] == "0"
+    assert err.headers["x-ratelimit-reset-requests"] == "55s"
+    clock.advance(15)
+    gov.admit(p, candidates_worst_case=None, tokens=50)
+
+
+def test_tokens_per_minute_of_the_team_are_shared_by_its_keys(gov):
+    gov.set_team("ml", tpm=1000)
+    a = gov.authenticate(gov.create_key(name="a", team="ml")[1])
+    b = gov.authenticate(gov.create_key(name="b", team="ml")[1])
+    gov.admit(a, candidates_worst_case=None, tokens=600)
+    with pytest.raises(RateLimitExceeded) as e:
+        gov.admit(b, candidates_worst_case=None, tokens=600)
+    assert e.value.limit == "team:ml:tokens" and e.value.retry_after == pytest.approx(12)
+    with pytest.raises(RateLimitExceeded) as e:
+        gov.admit(b, candidates_worst_case=None, tokens=1001)
+    assert e.value.retry_after is None and "alone" in e.value.message
+
+
+def test_a_request_refused_by_its_budget_consumes_no_rate_and_the_reverse(gov, db):
+    gov.set_team("ml", budget_usd=Decimal("0.05"), rpm=2)
+    p = gov.authenticate(gov.create_key(name="ci-bot", team="ml")[1])
+    for _ in range(5):
+        with pytest.raises(BudgetExceeded):
+            gov.admit(p, candidates_worst_case=Decimal("0.06"), tokens=1)
+    a = gov.admit(p, candidates_worst_case=Decimal("0.01"), tokens=1)
+    gov.admit(p, candidates_worst_case=Decimal("0.01"), tokens=1)  # the rpm was untouched by refusals
+    with pytest.raises(RateLimitExceeded):
+        gov.admit(p, candidates_worst_case=Decimal("0.01"), tokens=1)
+    assert ledger(db, "team:ml") == {"2026-04-01": (0, Decimal("0.02"))}  # the refused one reserved nothing
+    gov.settle(a, CENT)
+
+
+# --- administration and visibility --------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields, field", [
+    (dict(name="bad name", team="ml"), "name"),
+    (dict(name="ok", team=""), "team"),
+    (dict(name="ok", team="ml", budget_usd="-1"), "budget_usd"),
+    (dict(name="ok", team="ml", budget_usd="lots"), "budget_usd"),
+    (dict(name="ok", team="ml", budget_usd="NaN"), "budget_usd"),
+    (dict(name="ok", team="ml", budget_period="year"), "budget_period"),
+    (dict(name="ok", team="ml", rpm=0), "rpm"),
+    (dict(name="ok", team="ml", tpm=1.5), "tpm"),
+    (dict(name="ok", team="ml", providers=["azure", "gcp"]), "providers"),
+    (dict(name="ok", team="ml", models=[]), "models"),
+    (dict(name="ok", team="ml", expires_at=START - 1), "expires_at"),
+    (dict(name="ok", team="ml", user="x" * 200), "user"),
+])
+def test_bad_admin_input_names_the_field_and_writes_nothing(gov, fields, field):
+    with pytest.raises(ValidationError) as e:
+        gov.create_key(**fields)
+    assert e.value.field == field
+    assert gov.keys() == [] and gov.teams() == []
+
+
+def test_a_key_name_is_taken_once(gov):
+    gov.create_key(name="ci-bot", team="ml")
+    with pytest.raises(ValidationError) as e:
+        gov.create_key(name="ci-bot", team="other")
+    assert e.value.field == "name"
+    assert [k.team for k in gov.keys()] == ["ml"]
+
+
+def test_team_changes_keep_what_is_not_given_and_none_clears(gov):
+    gov.set_team("ml", budget_usd="100", budget_period="week", rpm=60)
+    t = gov.set_team("ml", tpm=5000)
+    assert (t.budget_usd, t.budget_period, t.soft, t.rpm, t.tpm) == (Decimal("100"), "week", 0.8, 60, 5000)
+    t = gov.set_team("ml", budget_usd=None, rpm=None)
+    assert (t.budget_usd, t.rpm, t.tpm) == (None, None, 5000)
+    with pytest.raises(ValidationError) as e:
+        gov.set_team("ml", soft=0)
+    assert e.value.field == "soft"
+
+
+def test_burn_down_forecasts_the_period_end_and_near_limits_lists_the_fullest_first(gov, clock):
+    gov.set_team("ml", budget_usd=Decimal("30"), budget_period="month")
+    gov.set_team("web", budget_usd=Decimal("10"), budget_period="month", soft=0.5)
+    gov.set_team("quiet", budget_usd=Decimal("10"))
+    ml = gov.authenticate(gov.create_key(name="ml-bot", team="ml")[1])
+    web = gov.authenticate(gov.create_key(name="web-bot", team="web", budget_usd="1", budget_period="day", soft=0.5)[1])
+    gov.settle(gov.admit(ml, candidates_worst_case=Decimal("14"), tokens=1), Decimal("14"))
+    gov.settle(gov.admit(web, candidates_worst_case=Decimal("0.6"), tokens=1), Decimal("0.6"))
+    status = gov.burn_down("ml")
+    # 14.5 of 30 days gone: 14 USD projects to about 29 USD by the reset.
+    assert status.spent_usd == Decimal("14") and status.resets_at == datetime(2026, 5, 1, tzinfo=timezone.utc)
+    assert status.forecast_usd == pytest.approx(Decimal("14") * 30 / Decimal("14.5"), abs=Decimal("0.0001"))
+    assert status.daily == ((datetime(2026, 4, 15).date(), Decimal("14")),)
+    assert status.exhausted_at is None
+    near = gov.near_limits()
+    assert [(s.owner, round(s.used_fraction, 2)) for s in near] == [("key:web-bot", 0.6)]
+    clock.advance(3600)
+    gov.settle(gov.admit(ml, candidates_worst_case=Decimal("11"), tokens=1), Decimal("11"))
+    assert [s.owner for s in gov.near_limits()] == ["team:ml", "key:web-bot"]
+    with pytest.raises(ValidationError):
+        gov.burn_down("nobody")
+
+
+def test_the_key_secret_is_never_stored_in_clear(gov, db):
+    gov.set_team("ml", budget_usd="5", rpm=100)
+    record, key = gov.create_key(name="ci-bot", team="ml")
+    p = gov.authenticate(key)
+    gov.settle(gov.admit(p, candidates_worst_case=CENT, tokens=10), CENT)
+    gov.revoke_key("ci-bot", reason="rotation")
+    gov.close()
+    secret = key.split("_", 2)[2]
+    files = [f for f in db.parent.iterdir() if f.name.startswith(db.name)]
+    blob = b"".join(f.read_bytes() for f in files)
+    assert record.key_id.encode() in blob and record.key_hash.encode() in blob  # the scan sees the rows
+    assert key.encode() not in blob and secret.encode() not in blob
+    assert secret[:16].encode() not in blob
+
+
+def test_the_migration_joins_the_usage_log_migrations_once(db, clock):
+    from gateway_core.usage import MIGRATIONS, UsageLog
+
+    assert [name for name, step in MIGRATION_STEPS] == [step.__name__ for _, step in MIGRATION_STEPS]
+    Governance.open(db, clock=clock).close()
+    Governance.open(db, clock=clock).close()
+    log = UsageLog(str(db))
+    log.close()
+    with sqlite3.connect(db) as con:
+        names = [n for (n,) in con.execute("SELECT name FROM migrations ORDER BY name")]
+    assert names == sorted([s.__name__ for s in MIGRATIONS] + ["m005_governance"])
