@@ -43,11 +43,12 @@ DEFAULT_SOFT = 0.8
 INPUT_MARGIN = {"tiktoken": Decimal(1), "calibrated": Decimal("1.25"), "heuristic": Decimal("1.5")}
 _DEFAULT_MARGIN = Decimal("1.5")
 _DAY_S = 86_400
+_QUANTUM_EXPONENT = -COST_QUANTUM.as_tuple().exponent  # 10: dividing by 1e-10 is a shift of the exponent
 
 
 def to_quanta(usd: Decimal | int | float | str) -> int:
     """USD as integer quanta, rounded up: a reservation must never be smaller than the cost."""
-    return int((Decimal(usd) / COST_QUANTUM).to_integral_value(rounding=ROUND_CEILING))
+    return int(Decimal(usd).scaleb(_QUANTUM_EXPONENT).to_integral_value(rounding=ROUND_CEILING))
 
 
 def to_usd(quanta: int) -> Decimal:
@@ -175,7 +176,6 @@ class BudgetStatus:
     resets_at: datetime
     as_of: datetime
     forecast_usd: Decimal  # spend at period end if the period's rate so far continues
-    daily: tuple[tuple[date, Decimal], ...] = ()
 
     @property
     def used_fraction(self) -> float:

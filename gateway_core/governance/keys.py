@@ -67,9 +67,13 @@ class StaticKeys:
 
     def match(self, key: str) -> int | None:
         """The 1-based position of ``key`` in the list, or None."""
+        return self.match_digest(hash_key(key)) if self._hashes else None
+
+    def match_digest(self, digest_hex: str) -> int | None:
+        """As ``match``, given the key's ``hash_key``."""
         if not self._hashes:
             return None
-        digest = hash_key(key).encode("ascii")
+        digest = digest_hex.encode("ascii")
         found = None
         for i, h in enumerate(self._hashes, 1):
             if hmac.compare_digest(digest, h) and found is None:

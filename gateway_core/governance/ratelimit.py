@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 WINDOW_S = 60
 METRICS = ("requests", "tokens")
@@ -43,16 +43,25 @@ class RateLimit:
     limit: int
 
 
-@dataclass(frozen=True)
-class RateDecision:
-    """The outcome of one GCRA step. ``tat_ns`` is the state to store (unchanged when refused)."""
+class RateDecision(NamedTuple):
+    """The outcome of one GCRA step. ``tat_ns`` is the state to store (unchanged when refused).
+
+    A named tuple, not a frozen dataclass: every admission builds one per limit."""
 
     allowed: bool
     tat_ns: int
     limit: int
     remaining: int
-    reset_s: float  # until the limit is fully replenished
-    retry_after: float | None = None  # when refused: until it would fit; None if it never can
+    reset_ns: int  # until the limit is fully replenished
+    retry_after_ns: int | None = None  # when refused: until it would fit; None if it never can
+
+    @property
+    def reset_s(self) -> float:
+        return self.reset_ns / _NS
+
+    @property
+    def retry_after(self) -> float | None:
+        return None if self.retry_after_ns is None else self.retry_after_ns / _NS
 
 
 def gcra(limit: int, tat_ns: int | None, cost: int, now: float, window_s: int = WINDOW_S) -> RateDecision:
@@ -69,23 +78,25 @@ def gcra(limit: int, tat_ns: int | None, cost: int, now: float, window_s: int = 
     new_tat = base + cost * window // limit
     ahead = new_tat - now_ns
     if ahead <= window:
-        return RateDecision(True, new_tat, limit, (window - ahead) * limit // window, ahead / _NS)
+        return RateDecision(True, new_tat, limit, (window - ahead) * limit // window, ahead)
     remaining = max((window - (base - now_ns)) * limit // window, 0)
-    retry_after = None if cost > limit else (ahead - window) / _NS
-    return RateDecision(False, now_ns if tat_ns is None else tat_ns, limit, remaining, (base - now_ns) / _NS,
-                        retry_after)
+    retry_after = None if cost > limit else ahead - window
+    return RateDecision(False, now_ns if tat_ns is None else tat_ns, limit, remaining, base - now_ns, retry_after)
 
 
 def openai_duration(seconds: float) -> str:
     """``0.02`` -> ``20ms``, ``1`` -> ``1s``, ``360`` -> ``6m0s``, ``90.5`` -> ``1m30.5s``.
 
     Rounded up to the millisecond, so a client that waits this long is never early."""
-    ms = math.ceil(round(max(seconds, 0.0) * 1000, 6))
+    return _duration_ms(math.ceil(round(max(seconds, 0.0) * 1000, 6)))
+
+
+def _duration_ms(ms: int) -> str:
     if ms < 1000:
         return f"{ms}ms" if ms else "0s"
     hours, rest = divmod(ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
-    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    secs = f"{rest // 1000}.{rest % 1000:03d}".rstrip("0").rstrip(".")
     if hours:
         return f"{hours}h{minutes}m{secs}s"
     if minutes:
@@ -98,16 +109,20 @@ def tightest(decisions: Iterable[tuple[RateLimit, RateDecision]]) -> dict[str, t
     out: dict[str, tuple[RateLimit, RateDecision]] = {}
     for limit, d in decisions:
         best = out.get(limit.metric)
-        if best is None or (d.remaining, -d.reset_s) < (best[1].remaining, -best[1].reset_s):
+        if best is None or (d.remaining, -d.reset_ns) < (best[1].remaining, -best[1].reset_ns):
             out[limit.metric] = (limit, d)
     return out
+
+
+_HEADER_NAMES = {m: (f"x-ratelimit-limit-{m}", f"x-ratelimit-remaining-{m}", f"x-ratelimit-reset-{m}") for m in METRICS}
 
 
 def headers(decisions: Iterable[tuple[RateLimit, RateDecision]]) -> dict[str, str]:
     """The ``x-ratelimit-*`` headers for the tightest limit of each metric that has one."""
     out = {}
-    for metric, (_, d) in sorted(tightest(decisions).items()):
-        out[f"x-ratelimit-limit-{metric}"] = str(d.limit)
-        out[f"x-ratelimit-remaining-{metric}"] = str(d.remaining)
-        out[f"x-ratelimit-reset-{metric}"] = openai_duration(d.reset_s)
+    for metric, (_, d) in tightest(decisions).items():
+        limit_name, remaining_name, reset_name = _HEADER_NAMES[metric]
+        out[limit_name] = str(d.limit)
+        out[remaining_name] = str(d.remaining)
+        out[reset_name] = _duration_ms(-(-d.reset_ns // 1_000_000))  # ceiling
     return out

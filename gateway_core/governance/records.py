@@ -60,12 +60,16 @@ class KeyRecord:
     revoked_reason: str | None = None
 
     def state(self, now: float) -> str:
-        """``active``, ``revoked`` or ``expired`` at ``now`` (revocation wins over expiry)."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and now >= self.expires_at:
-            return "expired"
-        return "active"
+        return key_state(self.revoked_at, self.expires_at, now)
+
+
+def key_state(revoked_at: float | None, expires_at: float | None, now: float) -> str:
+    """``active``, ``revoked`` or ``expired`` at ``now`` (revocation wins over expiry)."""
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at is not None and now >= expires_at:
+        return "expired"
+    return "active"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Principal:
     budgets: tuple[BudgetLimit, ...] = ()
     rates: tuple[RateLimit, ...] = ()
     static: bool = False
+    expires_at: float | None = None
 
     def allows(self, provider: str, model: str) -> bool:
         return (self.providers is None or provider in self.providers) and (self.models is None or model in self.models)
@@ -127,6 +132,7 @@ def principal_of(key: KeyRecord, team: TeamRecord | None) -> Principal:
         models=None if key.models is None else frozenset(key.models),
         budgets=key_budgets + team_budgets,
         rates=key_rates + team_rates,
+        expires_at=key.expires_at,
     )
 
 

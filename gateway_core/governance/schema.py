@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-TABLES = ("teams", "api_keys", "budget_ledger", "budget_reservations", "budget_spend_daily", "rate_limit_state")
+TABLES = ("teams", "api_keys", "budget_ledger", "budget_reservations", "rate_limit_state")
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS teams (
@@ -54,7 +54,7 @@ _DDL = (
   spent_q BIGINT NOT NULL DEFAULT 0,
   reserved_q BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (scope, period_start)
-)""",
+) WITHOUT ROWID""",
     # One row per request and budget while the request runs; 'expired' once swept.
     """CREATE TABLE IF NOT EXISTS budget_reservations (
   id TEXT NOT NULL,
@@ -64,23 +64,16 @@ _DDL = (
   expires_at DOUBLE PRECISION NOT NULL,
   state TEXT NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'expired')),
   PRIMARY KEY (id, scope)
-)""",
-    "CREATE INDEX IF NOT EXISTS budget_reservations_expiry ON budget_reservations (state, expires_at)",
-    """CREATE TABLE IF NOT EXISTS budget_spend_daily (
-  scope TEXT NOT NULL,
-  day TEXT NOT NULL,
-  spent_q BIGINT NOT NULL DEFAULT 0,
-  PRIMARY KEY (scope, day)
-)""",
+) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS rate_limit_state (
   scope TEXT PRIMARY KEY,
   tat_ns BIGINT NOT NULL
-)""",
+) WITHOUT ROWID""",
 )
 
 
 def m005_governance(conn) -> None:
-    """Keys, teams, budget ledger and reservations, daily spend, rate-limit state."""
+    """Keys, teams, budget ledger and reservations, rate-limit state."""
     for statement in _DDL:
         conn.execute(statement)
 

@@ -4,54 +4,71 @@ On the request path a pipeline calls, in order: ``authenticate`` (401s), ``allow
 (403 ``model_not_allowed``), ``admit`` with the request's worst case (429 ``rate_limited`` or
 ``budget_exceeded``; otherwise an ``Admission`` holding the reservation, the soft-limit
 step-down signal and the ``x-ratelimit-*`` header values), then exactly one of ``settle``
-(with the actual cost of all attempts) or ``release`` (nothing was billed).
+(with the actual cost of all attempts) or ``release`` (nothing was billed). Those two only
+queue the end of the reservation (see ``settlement``), which a background thread applies in
+batches, so a request pays for one database transaction, not two.
 
-No principal is cached: each ``authenticate`` reads the key and its team (one indexed
-lookup, a few microseconds), so a revocation, an expiry or a changed limit applies to the
-next request in every process sharing the database, not after a cache's lifetime.
+Revocation and expiry apply to the next request. ``authenticate`` keeps each principal it
+found for ``principal_ttl_s`` (5 s), keyed by the key's hash, because reading the key
+costs more than the rest of authentication; but expiry is checked on every call, this
+process's own key and team changes empty the cache, and ``admit`` checks in its own
+transaction that the key is still active. So a key revoked anywhere (the CLI, another
+instance) is refused at the next request that spends anything; only requests that admit
+nothing (listing models) and changed limits may lag by up to the cache's 5 s.
 
-Reservations outlive a crash: a request's reservation stays held until it settles or
-releases. One whose process died is expired by a sweep, piggybacked on admissions every
-``sweep_every_s`` (5 s), once older than ``reservation_ttl_s``: its money is back within
-TTL + 5 s. The TTL must exceed the longest a request can run, all fallback attempts
-included; the default is 15 minutes. A request that outlives it is still settled in full.
+Reservations outlive a crash: a request's reservation stays held until it ends. One whose
+process died is expired by a sweep, piggybacked on admissions every ``sweep_every_s``
+(5 s), once older than ``reservation_ttl_s`` (within TTL + 5 s), and charged at its worst
+case, because its provider may have billed it. The TTL must exceed the longest a request
+can run, all fallback attempts included; the default is 15 minutes. A request that does
+end after its reservation expired still has its charge corrected to the actual cost.
 """
 
 from __future__ import annotations
 
+import hmac
+import itertools
 import secrets
 import time
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..errors import AuthenticationError, BudgetExceeded, ModelNotAllowed, RateLimitExceeded, ValidationError
 from . import admin
 from .budgets import BudgetLimit, BudgetStatus, forecast, period_bounds, period_key, soft_reached, to_quanta, to_usd
-from .keys import StaticKeys, hash_matches, key_id_of
+from .keys import StaticKeys, hash_key, key_id_of
 from .ratelimit import RateDecision, RateLimit, headers, openai_duration
 from .records import (STATIC_TEAM, KeyRecord, Principal, TeamRecord, describe, filter_candidates, principal_of,
                       static_principal, team_limits)
+from .settlement import SettleQueue
 from .store import AdmitTicket, BudgetCharge, GovernanceStore, LedgerState
 
 RESERVATION_TTL_S = 900.0
 SWEEP_EVERY_S = 5.0
+PRINCIPAL_TTL_S = 5.0
+PRINCIPAL_CACHE_SIZE = 10_000  # cleared wholesale when full, so odd traffic cannot grow it
 FORGET_EXPIRED_AFTER_S = 86_400.0
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
-class Admission:
-    """An admitted request: settle or release it exactly once when it ends."""
+class Admission(NamedTuple):
+    """An admitted request: settle or release it exactly once when it ends.
+
+    A named tuple rather than a frozen dataclass because every request builds one."""
 
     principal: Principal
     reservation_id: str | None = None
-    reserved_usd: Decimal = _ZERO
+    reserved_q: int = 0  # the worst case held on each budget, in quanta (see ``budgets``)
     step_down: bool = False  # a budget is past its soft limit: use the cheapest allowed model
     reason: str | None = None  # why, for route_reason and a response header
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})  # x-ratelimit-* values, when limits apply
+
+    @property
+    def reserved_usd(self) -> Decimal:
+        return to_usd(self.reserved_q)
 
 
 def _utc(epoch: float) -> datetime:
@@ -64,13 +81,20 @@ def _iso(moment: datetime) -> str:
 
 class Governance:
     def __init__(self, store: GovernanceStore, *, static_keys: Sequence[str] = (), clock: Callable[[], float] = time.time,
-                 reservation_ttl_s: float = RESERVATION_TTL_S, sweep_every_s: float = SWEEP_EVERY_S):
+                 reservation_ttl_s: float = RESERVATION_TTL_S, sweep_every_s: float = SWEEP_EVERY_S,
+                 principal_ttl_s: float = PRINCIPAL_TTL_S):
         self.store = store
+        self.principal_ttl_s = principal_ttl_s
+        self._principals: dict[str, tuple[Principal, float]] = {}
         self.reservation_ttl_s = reservation_ttl_s
         self._static = StaticKeys(tuple(static_keys))
         self._clock = clock
         self._sweep_every_s = sweep_every_s
         self._last_sweep = -float("inf")
+        self._ends = SettleQueue(store.end_reservations)
+        # Reservation ids need only be unique across processes, not unguessable: a random
+        # prefix per facade and a counter cost nothing, where drawing entropy each time did.
+        self._ids = map(f"{secrets.token_hex(8)}-{{}}".format, itertools.count(1))
 
     @classmethod
     def open(cls, db_path: str | Path, **kw) -> "Governance":
@@ -83,7 +107,13 @@ class Governance:
         return cls.open(settings.db_path, static_keys=settings.api_key_values(), **kw)
 
     def close(self) -> None:
+        """Apply every queued settle, then close the store."""
+        self._ends.close()
         self.store.close()
+
+    def flush(self) -> None:
+        """Apply queued settles and releases now (readers in this process call it for themselves)."""
+        self._ends.flush()
 
     def __enter__(self) -> "Governance":
         return self
@@ -108,15 +138,36 @@ class Governance:
             key = key[7:].strip()
         if not key:
             raise AuthenticationError("missing API key; send Authorization: Bearer <key>", code="invalid_api_key")
-        index = self._static.match(key)
+        now = self._clock() if now is None else now
+        digest = hash_key(key)
+        cached = self._principals.get(digest)
+        if cached is not None and now - cached[1] < self.principal_ttl_s:
+            principal = cached[0]
+            if principal.expires_at is not None and now >= principal.expires_at:
+                self._principals.pop(digest, None)
+                raise _expired(principal.key_name, principal.expires_at)
+            return principal
+        principal = self._lookup(key, digest, now)
+        if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
+            self._principals.clear()
+        self._principals[digest] = (principal, now)
+        return principal
+
+    def _lookup(self, key: str, digest: str, now: float) -> Principal:
+        index = self._static.match_digest(digest)
         if index is not None:
             return static_principal(index, self.store.team(STATIC_TEAM))
         key_id = key_id_of(key)
         record, team = self.store.key_with_team(key_id) if key_id else (None, None)
-        if record is None or not hash_matches(key, record.key_hash):
+        # The id found the record; the constant-time comparison of hashes proves the secret.
+        if record is None or not hmac.compare_digest(digest, record.key_hash):
             raise AuthenticationError("invalid API key", code="invalid_api_key")
-        self._check_state(record, self._clock() if now is None else now)
+        self._check_state(record, now)
         return principal_of(record, team)
+
+    def _forget_principals(self) -> None:
+        """This process changed a key or a team: the next request reads them afresh."""
+        self._principals.clear()
 
     def principal_for(self, key_name: str, *, now: float | None = None) -> Principal:
         """The principal of a key chosen by name, for trusted in-process callers (console, Python API)."""
@@ -133,8 +184,7 @@ class Governance:
             why = f": {record.revoked_reason}" if record.revoked_reason else ""
             raise AuthenticationError(f"API key '{record.name}' was revoked{why}", code="key_revoked")
         if state == "expired":
-            raise AuthenticationError(f"API key '{record.name}' expired at {_iso(_utc(record.expires_at))}",
-                                      code="key_expired")
+            raise _expired(record.name, record.expires_at)
 
     @staticmethod
     def allowed_candidates(principal: Principal, candidates: Sequence[tuple[str, str]], *,
@@ -151,40 +201,61 @@ class Governance:
         ``candidates_worst_case`` is the most the request can cost over the candidates it may
         try (``budgets.worst_case``), None if one is unpriced; ``tokens`` is what it counts
         against tokens-per-minute limits (worst-case input plus ``max_tokens``)."""
-        if not principal.budgets and not principal.rates:
+        budgets, rates = principal.budgets, principal.rates
+        if not budgets and not rates:
             return Admission(principal)
-        if principal.budgets and candidates_worst_case is None:
+        if budgets and candidates_worst_case is None:
             raise ModelNotAllowed("the request may run on an unpriced model, whose cost cannot be held to a budget")
         now = self._clock() if now is None else now
-        self._maybe_sweep(now)
-        need = to_quanta(candidates_worst_case or _ZERO)
-        charges = tuple(BudgetCharge(b, period_key(b.period, now)[0], need) for b in principal.budgets)
-        rates = tuple((r, 1 if r.metric == "requests" else max(int(tokens), 0)) for r in principal.rates)
-        reservation_id = secrets.token_hex(12) if charges else ""
-        outcome = self.store.admit(AdmitTicket(reservation_id, now, now + self.reservation_ttl_s, rates, charges))
+        if now - self._last_sweep >= self._sweep_every_s:
+            self.sweep(now)
+        need = to_quanta(candidates_worst_case) if budgets else 0
+        charges = tuple([BudgetCharge(b, period_key(b.period, now)[0], need) for b in budgets])
+        token_cost = max(int(tokens), 0)
+        rate_costs = tuple([(r, 1 if r.metric == "requests" else token_cost) for r in rates])
+        reservation_id = next(self._ids) if charges else ""
+        key_id = None if principal.static else principal.key_id
+        ticket = AdmitTicket(key_id, reservation_id, now, now + self.reservation_ttl_s, rate_costs, charges)
+        outcome = self.store.admit(ticket)
+        if outcome.refused_budget is not None and self._ends.pending():
+            outcome = self._admit_after_ends(ticket)
+        if outcome.refused_key is not None:
+            self._forget_principals()
+            raise _key_error(principal, *outcome.refused_key)
         if outcome.refused_rate is not None:
             raise _rate_error(*outcome.refused_rate, outcome.rates)
         if outcome.refused_budget is not None:
             raise _budget_error(outcome.refused_budget, now)
         step_down, reason = _soft_signal(outcome.budgets)
-        return Admission(principal, reservation_id or None, to_usd(need) if charges else _ZERO, step_down, reason,
-                         headers(outcome.rates))
+        return Admission(principal, reservation_id or None, need, step_down, reason, headers(outcome.rates))
 
-    def settle(self, admission: Admission, actual_cost: Decimal | None, *, now: float | None = None) -> None:
+    def _admit_after_ends(self, ticket: AdmitTicket):
+        """Refused by a budget while settles wait in the queue: apply them, then decide again,
+        so that a request never fails for want of money an earlier request already gave back."""
+        ends = self._ends.take()
+        try:
+            outcome = self.store.admit(ticket, ends)
+        except BaseException:
+            self._ends.give_back(ends)
+            raise
+        if not outcome.admitted:
+            self._ends.give_back(ends)  # rolled back with the refusal; the background thread applies them
+        return outcome
+
+    def settle(self, admission: Admission, actual_cost: Decimal | None) -> None:
         """Replace the reservation with ``actual_cost`` (all attempts of the request).
 
         An unknown cost (None) is settled at the reserved worst case: the budget must not
         undercount. Settling twice, or after ``release``, changes nothing."""
         if admission.reservation_id is None:
             return
-        cost = admission.reserved_usd if actual_cost is None else max(actual_cost, _ZERO)
-        day = _utc(self._clock() if now is None else now).date().isoformat()
-        self.store.settle(admission.reservation_id, to_quanta(cost), day)
+        cost_q = admission.reserved_q if actual_cost is None else to_quanta(max(actual_cost, _ZERO))
+        self._ends.put((admission.reservation_id, cost_q))
 
     def release(self, admission: Admission) -> None:
         """Give the reservation back: the request ended without anything billed."""
         if admission.reservation_id is not None:
-            self.store.release(admission.reservation_id)
+            self._ends.put((admission.reservation_id, 0))
 
     def sweep(self, now: float | None = None) -> int:
         """Expire reservations older than ``reservation_ttl_s``; returns how many."""
@@ -192,21 +263,17 @@ class Governance:
         self._last_sweep = now
         return self.store.sweep(now, now - FORGET_EXPIRED_AFTER_S)
 
-    def _maybe_sweep(self, now: float) -> None:
-        if now - self._last_sweep >= self._sweep_every_s:
-            self.sweep(now)
-
     # --- visibility -----------------------------------------------------------------------
 
     def budget_status(self, budget: BudgetLimit, now: float | None = None) -> BudgetStatus:
+        self.flush()
         as_of = _utc(self._clock() if now is None else now)
         start, end = period_bounds(budget.period, as_of)
         start_key = start.date().isoformat()
         spent_q, reserved_q = self.store.ledger(budget.scope, start_key)
         spent = to_usd(spent_q)
-        daily = tuple((date.fromisoformat(d), to_usd(q)) for d, q in self.store.daily_spend(budget.scope, start_key))
         return BudgetStatus(budget.scope, budget.owner, budget.period, budget.limit_usd, budget.soft, spent,
-                            to_usd(reserved_q), start, end, as_of, forecast(spent, start, end, as_of), daily)
+                            to_usd(reserved_q), start, end, as_of, forecast(spent, start, end, as_of))
 
     def burn_down(self, team: str, now: float | None = None) -> BudgetStatus:
         """The team's budget in its current period, with the forecast to period end at the current rate."""
@@ -234,10 +301,14 @@ class Governance:
 
     def create_key(self, **fields) -> tuple[KeyRecord, str]:
         """A new key (see ``admin.new_key_record`` for the fields); the key string is returned once."""
-        return admin.create_key(self.store, now=self._clock(), **fields)
+        created = admin.create_key(self.store, now=self._clock(), **fields)
+        self._forget_principals()  # its team may have been created with it
+        return created
 
     def revoke_key(self, name: str, reason: str | None = None) -> KeyRecord:
-        return admin.revoke_key(self.store, name, reason, self._clock())
+        revoked = admin.revoke_key(self.store, name, reason, self._clock())
+        self._forget_principals()
+        return revoked
 
     def keys(self) -> list[KeyRecord]:
         return self.store.keys()
@@ -247,6 +318,7 @@ class Governance:
         admin.check_name("team", name)
         team = admin.team_update(self.store.team(name), name, now=self._clock(), **changes)
         self.store.put_team(team)
+        self._forget_principals()
         return team
 
     def teams(self) -> list[TeamRecord]:
@@ -254,6 +326,20 @@ class Governance:
 
 
 # --- refusals and signals -------------------------------------------------------------------
+
+
+def _expired(name: str, expires_at: float) -> AuthenticationError:
+    return AuthenticationError(f"API key '{name}' expired at {_iso(_utc(expires_at))}", code="key_expired")
+
+
+def _key_error(principal: Principal, state: str, reason: str | None) -> AuthenticationError:
+    """The key was revoked, expired or deleted since it was authenticated."""
+    if state == "revoked":
+        why = f": {reason}" if reason else ""
+        return AuthenticationError(f"API key '{principal.key_name}' was revoked{why}", code="key_revoked")
+    if state == "expired":
+        return _expired(principal.key_name, principal.expires_at or 0.0)
+    return AuthenticationError("invalid API key", code="invalid_api_key")
 
 
 def _rate_error(limit: RateLimit, decision: RateDecision, decisions) -> RateLimitExceeded:

@@ -8,25 +8,27 @@ under its write lock, and a reservation is a conditional update that encodes the
 ``budgets.fits`` (``spent + reserved + need <= limit``), never a read followed by a write.
 SQLite implements it today (``SQLiteGovernanceStore``); a PostgreSQL store implements the
 same methods with ``SELECT ... FOR UPDATE`` on the rate rows and ``UPDATE ... RETURNING``
-on the ledger.
+on the ledger. The values crossing this seam are named tuples: they are built on every
+request, and a frozen dataclass costs five times as much to construct.
 
-A reservation lives until it is settled or released, across restarts. One left behind by
-a process killed mid-request is marked expired by ``sweep`` after its ``expires_at``,
-which gives its money back; a settle that arrives later still records its cost.
+A reservation lives until it ends (settled at its actual cost, or released at zero), across
+restarts. One left behind by a process killed mid-request is expired by ``sweep`` after its
+``expires_at`` and charged at its worst case: the provider may have billed it, and a hard
+budget must not undercount. If its request does end after all, that charge is corrected
+to the actual cost; an expired reservation is forgotten a day later.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol, Sequence
 
 from .budgets import BudgetLimit
 from .ratelimit import RateDecision, RateLimit
 from .records import KeyRecord, TeamRecord
+from .settlement import End
 
 
-@dataclass(frozen=True)
-class BudgetCharge:
+class BudgetCharge(NamedTuple):
     """Reserve ``amount_q`` on ``budget`` in the period that starts on ``period_start``."""
 
     budget: BudgetLimit
@@ -34,8 +36,8 @@ class BudgetCharge:
     amount_q: int
 
 
-@dataclass(frozen=True)
-class AdmitTicket:
+class AdmitTicket(NamedTuple):
+    key_id: str | None  # checked still active in the same step; None for a static key
     reservation_id: str
     now: float
     expires_at: float
@@ -43,8 +45,7 @@ class AdmitTicket:
     charges: tuple[BudgetCharge, ...]
 
 
-@dataclass(frozen=True)
-class LedgerState:
+class LedgerState(NamedTuple):
     """A budget line as it stood just before this request's reservation."""
 
     charge: BudgetCharge
@@ -52,8 +53,7 @@ class LedgerState:
     reserved_q: int
 
 
-@dataclass(frozen=True)
-class AdmitOutcome:
+class AdmitOutcome(NamedTuple):
     """What ``admit`` did: everything (``admitted``) or nothing, and why not."""
 
     admitted: bool
@@ -61,6 +61,7 @@ class AdmitOutcome:
     budgets: tuple[LedgerState, ...] = ()
     refused_rate: tuple[RateLimit, RateDecision] | None = None
     refused_budget: LedgerState | None = None
+    refused_key: tuple[str, str | None] | None = None  # ("revoked", reason), ("expired", None), ("missing", None)
 
 
 class GovernanceStore(Protocol):
@@ -84,23 +85,22 @@ class GovernanceStore(Protocol):
     def teams(self) -> list[TeamRecord]: ...
 
     # atomic budget and rate steps -------------------------------------------------------
-    def admit(self, ticket: AdmitTicket) -> AdmitOutcome: ...
+    def admit(self, ticket: AdmitTicket, ends: Sequence[End] = ()) -> AdmitOutcome:
+        """Apply ``ends`` (queued settles), then check and reserve ``ticket`` in the same step.
 
-    def settle(self, reservation_id: str, actual_q: int, day: str) -> int:
-        """Replace the reservation with ``actual_q`` on each of its budgets; returns lines settled.
+        On refusal nothing is kept, ``ends`` included: the caller applies them again."""
 
-        A second settle or a settle after release changes nothing."""
-
-    def release(self, reservation_id: str) -> int: ...
+    def end_reservations(self, ends: Sequence[End]) -> int:
+        """End each ``(reservation id, actual cost in quanta)``: the reservation is replaced by the
+        actual cost on each of its budgets (0 releases it). Returns how many budget periods
+        changed; a reservation already ended changes nothing."""
 
     def sweep(self, now: float, forget_before: float) -> int:
-        """Expire reservations past ``expires_at`` (their money is freed); forget expired ones
-        older than ``forget_before``. Returns how many expired now."""
+        """Expire reservations past ``expires_at``, charging their worst case; forget
+        expired ones older than ``forget_before``. Returns how many expired now."""
 
     # reads for burn-down ----------------------------------------------------------------
     def ledger(self, scope: str, period_start: str) -> tuple[int, int]:
         """``(spent_q, reserved_q)`` of one budget period; zeros if it has none yet."""
-
-    def daily_spend(self, scope: str, since_day: str) -> list[tuple[str, int]]: ...
 
     def close(self) -> None: ...
