@@ -13,8 +13,9 @@ found for ``principal_ttl_s`` (5 s), keyed by the key's hash, because reading th
 costs more than the rest of authentication; but expiry is checked on every call, this
 process's own key and team changes empty the cache, and ``admit`` checks in its own
 transaction that the key is still active. So a key revoked anywhere (the CLI, another
-instance) is refused at the next request that spends anything; only requests that admit
-nothing (listing models) and changed limits may lag by up to the cache's 5 s.
+instance) is refused at the next request that reserves anything; requests that reserve
+nothing (listing models, or a key with neither budget nor rate limit) and limits changed
+in another process may lag by up to the cache's 5 s.
 
 Reservations outlive a crash: a request's reservation stays held until it ends. One whose
 process died is expired by a sweep, piggybacked on admissions every ``sweep_every_s``
@@ -80,6 +81,10 @@ def _iso(moment: datetime) -> str:
 
 
 class Governance:
+    """Keys, teams, budgets and rate limits over a ``GovernanceStore``; safe to share between threads.
+
+    ``clock`` returns epoch seconds (UTC); every time-dependent call also takes ``now``."""
+
     def __init__(self, store: GovernanceStore, *, static_keys: Sequence[str] = (), clock: Callable[[], float] = time.time,
                  reservation_ttl_s: float = RESERVATION_TTL_S, sweep_every_s: float = SWEEP_EVERY_S,
                  principal_ttl_s: float = PRINCIPAL_TTL_S):
@@ -180,11 +185,8 @@ class Governance:
     @staticmethod
     def _check_state(record: KeyRecord, now: float) -> None:
         state = record.state(now)
-        if state == "revoked":
-            why = f": {record.revoked_reason}" if record.revoked_reason else ""
-            raise AuthenticationError(f"API key '{record.name}' was revoked{why}", code="key_revoked")
-        if state == "expired":
-            raise _expired(record.name, record.expires_at)
+        if state != "active":
+            raise _key_error(record.name, record.expires_at, state, record.revoked_reason)
 
     @staticmethod
     def allowed_candidates(principal: Principal, candidates: Sequence[tuple[str, str]], *,
@@ -221,7 +223,7 @@ class Governance:
             outcome = self._admit_after_ends(ticket)
         if outcome.refused_key is not None:
             self._forget_principals()
-            raise _key_error(principal, *outcome.refused_key)
+            raise _key_error(principal.key_name, principal.expires_at, *outcome.refused_key)
         if outcome.refused_rate is not None:
             raise _rate_error(*outcome.refused_rate, outcome.rates)
         if outcome.refused_budget is not None:
@@ -332,13 +334,13 @@ def _expired(name: str, expires_at: float) -> AuthenticationError:
     return AuthenticationError(f"API key '{name}' expired at {_iso(_utc(expires_at))}", code="key_expired")
 
 
-def _key_error(principal: Principal, state: str, reason: str | None) -> AuthenticationError:
-    """The key was revoked, expired or deleted since it was authenticated."""
+def _key_error(name: str, expires_at: float | None, state: str, reason: str | None) -> AuthenticationError:
+    """401 for a key that is ``revoked``, ``expired`` or (deleted under a cached principal) ``missing``."""
     if state == "revoked":
         why = f": {reason}" if reason else ""
-        return AuthenticationError(f"API key '{principal.key_name}' was revoked{why}", code="key_revoked")
+        return AuthenticationError(f"API key '{name}' was revoked{why}", code="key_revoked")
     if state == "expired":
-        return _expired(principal.key_name, principal.expires_at or 0.0)
+        return _expired(name, expires_at or 0.0)
     return AuthenticationError("invalid API key", code="invalid_api_key")
 
 

