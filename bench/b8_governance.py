@@ -5,6 +5,7 @@ baseline is the path a request takes with no limits configured (the facade retur
 without touching the store), so "added" is what turning governance on costs. Arms:
 
 - ``baseline``: admit + settle for a principal with no budget and no rate limit;
+- ``budget``: admit + settle under a team budget alone;
 - ``typical``: admit + settle under a team budget and the key's requests/tokens per minute;
 - ``full``: admit + settle under a key budget and a team budget, and four rate limits;
 - ``authenticate``: one virtual key looked up and verified (no principal is cached);
@@ -37,7 +38,7 @@ SIZES = {
 TARGET_ADDED_P50_US = 50.0
 WORST = Decimal("0.0012")
 ACTUAL = Decimal("0.0007")
-ARMS = ("baseline", "typical", "full", "authenticate", "auth_full", "sqlite_write")
+ARMS = ("baseline", "budget", "typical", "full", "authenticate", "auth_full", "sqlite_write")
 
 
 def _setup(db):
@@ -50,9 +51,10 @@ def _setup(db):
     gov.set_team("plain", budget_usd=big)
     gov.set_team("strict", budget_usd=big, rpm=many, tpm=many)
     gov.create_key(name="open-key", team="open")
+    gov.create_key(name="budget-key", team="plain")
     gov.create_key(name="typical-key", team="plain", rpm=many, tpm=many)
     _, full_key = gov.create_key(name="full-key", team="strict", budget_usd=big, rpm=many, tpm=many)
-    principals = {name: gov.principal_for(f"{name}-key") for name in ("open", "typical", "full")}
+    principals = {name: gov.principal_for(f"{name}-key") for name in ("open", "budget", "typical", "full")}
     assert principals["open"].budgets == () and principals["open"].rates == ()
     assert len(principals["full"].budgets) == 2 and len(principals["full"].rates) == 4
     return gov, principals, full_key
@@ -88,6 +90,7 @@ def _arms(gov, principals: dict, full_key: str) -> dict:
 
     return {
         "baseline": admit_settle(principals["open"]),
+        "budget": admit_settle(principals["budget"]),
         "typical": admit_settle(principals["typical"]),
         "full": full,
         "authenticate": lambda: gov.authenticate(full_key),
@@ -152,8 +155,9 @@ def run(cfg: Config) -> dict:
     ]
     common.report_targets(cfg, targets)
     headlines = [
-        f"admit+settle adds {added['typical']:.1f} µs at p50 (team budget, key rpm+tpm) and {added['full']:.1f} µs "
-        f"with two budgets and four rate limits; authenticating a key adds {added['authenticate']:.1f} µs "
+        f"admit+settle adds {added['budget']:.1f} µs at p50 under a team budget alone, {added['typical']:.1f} µs "
+        f"with the key's rpm+tpm too, and {added['full']:.1f} µs with two budgets and four rate limits; "
+        f"authenticating a key adds {added['authenticate']:.1f} µs "
         f"(baseline {base:.1f} µs, SQLite WAL, n={sizes['iterations']})",
         f"one bare SQLite write transaction on the same file took {floor_p50:.1f} µs at p50 in the same run: "
         f"the typical admission costs {common.ratio(added['typical'], floor_p50)}x that floor",
