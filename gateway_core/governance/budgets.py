@@ -37,9 +37,10 @@ from ..pricing import COST_QUANTUM
 
 PERIODS = ("day", "week", "month")
 DEFAULT_SOFT = 0.8
-# How far an input estimate may fall short, by where it came from. tiktoken counts the
-# Azure prompt exactly; Claude's count is tiktoken times a learned factor whose error is
-# typically under 10%; the character heuristic can be off by a third on code or CJK text.
+# How far an input estimate may fall short, by where it came from. A tiktoken count is
+# exact for the models whose tokenizer it is; a calibrated count (tiktoken times a factor
+# learned from usage, for models without a public tokenizer) typically errs under 10%; the
+# character heuristic can be off by a third on code or CJK text.
 INPUT_MARGIN = {"tiktoken": Decimal(1), "calibrated": Decimal("1.25"), "heuristic": Decimal("1.5")}
 _DEFAULT_MARGIN = Decimal("1.5")
 _DAY_S = 86_400
