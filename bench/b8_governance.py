@@ -80,6 +80,7 @@ def _arms(gov, principals: dict, full_key: str) -> dict:
     def admit_settle(principal):
         def run():
             gov.settle(gov.admit(principal, candidates_worst_case=WORST, tokens=700), ACTUAL)
+
         return run
 
     full = admit_settle(principals["full"])
@@ -147,8 +148,10 @@ def run(cfg: Config) -> dict:
     }
     for name in ARMS:
         s = stats[name]
-        cfg.log(f"  {name:13} p50 {s['p50']:7.1f} µs  p90 {s['p90']:7.1f} µs  p99 {s['p99']:7.1f} µs"
-                + ("" if name == "baseline" else f"  added p50 {added[name]:+7.1f} µs"))
+        cfg.log(
+            f"  {name:13} p50 {s['p50']:7.1f} µs  p90 {s['p90']:7.1f} µs  p99 {s['p99']:7.1f} µs"
+            + ("" if name == "baseline" else f"  added p50 {added[name]:+7.1f} µs")
+        )
     targets = [
         Target("added p50, admit+settle (team budget, key rpm+tpm)", added["typical"], TARGET_ADDED_P50_US, "µs"),
         Target("added p50, admit+settle (2 budgets, 4 rate limits)", added["full"], TARGET_ADDED_P50_US, "µs"),
@@ -162,9 +165,21 @@ def run(cfg: Config) -> dict:
         f"one bare SQLite write transaction on the same file took {floor_p50:.1f} µs at p50 in the same run: "
         f"the typical admission costs {common.ratio(added['typical'], floor_p50)}x that floor",
     ]
-    notes = ["The usage-log writer was idle: in a gateway it shares the SQLite write lock, so contention adds to these "
-             "figures under load (B4 measures that writer).",
-             "Settles are queued and applied by the next admission's transaction or a background thread, so "
-             "admit+settle is one write transaction per request; authenticate hits its 5 s principal cache."]
-    return common.make_result(ID, NAME, TITLE, cfg, sizes=sizes, metrics=metrics, targets=targets, notes=notes,
-                              duration_s=clock() - t_start, headlines=headlines)
+    notes = [
+        "The usage-log writer was idle: in a gateway it shares the SQLite write lock, so contention adds to these "
+        "figures under load (B4 measures that writer).",
+        "Settles are queued and applied by the next admission's transaction or a background thread, so "
+        "admit+settle is one write transaction per request; authenticate hits its 5 s principal cache.",
+    ]
+    return common.make_result(
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes=sizes,
+        metrics=metrics,
+        targets=targets,
+        notes=notes,
+        duration_s=clock() - t_start,
+        headlines=headlines,
+    )

@@ -9,7 +9,7 @@ into its flag. Nothing is written until every field has passed.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from ..errors import ValidationError
@@ -95,9 +95,9 @@ def check_text(field: str, value: object, limit: int) -> str:
 def check_expiry(field: str, value: object, now: float) -> float:
     """A date (midnight UTC), a datetime (naive means UTC) or epoch seconds, in the future."""
     if isinstance(value, datetime):
-        when = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        when = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     elif isinstance(value, date):
-        when = datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+        when = datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         when = float(value)
     else:
@@ -116,8 +116,21 @@ def _provider_names() -> tuple[str, ...]:
 # --- operations ---------------------------------------------------------------------------------
 
 
-def new_key_record(*, name, team, now: float, user=None, budget_usd=None, budget_period="month", soft=DEFAULT_SOFT,
-                   rpm=None, tpm=None, models=None, providers=None, expires_at=None) -> tuple[KeyRecord, str]:
+def new_key_record(
+    *,
+    name,
+    team,
+    now: float,
+    user=None,
+    budget_usd=None,
+    budget_period="month",
+    soft=DEFAULT_SOFT,
+    rpm=None,
+    tpm=None,
+    models=None,
+    providers=None,
+    expires_at=None,
+) -> tuple[KeyRecord, str]:
     """A checked key record and the key itself, which exists nowhere else afterwards."""
     key_id = new_key_id()
     key = new_key(key_id)
@@ -159,8 +172,9 @@ def revoke_key(store, name, reason, now: float) -> KeyRecord:
     return record
 
 
-def team_update(current: TeamRecord | None, name, *, now: float, budget_usd=KEEP, budget_period=KEEP, soft=KEEP,
-                rpm=KEEP, tpm=KEEP) -> TeamRecord:
+def team_update(
+    current: TeamRecord | None, name, *, now: float, budget_usd=KEEP, budget_period=KEEP, soft=KEEP, rpm=KEEP, tpm=KEEP
+) -> TeamRecord:
     """``current`` with the given fields changed (``None`` clears a budget or limit); pure."""
     team = current or TeamRecord(check_name("team", name), created_at=now)
 

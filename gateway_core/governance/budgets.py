@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Callable, Iterable
 
 from ..pricing import COST_QUANTUM
 
@@ -63,7 +63,7 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
     """``[start, end)`` of the UTC ``period`` holding ``now``; ``end`` is when the budget resets.
 
     Weeks start on Monday, as ISO 8601 counts them."""
-    day = now.astimezone(timezone.utc).date()
+    day = now.astimezone(UTC).date()
     if period == "day":
         start = day
         end = day + timedelta(days=1)
@@ -79,12 +79,12 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _midnight(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 @functools.lru_cache(maxsize=64)
 def _period_on_day(period: str, day_index: int) -> tuple[str, float]:
-    start, end = period_bounds(period, datetime.fromtimestamp(day_index * _DAY_S, timezone.utc))
+    start, end = period_bounds(period, datetime.fromtimestamp(day_index * _DAY_S, UTC))
     return start.date().isoformat(), end.timestamp()
 
 

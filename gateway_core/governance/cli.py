@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from ..errors import ValidationError
 from .budgets import PERIODS
 
 # Library field -> the flag or argument that carries it, for error messages.
-_FLAGS = {"name": "--name", "team": "--team", "user": "--user", "budget_usd": "--budget-usd",
-          "budget_period": "--budget-period", "soft": "--soft", "rpm": "--rpm", "tpm": "--tpm", "models": "--models",
-          "providers": "--providers", "expires_at": "--expires", "reason": "--reason"}
+_FLAGS = {
+    "name": "--name",
+    "team": "--team",
+    "user": "--user",
+    "budget_usd": "--budget-usd",
+    "budget_period": "--budget-period",
+    "soft": "--soft",
+    "rpm": "--rpm",
+    "tpm": "--tpm",
+    "models": "--models",
+    "providers": "--providers",
+    "expires_at": "--expires",
+    "reason": "--reason",
+}
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -57,11 +68,11 @@ def _when(text: str) -> datetime:
     try:
         if len(text.strip()) == 10:
             d = date.fromisoformat(text.strip())
-            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+            return datetime(d.year, d.month, d.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date like 2027-01-01, got {text[:40]!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _governance():
@@ -85,7 +96,7 @@ def _money(value) -> str:
 
 
 def _moment(epoch) -> str:
-    return "-" if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return "-" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple]) -> None:
@@ -101,12 +112,24 @@ def _table(headers: tuple[str, ...], rows: list[tuple]) -> None:
 def _keys_create(args: argparse.Namespace) -> int:
     with _governance() as gov:
         record, key = _flagged(
-            gov.create_key, name=args.name, team=args.team, user=args.user, budget_usd=args.budget_usd,
-            budget_period=args.budget_period, rpm=args.rpm, tpm=args.tpm, models=args.models,
-            providers=args.providers, expires_at=args.expires)
+            gov.create_key,
+            name=args.name,
+            team=args.team,
+            user=args.user,
+            budget_usd=args.budget_usd,
+            budget_period=args.budget_period,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            models=args.models,
+            providers=args.providers,
+            expires_at=args.expires,
+        )
     print(key)
-    print(f"created key '{record.name}' ({record.key_id}) for team '{record.team}'. This is the only time the key "
-          "is shown: store it now.", file=sys.stderr)
+    print(
+        f"created key '{record.name}' ({record.key_id}) for team '{record.team}'. This is the only time the key "
+        "is shown: store it now.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -115,15 +138,28 @@ def _keys_list(args: argparse.Namespace) -> int:
 
     with _governance() as gov:
         now = gov.now()
-        rows = [(k.name, display(k.key_id), k.team, k.user or "-", k.state(now),
-                 f"{_money(k.budget_usd)}/{k.budget_period}" if k.budget_usd is not None else "-",
-                 k.rpm or "-", k.tpm or "-", ",".join(k.models or ()) or "any", ",".join(k.providers or ()) or "any",
-                 _moment(k.expires_at), k.revoked_reason or "")
-                for k in gov.keys()]
-        rows += [(f"static-{i}", "(GATEWAY_API_KEYS)", "default", "-", "static", "-", "-", "-", "any", "any", "-", "")
-                 for i in range(1, gov.static_key_count + 1)]
-    _table(("name", "key", "team", "user", "state", "budget", "rpm", "tpm", "models", "providers", "expires", "note"),
-           rows)
+        rows = [
+            (
+                k.name,
+                display(k.key_id),
+                k.team,
+                k.user or "-",
+                k.state(now),
+                f"{_money(k.budget_usd)}/{k.budget_period}" if k.budget_usd is not None else "-",
+                k.rpm or "-",
+                k.tpm or "-",
+                ",".join(k.models or ()) or "any",
+                ",".join(k.providers or ()) or "any",
+                _moment(k.expires_at),
+                k.revoked_reason or "",
+            )
+            for k in gov.keys()
+        ]
+        rows += [
+            (f"static-{i}", "(GATEWAY_API_KEYS)", "default", "-", "static", "-", "-", "-", "any", "any", "-", "")
+            for i in range(1, gov.static_key_count + 1)
+        ]
+    _table(("name", "key", "team", "user", "state", "budget", "rpm", "tpm", "models", "providers", "expires", "note"), rows)
     return 0
 
 
@@ -141,8 +177,11 @@ def _teams_set(args: argparse.Namespace) -> int:
     changes = {name: value for name, value in given.items() if value is not KEEP}
     with _governance() as gov:
         team = _flagged(gov.set_team, args.team, positional="TEAM", **changes)
-    budget = "no budget" if team.budget_usd is None else (
-        f"budget {_money(team.budget_usd)} per {team.budget_period}, soft limit {team.soft:.0%}")
+    budget = (
+        "no budget"
+        if team.budget_usd is None
+        else (f"budget {_money(team.budget_usd)} per {team.budget_period}, soft limit {team.soft:.0%}")
+    )
     print(f"team '{team.name}': {budget}; rpm {team.rpm or '-'}; tpm {team.tpm or '-'}")
     return 0
 
@@ -155,10 +194,21 @@ def _teams_list(args: argparse.Namespace) -> int:
         for t in gov.teams():
             budgets, _ = team_limits(t)
             s = gov.budget_status(budgets[0]) if budgets else None
-            rows.append((t.name, _money(t.budget_usd), t.budget_period if s else "-", f"{t.soft:.0%}" if s else "-",
-                         _money(s.spent_usd) if s else "-", _money(s.reserved_usd) if s else "-",
-                         f"{s.used_fraction:.0%}" if s else "-", s.resets_at.strftime("%Y-%m-%d") if s else "-",
-                         _money(s.forecast_usd) if s else "-", t.rpm or "-", t.tpm or "-"))
+            rows.append(
+                (
+                    t.name,
+                    _money(t.budget_usd),
+                    t.budget_period if s else "-",
+                    f"{t.soft:.0%}" if s else "-",
+                    _money(s.spent_usd) if s else "-",
+                    _money(s.reserved_usd) if s else "-",
+                    f"{s.used_fraction:.0%}" if s else "-",
+                    s.resets_at.strftime("%Y-%m-%d") if s else "-",
+                    _money(s.forecast_usd) if s else "-",
+                    t.rpm or "-",
+                    t.tpm or "-",
+                )
+            )
     _table(("team", "budget", "period", "soft", "spent", "reserved", "used", "resets", "forecast", "rpm", "tpm"), rows)
     return 0
 
@@ -200,5 +250,4 @@ def add_commands(subparsers) -> None:
     tset.add_argument("--rpm", type=_count_or_none, default=KEEP, help="requests per minute, or 'none'")
     tset.add_argument("--tpm", type=_count_or_none, default=KEEP, help="tokens per minute, or 'none'")
     tset.set_defaults(func=_teams_set)
-    teams_sub.add_parser("list", help="teams with budget, spend this period and forecast").set_defaults(
-        func=_teams_list)
+    teams_sub.add_parser("list", help="teams with budget, spend this period and forecast").set_defaults(func=_teams_list)

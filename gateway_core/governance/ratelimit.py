@@ -25,8 +25,9 @@ way OpenAI does (``1s``, ``6m0s``, ``20ms``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 WINDOW_S = 60
 METRICS = ("requests", "tokens")

@@ -12,9 +12,9 @@ configured (provider, model) pairs, and is pure.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
 
 from ..errors import ModelNotAllowed
 from .budgets import DEFAULT_SOFT, BudgetLimit, to_quanta
@@ -114,14 +114,14 @@ def _limits(scope: str, owner: str, budget_usd, period: str, soft: float, rpm, t
 def team_limits(team: TeamRecord | None):
     if team is None:
         return (), ()
-    return _limits(f"team:{team.name}", f"team:{team.name}", team.budget_usd, team.budget_period, team.soft,
-                   team.rpm, team.tpm)
+    return _limits(f"team:{team.name}", f"team:{team.name}", team.budget_usd, team.budget_period, team.soft, team.rpm, team.tpm)
 
 
 def principal_of(key: KeyRecord, team: TeamRecord | None) -> Principal:
     """The principal of an authenticated key: the key's limits, then its team's."""
-    key_budgets, key_rates = _limits(f"key:{key.key_id}", f"key:{key.name}", key.budget_usd, key.budget_period,
-                                     key.soft, key.rpm, key.tpm)
+    key_budgets, key_rates = _limits(
+        f"key:{key.key_id}", f"key:{key.name}", key.budget_usd, key.budget_period, key.soft, key.rpm, key.tpm
+    )
     team_budgets, team_rates = team_limits(team)
     return Principal(
         key_name=key.name,
@@ -155,6 +155,7 @@ def filter_candidates(
 
     Under a budget, unpriced models are left out too: their cost cannot be bounded. Raises
     ``ModelNotAllowed`` naming the model when a pinned model is not allowed, or when none is."""
+
     def usable(provider: str, model: str) -> bool:
         if not principal.allows(provider, model):
             return False

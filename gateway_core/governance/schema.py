@@ -13,7 +13,7 @@ period is named by the ISO date it starts on.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 TABLES = ("teams", "api_keys", "budget_ledger", "budget_reservations", "rate_limit_state")
 

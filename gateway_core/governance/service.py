@@ -31,19 +31,29 @@ import hmac
 import itertools
 import secrets
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 from ..errors import AuthenticationError, BudgetExceeded, ModelNotAllowed, RateLimitExceeded, ValidationError
 from . import admin
 from .budgets import BudgetLimit, BudgetStatus, forecast, period_bounds, period_key, soft_reached, to_quanta, to_usd
 from .keys import StaticKeys, hash_key, key_id_of
 from .ratelimit import RateDecision, RateLimit, headers, openai_duration
-from .records import (STATIC_TEAM, KeyRecord, Principal, TeamRecord, describe, filter_candidates, principal_of,
-                      static_principal, team_limits)
+from .records import (
+    STATIC_TEAM,
+    KeyRecord,
+    Principal,
+    TeamRecord,
+    describe,
+    filter_candidates,
+    principal_of,
+    static_principal,
+    team_limits,
+)
 from .settlement import SettleQueue
 from .store import AdmitTicket, BudgetCharge, GovernanceStore, LedgerState
 
@@ -73,7 +83,7 @@ class Admission(NamedTuple):
 
 
 def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _iso(moment: datetime) -> str:
@@ -85,9 +95,16 @@ class Governance:
 
     ``clock`` returns epoch seconds (UTC); every time-dependent call also takes ``now``."""
 
-    def __init__(self, store: GovernanceStore, *, static_keys: Sequence[str] = (), clock: Callable[[], float] = time.time,
-                 reservation_ttl_s: float = RESERVATION_TTL_S, sweep_every_s: float = SWEEP_EVERY_S,
-                 principal_ttl_s: float = PRINCIPAL_TTL_S):
+    def __init__(
+        self,
+        store: GovernanceStore,
+        *,
+        static_keys: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+        reservation_ttl_s: float = RESERVATION_TTL_S,
+        sweep_every_s: float = SWEEP_EVERY_S,
+        principal_ttl_s: float = PRINCIPAL_TTL_S,
+    ):
         self.store = store
         self.principal_ttl_s = principal_ttl_s
         self._principals: dict[str, tuple[Principal, float]] = {}
@@ -102,13 +119,13 @@ class Governance:
         self._ids = map(f"{secrets.token_hex(8)}-{{}}".format, itertools.count(1))
 
     @classmethod
-    def open(cls, db_path: str | Path, **kw) -> "Governance":
+    def open(cls, db_path: str | Path, **kw) -> Governance:
         from .sqlite_store import SQLiteGovernanceStore
 
         return cls(SQLiteGovernanceStore(db_path), **kw)
 
     @classmethod
-    def from_settings(cls, settings, **kw) -> "Governance":
+    def from_settings(cls, settings, **kw) -> Governance:
         return cls.open(settings.db_path, static_keys=settings.api_key_values(), **kw)
 
     def close(self) -> None:
@@ -120,7 +137,7 @@ class Governance:
         """Apply queued settles and releases now (readers in this process call it for themselves)."""
         self._ends.flush()
 
-    def __enter__(self) -> "Governance":
+    def __enter__(self) -> Governance:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -189,15 +206,21 @@ class Governance:
             raise _key_error(record.name, record.expires_at, state, record.revoked_reason)
 
     @staticmethod
-    def allowed_candidates(principal: Principal, candidates: Sequence[tuple[str, str]], *,
-                           priced: Callable[[str, str], bool] | None = None, pinned: str | None = None):
+    def allowed_candidates(
+        principal: Principal,
+        candidates: Sequence[tuple[str, str]],
+        *,
+        priced: Callable[[str, str], bool] | None = None,
+        pinned: str | None = None,
+    ):
         """The configured (provider, model) pairs this principal may use; 403 if none (or not the pinned one)."""
         return filter_candidates(principal, candidates, priced=priced, pinned=pinned)
 
     # --- admission ------------------------------------------------------------------------
 
-    def admit(self, principal: Principal, *, candidates_worst_case: Decimal | None, tokens: int,
-              now: float | None = None) -> Admission:
+    def admit(
+        self, principal: Principal, *, candidates_worst_case: Decimal | None, tokens: int, now: float | None = None
+    ) -> Admission:
         """Check every rate limit and reserve the worst case on every budget, atomically.
 
         ``candidates_worst_case`` is the most the request can cost over the candidates it may
@@ -274,8 +297,19 @@ class Governance:
         start_key = start.date().isoformat()
         spent_q, reserved_q = self.store.ledger(budget.scope, start_key)
         spent = to_usd(spent_q)
-        return BudgetStatus(budget.scope, budget.owner, budget.period, budget.limit_usd, budget.soft, spent,
-                            to_usd(reserved_q), start, end, as_of, forecast(spent, start, end, as_of))
+        return BudgetStatus(
+            budget.scope,
+            budget.owner,
+            budget.period,
+            budget.limit_usd,
+            budget.soft,
+            spent,
+            to_usd(reserved_q),
+            start,
+            end,
+            as_of,
+            forecast(spent, start, end, as_of),
+        )
 
     def burn_down(self, team: str, now: float | None = None) -> BudgetStatus:
         """The team's budget in its current period, with the forecast to period end at the current rate."""
@@ -291,8 +325,7 @@ class Governance:
         """Every team budget, then every budget of a key that is still active."""
         now = self._clock() if now is None else now
         limits = [b for t in self.store.teams() for b in team_limits(t)[0]]
-        limits += [b for k in self.store.keys() if k.state(now) == "active"
-                   for b in principal_of(k, None).budgets]
+        limits += [b for k in self.store.keys() if k.state(now) == "active" for b in principal_of(k, None).budgets]
         return [self.budget_status(b, now) for b in limits]
 
     def near_limits(self, now: float | None = None) -> list[BudgetStatus]:
@@ -349,20 +382,22 @@ def _rate_error(limit: RateLimit, decision: RateDecision, decisions) -> RateLimi
     if decision.retry_after is None:
         message = f"this request alone needs more than {describe(limit.owner)}'s limit of {per}"
     else:
-        message = (f"{describe(limit.owner)} is over its limit of {per}; "
-                   f"retry after {openai_duration(decision.retry_after)}")
-    return RateLimitExceeded(message, limit=f"{limit.owner}:{limit.metric}", retry_after=decision.retry_after,
-                             headers=headers(decisions))
+        message = f"{describe(limit.owner)} is over its limit of {per}; retry after {openai_duration(decision.retry_after)}"
+    return RateLimitExceeded(
+        message, limit=f"{limit.owner}:{limit.metric}", retry_after=decision.retry_after, headers=headers(decisions)
+    )
 
 
 def _budget_error(state: LedgerState, now: float) -> BudgetExceeded:
     budget = state.charge.budget
     _, reset_epoch = period_key(budget.period, now)
     resets_at = _utc(reset_epoch)
-    message = (f"{describe(budget.owner)} has used its budget of ${budget.limit_usd:.2f} per {budget.period}: "
-               f"${to_usd(state.spent_q):.4f} spent and ${to_usd(state.reserved_q):.4f} held by requests in flight, "
-               f"and this request may cost up to ${to_usd(state.charge.amount_q):.4f}; "
-               f"the budget resets at {_iso(resets_at)}")
+    message = (
+        f"{describe(budget.owner)} has used its budget of ${budget.limit_usd:.2f} per {budget.period}: "
+        f"${to_usd(state.spent_q):.4f} spent and ${to_usd(state.reserved_q):.4f} held by requests in flight, "
+        f"and this request may cost up to ${to_usd(state.charge.amount_q):.4f}; "
+        f"the budget resets at {_iso(resets_at)}"
+    )
     return BudgetExceeded(message, budget=budget.owner, resets_at=resets_at, retry_after=max(reset_epoch - now, 0.0))
 
 
@@ -371,6 +406,8 @@ def _soft_signal(states: Sequence[LedgerState]) -> tuple[bool, str | None]:
         b = s.charge.budget
         if soft_reached(b.limit_q, s.spent_q, s.reserved_q, b.soft):
             used = (s.spent_q + s.reserved_q) / b.limit_q if b.limit_q else 1.0
-            return True, (f"{describe(b.owner)} budget at {used:.0%} of ${b.limit_usd:.2f} per {b.period} "
-                          f"(soft limit {b.soft:.0%}): stepped down to the cheapest allowed model")
+            return True, (
+                f"{describe(b.owner)} budget at {used:.0%} of ${b.limit_usd:.2f} per {b.period} "
+                f"(soft limit {b.soft:.0%}): stepped down to the cheapest allowed model"
+            )
     return False, None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 FLUSH_DELAY_S = 0.05
 RETRY_DELAY_S = 1.0

@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+from collections.abc import Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Sequence
 
+from ..errors import ValidationError
 from ..usage import migrations as usage_migrations
 from ..usage import schema as usage_schema
-from ..errors import ValidationError
 from .budgets import to_quanta, to_usd
 from .ratelimit import RateDecision, RateLimit, gcra
 from .records import KeyRecord, TeamRecord, key_state
@@ -31,14 +31,20 @@ from .schema import MIGRATION_STEPS
 from .settlement import End
 from .store import AdmitOutcome, AdmitTicket, BudgetCharge, LedgerState
 
-_KEY_COLUMNS = ("key_id, name, key_hash, team, user_name, providers, models, budget_q, budget_period, soft, rpm, tpm, "
-                "expires_at, created_at, revoked_at, revoked_reason")
+_KEY_COLUMNS = (
+    "key_id, name, key_hash, team, user_name, providers, models, budget_q, budget_period, soft, rpm, tpm, "
+    "expires_at, created_at, revoked_at, revoked_reason"
+)
 _TEAM_COLUMNS = "name, budget_q, budget_period, soft, rpm, tpm, created_at, updated_at"
-_KEY_WITH_TEAM = (f"SELECT {', '.join('k.' + c.strip() for c in _KEY_COLUMNS.split(','))}, "
-                  f"{', '.join('t.' + c.strip() for c in _TEAM_COLUMNS.split(','))} "
-                  "FROM api_keys k LEFT JOIN teams t ON t.name = k.team WHERE k.key_id = ?")
-_RESERVE = ("UPDATE budget_ledger SET reserved_q = reserved_q + ? WHERE scope = ? AND period_start = ? "
-            "AND spent_q + reserved_q + ? <= ? RETURNING spent_q, reserved_q")
+_KEY_WITH_TEAM = (
+    f"SELECT {', '.join('k.' + c.strip() for c in _KEY_COLUMNS.split(','))}, "
+    f"{', '.join('t.' + c.strip() for c in _TEAM_COLUMNS.split(','))} "
+    "FROM api_keys k LEFT JOIN teams t ON t.name = k.team WHERE k.key_id = ?"
+)
+_RESERVE = (
+    "UPDATE budget_ledger SET reserved_q = reserved_q + ? WHERE scope = ? AND period_start = ? "
+    "AND spent_q + reserved_q + ? <= ? RETURNING spent_q, reserved_q"
+)
 _NEW_LINE = "INSERT INTO budget_ledger (scope, period_start) VALUES (?, ?) ON CONFLICT DO NOTHING"
 _END = "UPDATE budget_ledger SET reserved_q = reserved_q - ?, spent_q = spent_q + ? WHERE scope = ? AND period_start = ?"
 _END_CHUNK = 500
@@ -54,20 +60,25 @@ def _rate_states(n: int) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _save_rates(n: int) -> str:
-    return (f"INSERT INTO rate_limit_state (scope, tat_ns) VALUES {', '.join(['(?, ?)'] * n)} "
-            "ON CONFLICT (scope) DO UPDATE SET tat_ns = excluded.tat_ns")
+    return (
+        f"INSERT INTO rate_limit_state (scope, tat_ns) VALUES {', '.join(['(?, ?)'] * n)} "
+        "ON CONFLICT (scope) DO UPDATE SET tat_ns = excluded.tat_ns"
+    )
 
 
 @functools.lru_cache(maxsize=16)
 def _hold(n: int) -> str:
-    return ("INSERT INTO budget_reservations (id, scope, period_start, amount_q, expires_at) "
-            f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * n)}")
+    return (
+        "INSERT INTO budget_reservations (id, scope, period_start, amount_q, expires_at) "
+        f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * n)}"
+    )
 
 
 @functools.lru_cache(maxsize=16)
 def _unhold(n: int) -> str:
-    return (f"DELETE FROM budget_reservations WHERE id IN ({', '.join('?' * n)}) "
-            "RETURNING id, scope, period_start, amount_q, state")
+    return (
+        f"DELETE FROM budget_reservations WHERE id IN ({', '.join('?' * n)}) RETURNING id, scope, period_start, amount_q, state"
+    )
 
 
 def _join(names: tuple[str, ...] | None) -> str | None:
@@ -87,10 +98,42 @@ def _quanta(usd: Decimal | None) -> int | None:
 
 
 def _key(row) -> KeyRecord:
-    (key_id, name, key_hash, team, user, providers, models, budget_q, period, soft, rpm, tpm,
-     expires_at, created_at, revoked_at, reason) = row
-    return KeyRecord(key_id, name, team, key_hash, user, _split(providers), _split(models), _usd(budget_q), period,
-                     soft, rpm, tpm, expires_at, created_at, revoked_at, reason)
+    (
+        key_id,
+        name,
+        key_hash,
+        team,
+        user,
+        providers,
+        models,
+        budget_q,
+        period,
+        soft,
+        rpm,
+        tpm,
+        expires_at,
+        created_at,
+        revoked_at,
+        reason,
+    ) = row
+    return KeyRecord(
+        key_id,
+        name,
+        team,
+        key_hash,
+        user,
+        _split(providers),
+        _split(models),
+        _usd(budget_q),
+        period,
+        soft,
+        rpm,
+        tpm,
+        expires_at,
+        created_at,
+        revoked_at,
+        reason,
+    )
 
 
 def _team(row) -> TeamRecord:
@@ -142,13 +185,30 @@ class SQLiteGovernanceStore:
         with self._write() as c:
             if c.execute("SELECT 1 FROM api_keys WHERE name = ?", (key.name,)).fetchone():
                 raise ValidationError("name", f"a key named '{key.name}' already exists")
-            c.execute("INSERT INTO teams (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                      (key.team, key.created_at, key.created_at))
+            c.execute(
+                "INSERT INTO teams (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (key.team, key.created_at, key.created_at),
+            )
             c.execute(
                 f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-                (key.key_id, key.name, key.key_hash, key.team, key.user, _join(key.providers), _join(key.models),
-                 _quanta(key.budget_usd), key.budget_period, key.soft, key.rpm, key.tpm, key.expires_at,
-                 key.created_at, key.revoked_at, key.revoked_reason),
+                (
+                    key.key_id,
+                    key.name,
+                    key.key_hash,
+                    key.team,
+                    key.user,
+                    _join(key.providers),
+                    _join(key.models),
+                    _quanta(key.budget_usd),
+                    key.budget_period,
+                    key.soft,
+                    key.rpm,
+                    key.tpm,
+                    key.expires_at,
+                    key.created_at,
+                    key.revoked_at,
+                    key.revoked_reason,
+                ),
             )
 
     def key_with_team(self, key_id: str) -> tuple[KeyRecord | None, TeamRecord | None]:
@@ -167,8 +227,9 @@ class SQLiteGovernanceStore:
 
     def revoke_key(self, name: str, reason: str | None, at: float) -> KeyRecord | None:
         with self._write() as c:
-            c.execute("UPDATE api_keys SET revoked_at = ?, revoked_reason = ? WHERE name = ? AND revoked_at IS NULL",
-                      (at, reason, name))
+            c.execute(
+                "UPDATE api_keys SET revoked_at = ?, revoked_reason = ? WHERE name = ? AND revoked_at IS NULL", (at, reason, name)
+            )
             row = c.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE name = ?", (name,)).fetchone()
         return _key(row) if row else None
 
@@ -178,8 +239,16 @@ class SQLiteGovernanceStore:
                 f"INSERT INTO teams ({_TEAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "budget_q = excluded.budget_q, budget_period = excluded.budget_period, soft = excluded.soft, "
                 "rpm = excluded.rpm, tpm = excluded.tpm, updated_at = excluded.updated_at",
-                (team.name, _quanta(team.budget_usd), team.budget_period, team.soft, team.rpm, team.tpm,
-                 team.created_at, team.updated_at),
+                (
+                    team.name,
+                    _quanta(team.budget_usd),
+                    team.budget_period,
+                    team.soft,
+                    team.rpm,
+                    team.tpm,
+                    team.created_at,
+                    team.updated_at,
+                ),
             )
 
     def team(self, name: str) -> TeamRecord | None:
@@ -208,8 +277,9 @@ class SQLiteGovernanceStore:
 
     def _admit(self, c: sqlite3.Cursor, t: AdmitTicket) -> AdmitOutcome:
         if t.key_id is not None:
-            row = c.execute("SELECT revoked_at, revoked_reason, expires_at FROM api_keys WHERE key_id = ?",
-                            (t.key_id,)).fetchone()
+            row = c.execute(
+                "SELECT revoked_at, revoked_reason, expires_at FROM api_keys WHERE key_id = ?", (t.key_id,)
+            ).fetchone()
             state = "missing" if row is None else key_state(row[0], row[2], t.now)
             if state != "active":
                 return AdmitOutcome(False, refused_key=(state, row[1] if row else None))
@@ -224,9 +294,10 @@ class SQLiteGovernanceStore:
                 return AdmitOutcome(False, decisions, tuple(states), refused_budget=state)
             states.append(state)
         if t.charges:
-            c.execute(_hold(len(t.charges)), [v for ch in t.charges
-                                              for v in (t.reservation_id, ch.budget.scope, ch.period_start,
-                                                        ch.amount_q, t.expires_at)])
+            c.execute(
+                _hold(len(t.charges)),
+                [v for ch in t.charges for v in (t.reservation_id, ch.budget.scope, ch.period_start, ch.amount_q, t.expires_at)],
+            )
         if decisions:
             c.execute(_save_rates(len(decisions)), [v for limit, d in decisions for v in (limit.scope, d.tat_ns)])
         return AdmitOutcome(True, decisions, tuple(states))
@@ -246,8 +317,10 @@ class SQLiteGovernanceStore:
         if row is None and c.execute(_NEW_LINE, (charge.budget.scope, charge.period_start)).rowcount:
             row = c.execute(_RESERVE, params).fetchone()  # first request of the period
         if row is None:
-            spent, reserved = c.execute("SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?",
-                                        (charge.budget.scope, charge.period_start)).fetchone()
+            spent, reserved = c.execute(
+                "SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?",
+                (charge.budget.scope, charge.period_start),
+            ).fetchone()
             return LedgerState(charge, spent, reserved), False
         spent, reserved_after = row
         return LedgerState(charge, spent, reserved_after - charge.amount_q), True
@@ -268,7 +341,7 @@ class SQLiteGovernanceStore:
         ids = list(actual)
         totals: dict[tuple[str, str], list[int]] = {}
         for i in range(0, len(ids), _END_CHUNK):
-            chunk = ids[i:i + _END_CHUNK]
+            chunk = ids[i : i + _END_CHUNK]
             for reservation_id, scope, start, amount, state in c.execute(_unhold(len(chunk)), chunk).fetchall():
                 line = totals.setdefault((scope, start), [0, 0])
                 # An expired reservation was already charged at its worst case: correct that charge.
@@ -279,8 +352,11 @@ class SQLiteGovernanceStore:
 
     def sweep(self, now: float, forget_before: float) -> int:
         with self._write() as c:
-            rows = c.execute("UPDATE budget_reservations SET state = 'expired' WHERE state = 'held' AND expires_at < ? "
-                             "RETURNING scope, period_start, amount_q", (now,)).fetchall()
+            rows = c.execute(
+                "UPDATE budget_reservations SET state = 'expired' WHERE state = 'held' AND expires_at < ? "
+                "RETURNING scope, period_start, amount_q",
+                (now,),
+            ).fetchall()
             c.executemany(_END, [(amount, amount, scope, start) for scope, start, amount in rows])
             c.execute("DELETE FROM budget_reservations WHERE state = 'expired' AND expires_at < ?", (forget_before,))
         return len(rows)
@@ -288,6 +364,7 @@ class SQLiteGovernanceStore:
     # --- reads ----------------------------------------------------------------------------
 
     def ledger(self, scope: str, period_start: str) -> tuple[int, int]:
-        rows = self._read("SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?",
-                          (scope, period_start))
+        rows = self._read(
+            "SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?", (scope, period_start)
+        )
         return tuple(rows[0]) if rows else (0, 0)

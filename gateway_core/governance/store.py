@@ -20,7 +20,8 @@ to the actual cost; an expired reservation is forgotten a day later.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from .budgets import BudgetLimit
 from .ratelimit import RateDecision, RateLimit

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from gateway_core.governance import Governance
 
 # A Wednesday in mid-April: day, week and month periods are all well inside their bounds.
-START = datetime(2026, 4, 15, 12, 0, tzinfo=timezone.utc).timestamp()
+START = datetime(2026, 4, 15, 12, 0, tzinfo=UTC).timestamp()
 
 
 class Clock:

@@ -34,9 +34,31 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 
 def test_keys_create_prints_the_key_once_and_it_authenticates(env, capsys):
-    code, out, err = run(capsys, "keys", "create", "--name", "ci-bot", "--team", "ml", "--user", "ana", "--rpm", "30",
-                         "--tpm", "20000", "--budget-usd", "5", "--budget-period", "day", "--models",
-                         "gpt-4o-mini,gpt-4o", "--providers", "azure", "--expires", "2099-01-01")
+    code, out, err = run(
+        capsys,
+        "keys",
+        "create",
+        "--name",
+        "ci-bot",
+        "--team",
+        "ml",
+        "--user",
+        "ana",
+        "--rpm",
+        "30",
+        "--tpm",
+        "20000",
+        "--budget-usd",
+        "5",
+        "--budget-period",
+        "day",
+        "--models",
+        "gpt-4o-mini,gpt-4o",
+        "--providers",
+        "azure",
+        "--expires",
+        "2099-01-01",
+    )
     assert code == 0
     key = out.strip()
     assert key.startswith("gwk_") and "\n" not in key
@@ -73,8 +95,9 @@ def test_static_keys_are_listed_by_name_only(env, capsys, monkeypatch):
 
 
 def test_teams_set_and_list_show_budget_spend_and_limits(env, capsys):
-    code, out, _ = run(capsys, "teams", "set", "ml", "--budget-usd", "100", "--budget-period", "month", "--soft",
-                       "0.75", "--rpm", "600")
+    code, out, _ = run(
+        capsys, "teams", "set", "ml", "--budget-usd", "100", "--budget-period", "month", "--soft", "0.75", "--rpm", "600"
+    )
     assert code == 0 and "$100.00 per month" in out and "75%" in out
     with Governance.open(env) as gov:
         p = gov.principal_for(gov.create_key(name="bot", team="ml")[0].name)
@@ -89,25 +112,28 @@ def test_teams_set_and_list_show_budget_spend_and_limits(env, capsys):
     assert code == 0 and "no budget" in out and "rpm -" in out
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (("keys", "create", "--team", "ml"), "--name"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--rpm", "many"), "--rpm"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--tpm", "0"), "--tpm"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--budget-usd", "-5"), "--budget-usd"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--budget-period", "year"), "--budget-period"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--expires", "someday"), "--expires"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--expires", "2001-01-01"), "--expires"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--providers", "azure,gcp"), "--providers"),
-    (("keys", "create", "--name", "a", "--team", "ml", "--models", "a,,b"), "--models"),
-    (("keys", "create", "--name", "no spaces", "--team", "ml"), "--name"),
-    (("keys", "create", "--name", "a", "--team", "m/l"), "--team"),
-    (("keys", "revoke", "nobody"), "NAME"),
-    (("keys", "revoke", "a", "--reason", "x" * 300), "--reason"),
-    (("teams", "set", "ml", "--soft", "1.5"), "--soft"),
-    (("teams", "set", "ml", "--soft", "high"), "--soft"),
-    (("teams", "set", "ml", "--budget-usd", "ten"), "--budget-usd"),
-    (("teams", "set", "ml team", "--rpm", "5"), "TEAM"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (("keys", "create", "--team", "ml"), "--name"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--rpm", "many"), "--rpm"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--tpm", "0"), "--tpm"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--budget-usd", "-5"), "--budget-usd"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--budget-period", "year"), "--budget-period"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--expires", "someday"), "--expires"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--expires", "2001-01-01"), "--expires"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--providers", "azure,gcp"), "--providers"),
+        (("keys", "create", "--name", "a", "--team", "ml", "--models", "a,,b"), "--models"),
+        (("keys", "create", "--name", "no spaces", "--team", "ml"), "--name"),
+        (("keys", "create", "--name", "a", "--team", "m/l"), "--team"),
+        (("keys", "revoke", "nobody"), "NAME"),
+        (("keys", "revoke", "a", "--reason", "x" * 300), "--reason"),
+        (("teams", "set", "ml", "--soft", "1.5"), "--soft"),
+        (("teams", "set", "ml", "--soft", "high"), "--soft"),
+        (("teams", "set", "ml", "--budget-usd", "ten"), "--budget-usd"),
+        (("teams", "set", "ml team", "--rpm", "5"), "TEAM"),
+    ],
+)
 def test_bad_input_is_one_line_naming_the_flag_with_exit_2_and_writes_nothing(env, capsys, argv, flag):
     code, out, err = run(capsys, *argv)
     assert code == 2
@@ -121,13 +147,31 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_2_and_writes_nothing(en
 
 def test_the_installed_command_creates_and_lists_keys(env):
     run_env = dict(os.environ, PYTHONPATH=ROOT)
-    made = subprocess.run([sys.executable, "-m", "gateway_core.cli", "keys", "create", "--name", "ops", "--team", "sre"],
-                          capture_output=True, text=True, env=run_env, timeout=120, cwd=env.parent)
+    made = subprocess.run(
+        [sys.executable, "-m", "gateway_core.cli", "keys", "create", "--name", "ops", "--team", "sre"],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=120,
+        cwd=env.parent,
+    )
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
-    listed = subprocess.run([sys.executable, "-m", "gateway_core.cli", "keys", "list"], capture_output=True, text=True,
-                            env=run_env, timeout=120, cwd=env.parent)
+    listed = subprocess.run(
+        [sys.executable, "-m", "gateway_core.cli", "keys", "list"],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=120,
+        cwd=env.parent,
+    )
     assert listed.returncode == 0 and "ops" in listed.stdout and key not in listed.stdout + listed.stderr
-    bad = subprocess.run([sys.executable, "-m", "gateway_core.cli", "keys", "create", "--name", "x", "--team", "sre",
-                          "--rpm", "-1"], capture_output=True, text=True, env=run_env, timeout=120, cwd=env.parent)
+    bad = subprocess.run(
+        [sys.executable, "-m", "gateway_core.cli", "keys", "create", "--name", "x", "--team", "sre", "--rpm", "-1"],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=120,
+        cwd=env.parent,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--rpm" in bad.stderr

@@ -31,8 +31,9 @@ def _setup(db) -> None:
 
 def _ledger(db) -> tuple[Decimal, Decimal]:
     with sqlite3.connect(db) as con:
-        spent, reserved = con.execute("SELECT SUM(spent_q), SUM(reserved_q) FROM budget_ledger WHERE scope = 'team:ml'"
-                                      ).fetchone()
+        spent, reserved = con.execute(
+            "SELECT SUM(spent_q), SUM(reserved_q) FROM budget_ledger WHERE scope = 'team:ml'"
+        ).fetchone()
     return Decimal(spent) / 10**10, Decimal(reserved) / 10**10
 
 
@@ -77,8 +78,10 @@ def test_four_processes_on_one_file_admit_exactly_what_fits(tmp_path):
     hold = ctx.Barrier(REQUESTS)
     results = ctx.Queue()
     per_process = REQUESTS // 4
-    procs = [ctx.Process(target=race_in_process, args=(str(db), "shared", str(WORST), per_process, seed, hold, results))
-             for seed in range(4)]
+    procs = [
+        ctx.Process(target=race_in_process, args=(str(db), "shared", str(WORST), per_process, seed, hold, results))
+        for seed in range(4)
+    ]
     for p in procs:
         p.start()
     outcomes: list[tuple] = []

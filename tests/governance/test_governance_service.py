@@ -6,14 +6,20 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from gateway_core.errors import (AuthenticationError, BudgetExceeded, GatewayError, ModelNotAllowed,
-                                 RateLimitExceeded, ValidationError)
+from gateway_core.errors import (
+    AuthenticationError,
+    BudgetExceeded,
+    GatewayError,
+    ModelNotAllowed,
+    RateLimitExceeded,
+    ValidationError,
+)
 from gateway_core.governance import MIGRATION_STEPS, Governance
 
 from .conftest import START
@@ -27,8 +33,7 @@ def ledger(gov, scope):
     """The budget's ledger lines as the database holds them, once this process's settles are applied."""
     gov.flush()
     with sqlite3.connect(gov.store.path) as con:
-        rows = con.execute("SELECT period_start, spent_q, reserved_q FROM budget_ledger WHERE scope = ?",
-                           (scope,)).fetchall()
+        rows = con.execute("SELECT period_start, spent_q, reserved_q FROM budget_ledger WHERE scope = ?", (scope,)).fetchall()
     return {start: (Decimal(spent) / 10**10, Decimal(reserved) / 10**10) for start, spent, reserved in rows}
 
 
@@ -182,8 +187,8 @@ def test_refusal_names_the_budget_and_when_it_resets(gov):
         gov.admit(p, candidates_worst_case=Decimal("0.11"), tokens=1)
     err = e.value
     assert (err.status, err.code, err.budget) == (429, "budget_exceeded", "team:ml")
-    assert err.resets_at == datetime(2026, 5, 1, tzinfo=timezone.utc)
-    assert err.retry_after == pytest.approx(datetime(2026, 5, 1, tzinfo=timezone.utc).timestamp() - START)
+    assert err.resets_at == datetime(2026, 5, 1, tzinfo=UTC)
+    assert err.retry_after == pytest.approx(datetime(2026, 5, 1, tzinfo=UTC).timestamp() - START)
     assert "team 'ml'" in err.message and "$0.50 per month" in err.message and "2026-05-01T00:00:00Z" in err.message
 
 
@@ -194,7 +199,7 @@ def test_the_key_budget_and_the_team_budget_must_both_fit(gov, db):
     with pytest.raises(BudgetExceeded) as e:
         gov.admit(p, candidates_worst_case=Decimal("0.02"), tokens=1)
     assert e.value.budget == "key:ci-bot"
-    assert e.value.resets_at == datetime(2026, 4, 16, tzinfo=timezone.utc)
+    assert e.value.resets_at == datetime(2026, 4, 16, tzinfo=UTC)
     # The team's share of the refused request was rolled back with it.
     assert ledger(gov, "team:ml") == {"2026-04-01": (Decimal("0.04"), 0)}
 
@@ -301,8 +306,9 @@ def test_a_settle_lost_in_a_crash_is_charged_at_the_worst_case_never_undercounte
     with Governance.open(db, clock=clock) as gov:
         gov.set_team("ml", budget_usd=Decimal("1"))
         gov.create_key(name="ci-bot", team="ml")
-    done = subprocess.run([sys.executable, "-c", _CRASH, str(db), str(clock.now)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH, str(db), str(clock.now)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
     with Governance.open(db, clock=clock) as gov:
         assert ledger(gov, "team:ml") == {"2026-04-01": (0, Decimal("0.5"))}
@@ -334,8 +340,11 @@ def test_budgets_spend_and_reservations_survive_a_restart(db, clock):
 def test_requests_per_minute_refuse_with_retry_after_and_headers(gov, clock):
     p = gov.authenticate(gov.create_key(name="ci-bot", team="ml", rpm=3)[1])
     first = gov.admit(p, candidates_worst_case=None, tokens=50)
-    assert first.headers == {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "2",
-                             "x-ratelimit-reset-requests": "20s"}
+    assert first.headers == {
+        "x-ratelimit-limit-requests": "3",
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-reset-requests": "20s",
+    }
     gov.admit(p, candidates_worst_case=None, tokens=50)
     gov.admit(p, candidates_worst_case=None, tokens=50)
     clock.advance(5)
@@ -380,20 +389,23 @@ def test_a_request_refused_by_its_budget_consumes_no_rate_and_the_reverse(gov, d
 # --- administration and visibility --------------------------------------------------------
 
 
-@pytest.mark.parametrize("fields, field", [
-    (dict(name="bad name", team="ml"), "name"),
-    (dict(name="ok", team=""), "team"),
-    (dict(name="ok", team="ml", budget_usd="-1"), "budget_usd"),
-    (dict(name="ok", team="ml", budget_usd="lots"), "budget_usd"),
-    (dict(name="ok", team="ml", budget_usd="NaN"), "budget_usd"),
-    (dict(name="ok", team="ml", budget_period="year"), "budget_period"),
-    (dict(name="ok", team="ml", rpm=0), "rpm"),
-    (dict(name="ok", team="ml", tpm=1.5), "tpm"),
-    (dict(name="ok", team="ml", providers=["azure", "gcp"]), "providers"),
-    (dict(name="ok", team="ml", models=[]), "models"),
-    (dict(name="ok", team="ml", expires_at=START - 1), "expires_at"),
-    (dict(name="ok", team="ml", user="x" * 200), "user"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        (dict(name="bad name", team="ml"), "name"),
+        (dict(name="ok", team=""), "team"),
+        (dict(name="ok", team="ml", budget_usd="-1"), "budget_usd"),
+        (dict(name="ok", team="ml", budget_usd="lots"), "budget_usd"),
+        (dict(name="ok", team="ml", budget_usd="NaN"), "budget_usd"),
+        (dict(name="ok", team="ml", budget_period="year"), "budget_period"),
+        (dict(name="ok", team="ml", rpm=0), "rpm"),
+        (dict(name="ok", team="ml", tpm=1.5), "tpm"),
+        (dict(name="ok", team="ml", providers=["azure", "gcp"]), "providers"),
+        (dict(name="ok", team="ml", models=[]), "models"),
+        (dict(name="ok", team="ml", expires_at=START - 1), "expires_at"),
+        (dict(name="ok", team="ml", user="x" * 200), "user"),
+    ],
+)
 def test_bad_admin_input_names_the_field_and_writes_nothing(gov, fields, field):
     with pytest.raises(ValidationError) as e:
         gov.create_key(**fields)
@@ -430,7 +442,7 @@ def test_burn_down_forecasts_the_period_end_and_near_limits_lists_the_fullest_fi
     gov.settle(gov.admit(web, candidates_worst_case=Decimal("0.6"), tokens=1), Decimal("0.6"))
     status = gov.burn_down("ml")
     # 14.5 of 30 days gone: 14 USD projects to about 29 USD by the reset.
-    assert status.spent_usd == Decimal("14") and status.resets_at == datetime(2026, 5, 1, tzinfo=timezone.utc)
+    assert status.spent_usd == Decimal("14") and status.resets_at == datetime(2026, 5, 1, tzinfo=UTC)
     assert status.forecast_usd == pytest.approx(Decimal("14") * 30 / Decimal("14.5"), abs=Decimal("0.0001"))
     assert status.exhausted_at is None
     near = gov.near_limits()

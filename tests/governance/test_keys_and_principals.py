@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from gateway_core.errors import ModelNotAllowed
-from gateway_core.governance.keys import (KEY_PREFIX, StaticKeys, hash_key, hash_matches, key_id_of, new_key,
-                                          new_key_id)
+from gateway_core.governance.keys import KEY_PREFIX, StaticKeys, hash_key, hash_matches, key_id_of, new_key, new_key_id
 from gateway_core.governance.records import KeyRecord, Principal, TeamRecord, filter_candidates, principal_of
 
 MINI = ("azure", "gpt-4o-mini")
@@ -27,10 +26,22 @@ def test_a_new_key_is_recognisable_carries_its_public_id_and_is_unguessable():
     assert len({new_key_id() for _ in range(50)}) == 50
 
 
-@pytest.mark.parametrize("text", [
-    "", "gwk", "gwk_", "gwk_abcdefghij", "gwk_abcdefghij_", "gwk_abcdefghij_short", "sk_abcdefghij_" + "x" * 43,
-    "gwk_ABCDEFGHIJ_" + "x" * 43, "gwk_abcdefgh1j_" + "x" * 43, "gwk_abc_" + "x" * 43, "Bearer gwk_abcdefghij_" + "x" * 43,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "gwk",
+        "gwk_",
+        "gwk_abcdefghij",
+        "gwk_abcdefghij_",
+        "gwk_abcdefghij_short",
+        "sk_abcdefghij_" + "x" * 43,
+        "gwk_ABCDEFGHIJ_" + "x" * 43,
+        "gwk_abcdefgh1j_" + "x" * 43,
+        "gwk_abc_" + "x" * 43,
+        "Bearer gwk_abcdefghij_" + "x" * 43,
+    ],
+)
 def test_malformed_keys_have_no_key_id(text):
     assert key_id_of(text) is None
 
@@ -63,22 +74,31 @@ def test_a_principal_carries_the_key_limits_then_the_team_limits():
     p = principal_of(_key(budget_usd=Decimal("5"), budget_period="day", soft=0.5, tpm=20_000, user="ana"), team)
     assert (p.key_name, p.key_id, p.team, p.user) == ("ci-bot", "abcdefghij", "ml", "ana")
     assert [(b.owner, b.scope, b.period, b.soft) for b in p.budgets] == [
-        ("key:ci-bot", "key:abcdefghij", "day", 0.5), ("team:ml", "team:ml", "month", 0.8)]
-    assert [(r.owner, r.metric, r.limit) for r in p.rates] == [("key:ci-bot", "tokens", 20_000),
-                                                              ("team:ml", "requests", 600)]
+        ("key:ci-bot", "key:abcdefghij", "day", 0.5),
+        ("team:ml", "team:ml", "month", 0.8),
+    ]
+    assert [(r.owner, r.metric, r.limit) for r in p.rates] == [("key:ci-bot", "tokens", 20_000), ("team:ml", "requests", 600)]
     assert principal_of(_key(), None).budgets == () and not principal_of(_key(), None).budgeted
 
 
-@pytest.mark.parametrize("providers, models, pinned, expected", [
-    (None, None, None, CANDIDATES),
-    (("azure",), None, None, [MINI, GPT4O]),
-    (None, ("gpt-4o-mini", "anthropic.claude-3-haiku-20240307-v1:0"), None, [MINI, HAIKU]),
-    (("bedrock",), ("gpt-4o-mini", "anthropic.claude-3-haiku-20240307-v1:0"), None, [HAIKU]),
-    (None, ("gpt-4o-mini",), "gpt-4o-mini", [MINI]),
-])
+@pytest.mark.parametrize(
+    "providers, models, pinned, expected",
+    [
+        (None, None, None, CANDIDATES),
+        (("azure",), None, None, [MINI, GPT4O]),
+        (None, ("gpt-4o-mini", "anthropic.claude-3-haiku-20240307-v1:0"), None, [MINI, HAIKU]),
+        (("bedrock",), ("gpt-4o-mini", "anthropic.claude-3-haiku-20240307-v1:0"), None, [HAIKU]),
+        (None, ("gpt-4o-mini",), "gpt-4o-mini", [MINI]),
+    ],
+)
 def test_allow_lists_keep_only_permitted_candidates(providers, models, pinned, expected):
-    p = Principal("k", "id", "t", providers=None if providers is None else frozenset(providers),
-                  models=None if models is None else frozenset(models))
+    p = Principal(
+        "k",
+        "id",
+        "t",
+        providers=None if providers is None else frozenset(providers),
+        models=None if models is None else frozenset(models),
+    )
     assert filter_candidates(p, CANDIDATES, pinned=pinned) == expected
 
 

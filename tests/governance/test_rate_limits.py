@@ -61,12 +61,15 @@ def test_refusal_leaves_the_state_unchanged():
     assert not d3.allowed and d3.tat_ns == d2.tat_ns
 
 
-@pytest.mark.parametrize("limit, used, remaining, reset", [
-    (60, 1, 59, 1.0),
-    (60, 60, 0, 60.0),
-    (7, 7, 0, 60.0),  # 60/7 added seven times still fits: no float creep
-    (100_000, 2500, 97_500, 1.5),
-])
+@pytest.mark.parametrize(
+    "limit, used, remaining, reset",
+    [
+        (60, 1, 59, 1.0),
+        (60, 60, 0, 60.0),
+        (7, 7, 0, 60.0),  # 60/7 added seven times still fits: no float creep
+        (100_000, 2500, 97_500, 1.5),
+    ],
+)
 def test_remaining_and_reset_after_a_burst(limit, used, remaining, reset):
     tat, d = None, None
     for _ in range(used):
@@ -77,10 +80,25 @@ def test_remaining_and_reset_after_a_burst(limit, used, remaining, reset):
     assert d.reset_s == pytest.approx(reset)
 
 
-@pytest.mark.parametrize("seconds, text", [
-    (0, "0s"), (0.02, "20ms"), (0.0201, "21ms"), (0.999, "999ms"), (1, "1s"), (1.5, "1.5s"), (59.9986, "59.999s"), (59.9994, "1m0s"),
-    (60, "1m0s"), (90.5, "1m30.5s"), (360, "6m0s"), (3600, "1h0m0s"), (3725.25, "1h2m5.25s"), (-3, "0s"),
-])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "0s"),
+        (0.02, "20ms"),
+        (0.0201, "21ms"),
+        (0.999, "999ms"),
+        (1, "1s"),
+        (1.5, "1.5s"),
+        (59.9986, "59.999s"),
+        (59.9994, "1m0s"),
+        (60, "1m0s"),
+        (90.5, "1m30.5s"),
+        (360, "6m0s"),
+        (3600, "1h0m0s"),
+        (3725.25, "1h2m5.25s"),
+        (-3, "0s"),
+    ],
+)
 def test_resets_are_formatted_like_openai(seconds, text):
     assert openai_duration(seconds) == text
 
@@ -89,11 +107,13 @@ def test_headers_report_the_tightest_limit_of_each_kind():
     key_rpm = RateLimit("key:k:requests", "key:a", "requests", 10)
     team_rpm = RateLimit("team:t:requests", "team:t", "requests", 1000)
     team_tpm = RateLimit("team:t:tokens", "team:t", "tokens", 50_000)
-    decisions = [(key_rpm, gcra(10, None, 1, T0)), (team_rpm, gcra(1000, None, 1, T0)),
-                 (team_tpm, gcra(50_000, None, 800, T0))]
+    decisions = [(key_rpm, gcra(10, None, 1, T0)), (team_rpm, gcra(1000, None, 1, T0)), (team_tpm, gcra(50_000, None, 800, T0))]
     assert headers(decisions) == {
-        "x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "9", "x-ratelimit-reset-requests": "6s",
-        "x-ratelimit-limit-tokens": "50000", "x-ratelimit-remaining-tokens": "49200",
+        "x-ratelimit-limit-requests": "10",
+        "x-ratelimit-remaining-requests": "9",
+        "x-ratelimit-reset-requests": "6s",
+        "x-ratelimit-limit-tokens": "50000",
+        "x-ratelimit-remaining-tokens": "49200",
         "x-ratelimit-reset-tokens": "960ms",
     }
     assert headers([]) == {}
