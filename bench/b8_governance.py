@@ -117,9 +117,8 @@ def _measure(arms: dict, iterations: int, warmup: int, seed: int = 8) -> dict[st
     return samples
 
 
-def run(cfg: Config) -> dict:
-    sizes = cfg.sizes(SIZES)
-    t_start = clock()
+def _collect(cfg: Config, sizes: dict) -> tuple[dict, Decimal]:
+    """Samples per arm, and what the ledger holds for the strict team once every settle is applied."""
     db = cfg.work_dir / "b8_governance.sqlite"
     gov, principals, full_key = _setup(db)
     floor_conn, floor = _floor(db)
@@ -131,6 +130,31 @@ def run(cfg: Config) -> dict:
     finally:
         gov.close()
         floor_conn.close()
+    return samples, spent
+
+
+def _headlines(added: dict, base: float, floor_p50: float, n: int) -> list[str]:
+    return [
+        f"admit+settle adds {added['budget']:.1f} µs at p50 under a team budget alone, {added['typical']:.1f} µs "
+        f"with the key's rpm+tpm too, and {added['full']:.1f} µs with two budgets and four rate limits; "
+        f"authenticating a key adds {added['authenticate']:.1f} µs (baseline {base:.1f} µs, SQLite WAL, n={n})",
+        f"one bare SQLite write transaction on the same file took {floor_p50:.1f} µs at p50 in the same run: "
+        f"the typical admission costs {common.ratio(added['typical'], floor_p50)}x that floor",
+    ]
+
+
+NOTES = [
+    "The usage-log writer was idle: in a gateway it shares the SQLite write lock, so contention adds to these "
+    "figures under load (B4 measures that writer).",
+    "Settles are queued and applied in batches by a background thread, so admit+settle is one write transaction "
+    "per request; authenticate is served by its 5 s principal cache.",
+]
+
+
+def run(cfg: Config) -> dict:
+    sizes = cfg.sizes(SIZES)
+    t_start = clock()
+    samples, spent = _collect(cfg, sizes)
     stats = {name: summarize(values) for name, values in samples.items()}
     base = stats["baseline"]["p50"]
     added = {name: stats[name]["p50"] - base for name in ARMS if name != "baseline"}
@@ -148,29 +172,13 @@ def run(cfg: Config) -> dict:
     }
     for name in ARMS:
         s = stats[name]
-        cfg.log(
-            f"  {name:13} p50 {s['p50']:7.1f} µs  p90 {s['p90']:7.1f} µs  p99 {s['p99']:7.1f} µs"
-            + ("" if name == "baseline" else f"  added p50 {added[name]:+7.1f} µs")
-        )
+        added_text = "" if name == "baseline" else f"  added p50 {added[name]:+7.1f} µs"
+        cfg.log(f"  {name:13} p50 {s['p50']:7.1f} µs  p90 {s['p90']:7.1f} µs  p99 {s['p99']:7.1f} µs{added_text}")
     targets = [
         Target("added p50, admit+settle (team budget, key rpm+tpm)", added["typical"], TARGET_ADDED_P50_US, "µs"),
         Target("added p50, admit+settle (2 budgets, 4 rate limits)", added["full"], TARGET_ADDED_P50_US, "µs"),
     ]
     common.report_targets(cfg, targets)
-    headlines = [
-        f"admit+settle adds {added['budget']:.1f} µs at p50 under a team budget alone, {added['typical']:.1f} µs "
-        f"with the key's rpm+tpm too, and {added['full']:.1f} µs with two budgets and four rate limits; "
-        f"authenticating a key adds {added['authenticate']:.1f} µs "
-        f"(baseline {base:.1f} µs, SQLite WAL, n={sizes['iterations']})",
-        f"one bare SQLite write transaction on the same file took {floor_p50:.1f} µs at p50 in the same run: "
-        f"the typical admission costs {common.ratio(added['typical'], floor_p50)}x that floor",
-    ]
-    notes = [
-        "The usage-log writer was idle: in a gateway it shares the SQLite write lock, so contention adds to these "
-        "figures under load (B4 measures that writer).",
-        "Settles are queued and applied by the next admission's transaction or a background thread, so "
-        "admit+settle is one write transaction per request; authenticate hits its 5 s principal cache.",
-    ]
     return common.make_result(
         ID,
         NAME,
@@ -179,7 +187,7 @@ def run(cfg: Config) -> dict:
         sizes=sizes,
         metrics=metrics,
         targets=targets,
-        notes=notes,
+        notes=NOTES,
         duration_s=clock() - t_start,
-        headlines=headlines,
+        headlines=_headlines(added, base, floor_p50, sizes["iterations"]),
     )

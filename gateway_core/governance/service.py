@@ -32,30 +32,29 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ..errors import AuthenticationError, BudgetExceeded, ModelNotAllowed, RateLimitExceeded, ValidationError
+from ..errors import AuthenticationError, ModelNotAllowed, ValidationError
 from . import admin
-from .budgets import BudgetLimit, BudgetStatus, forecast, period_bounds, period_key, soft_reached, to_quanta, to_usd
+from .budgets import BudgetLimit, BudgetStatus, forecast, period_bounds, period_key, to_quanta, to_usd
 from .keys import StaticKeys, hash_key, key_id_of
-from .ratelimit import RateDecision, RateLimit, headers, openai_duration
+from .ratelimit import headers
 from .records import (
     STATIC_TEAM,
     KeyRecord,
     Principal,
     TeamRecord,
-    describe,
     filter_candidates,
     principal_of,
     static_principal,
     team_limits,
 )
+from .refusals import budget_error, expired_error, key_error, rate_error, soft_signal, utc
 from .settlement import SettleQueue
-from .store import AdmitTicket, BudgetCharge, GovernanceStore, LedgerState
+from .store import AdmitTicket, BudgetCharge, GovernanceStore
 
 RESERVATION_TTL_S = 900.0
 SWEEP_EVERY_S = 5.0
@@ -80,14 +79,6 @@ class Admission(NamedTuple):
     @property
     def reserved_usd(self) -> Decimal:
         return to_usd(self.reserved_q)
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Governance:
@@ -167,7 +158,7 @@ class Governance:
             principal = cached[0]
             if principal.expires_at is not None and now >= principal.expires_at:
                 self._principals.pop(digest, None)
-                raise _expired(principal.key_name, principal.expires_at)
+                raise expired_error(principal.key_name, principal.expires_at)
             return principal
         principal = self._lookup(key, digest, now)
         if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
@@ -203,7 +194,7 @@ class Governance:
     def _check_state(record: KeyRecord, now: float) -> None:
         state = record.state(now)
         if state != "active":
-            raise _key_error(record.name, record.expires_at, state, record.revoked_reason)
+            raise key_error(record.name, record.expires_at, state, record.revoked_reason)
 
     @staticmethod
     def allowed_candidates(
@@ -246,12 +237,12 @@ class Governance:
             outcome = self._admit_after_ends(ticket)
         if outcome.refused_key is not None:
             self._forget_principals()
-            raise _key_error(principal.key_name, principal.expires_at, *outcome.refused_key)
+            raise key_error(principal.key_name, principal.expires_at, *outcome.refused_key)
         if outcome.refused_rate is not None:
-            raise _rate_error(*outcome.refused_rate, outcome.rates)
+            raise rate_error(*outcome.refused_rate, outcome.rates)
         if outcome.refused_budget is not None:
-            raise _budget_error(outcome.refused_budget, now)
-        step_down, reason = _soft_signal(outcome.budgets)
+            raise budget_error(outcome.refused_budget, now)
+        step_down, reason = soft_signal(outcome.budgets)
         return Admission(principal, reservation_id or None, need, step_down, reason, headers(outcome.rates))
 
     def _admit_after_ends(self, ticket: AdmitTicket):
@@ -292,7 +283,7 @@ class Governance:
 
     def budget_status(self, budget: BudgetLimit, now: float | None = None) -> BudgetStatus:
         self.flush()
-        as_of = _utc(self._clock() if now is None else now)
+        as_of = utc(self._clock() if now is None else now)
         start, end = period_bounds(budget.period, as_of)
         start_key = start.date().isoformat()
         spent_q, reserved_q = self.store.ledger(budget.scope, start_key)
@@ -358,56 +349,3 @@ class Governance:
 
     def teams(self) -> list[TeamRecord]:
         return self.store.teams()
-
-
-# --- refusals and signals -------------------------------------------------------------------
-
-
-def _expired(name: str, expires_at: float) -> AuthenticationError:
-    return AuthenticationError(f"API key '{name}' expired at {_iso(_utc(expires_at))}", code="key_expired")
-
-
-def _key_error(name: str, expires_at: float | None, state: str, reason: str | None) -> AuthenticationError:
-    """401 for a key that is ``revoked``, ``expired`` or (deleted under a cached principal) ``missing``."""
-    if state == "revoked":
-        why = f": {reason}" if reason else ""
-        return AuthenticationError(f"API key '{name}' was revoked{why}", code="key_revoked")
-    if state == "expired":
-        return _expired(name, expires_at or 0.0)
-    return AuthenticationError("invalid API key", code="invalid_api_key")
-
-
-def _rate_error(limit: RateLimit, decision: RateDecision, decisions) -> RateLimitExceeded:
-    per = f"{limit.limit} {limit.metric} per minute"
-    if decision.retry_after is None:
-        message = f"this request alone needs more than {describe(limit.owner)}'s limit of {per}"
-    else:
-        message = f"{describe(limit.owner)} is over its limit of {per}; retry after {openai_duration(decision.retry_after)}"
-    return RateLimitExceeded(
-        message, limit=f"{limit.owner}:{limit.metric}", retry_after=decision.retry_after, headers=headers(decisions)
-    )
-
-
-def _budget_error(state: LedgerState, now: float) -> BudgetExceeded:
-    budget = state.charge.budget
-    _, reset_epoch = period_key(budget.period, now)
-    resets_at = _utc(reset_epoch)
-    message = (
-        f"{describe(budget.owner)} has used its budget of ${budget.limit_usd:.2f} per {budget.period}: "
-        f"${to_usd(state.spent_q):.4f} spent and ${to_usd(state.reserved_q):.4f} held by requests in flight, "
-        f"and this request may cost up to ${to_usd(state.charge.amount_q):.4f}; "
-        f"the budget resets at {_iso(resets_at)}"
-    )
-    return BudgetExceeded(message, budget=budget.owner, resets_at=resets_at, retry_after=max(reset_epoch - now, 0.0))
-
-
-def _soft_signal(states: Sequence[LedgerState]) -> tuple[bool, str | None]:
-    for s in states:
-        b = s.charge.budget
-        if soft_reached(b.limit_q, s.spent_q, s.reserved_q, b.soft):
-            used = (s.spent_q + s.reserved_q) / b.limit_q if b.limit_q else 1.0
-            return True, (
-                f"{describe(b.owner)} budget at {used:.0%} of ${b.limit_usd:.2f} per {b.period} "
-                f"(soft limit {b.soft:.0%}): stepped down to the cheapest allowed model"
-            )
-    return False, None
