@@ -142,8 +142,9 @@ class WorstCase:
 def worst_case(candidates: Iterable, max_tokens: int, price_of: Callable[[str, str], object]) -> WorstCase:
     """Maximise cost and tokens over ``candidates``.
 
-    Each candidate has ``provider``, ``model``, ``input_tokens`` and ``source`` (the planner's
-    estimates do); ``price_of(provider, model)`` returns its price row (with ``charge``) or None."""
+    Each candidate has ``provider``, ``priced_as`` (the model its price row bills),
+    ``input_tokens`` and ``source``, as the planner's estimates do; ``price_of(provider,
+    priced_as)`` returns the price row (with ``charge``) or None."""
     top_usd = Decimal(0)
     top_tokens = 0
     unpriced = []
@@ -151,9 +152,9 @@ def worst_case(candidates: Iterable, max_tokens: int, price_of: Callable[[str, s
         margin = INPUT_MARGIN.get(c.source, _DEFAULT_MARGIN)
         input_tokens = int((c.input_tokens * margin).to_integral_value(rounding=ROUND_CEILING))
         top_tokens = max(top_tokens, input_tokens + max_tokens)
-        price = price_of(c.provider, c.model)
+        price = price_of(c.provider, c.priced_as)
         if price is None:
-            unpriced.append((c.provider, c.model))
+            unpriced.append((c.provider, c.priced_as))
             continue
         top_usd = max(top_usd, price.charge(input_tokens, max_tokens))
     return WorstCase(None if unpriced else top_usd, top_tokens, tuple(unpriced))

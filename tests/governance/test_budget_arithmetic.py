@@ -109,8 +109,10 @@ def test_soft_limit_signal_uses_spent_and_reserved_before_the_request(limit, spe
 
 @dataclass
 class Est:
+    """The fields of a planner estimate that the worst case reads."""
+
     provider: str
-    model: str
+    priced_as: str
     input_tokens: int
     source: str
 
