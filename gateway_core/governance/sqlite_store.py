@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,8 +32,9 @@ from .schema import MIGRATION_STEPS
 from .settlement import End
 from .store import AdmitOutcome, AdmitTicket, BudgetCharge, LedgerState
 
+# In the order of ``KeyRecord``'s fields, so a row and a record convert position by position.
 _KEY_COLUMNS = (
-    "key_id, name, key_hash, team, user_name, providers, models, budget_q, budget_period, soft, rpm, tpm, "
+    "key_id, name, team, key_hash, user_name, providers, models, budget_q, budget_period, soft, rpm, tpm, "
     "expires_at, created_at, revoked_at, revoked_reason"
 )
 _TEAM_COLUMNS = "name, budget_q, budget_period, soft, rpm, tpm, created_at, updated_at"
@@ -98,42 +100,14 @@ def _quanta(usd: Decimal | None) -> int | None:
 
 
 def _key(row) -> KeyRecord:
-    (
-        key_id,
-        name,
-        key_hash,
-        team,
-        user,
-        providers,
-        models,
-        budget_q,
-        period,
-        soft,
-        rpm,
-        tpm,
-        expires_at,
-        created_at,
-        revoked_at,
-        reason,
-    ) = row
-    return KeyRecord(
-        key_id,
-        name,
-        team,
-        key_hash,
-        user,
-        _split(providers),
-        _split(models),
-        _usd(budget_q),
-        period,
-        soft,
-        rpm,
-        tpm,
-        expires_at,
-        created_at,
-        revoked_at,
-        reason,
-    )
+    key_id, name, team, key_hash, user, providers, models, budget_q, *rest = row
+    return KeyRecord(key_id, name, team, key_hash, user, _split(providers), _split(models), _usd(budget_q), *rest)
+
+
+def _key_values(key: KeyRecord) -> list:
+    values = [getattr(key, f.name) for f in fields(KeyRecord)]
+    values[5:8] = _join(key.providers), _join(key.models), _quanta(key.budget_usd)
+    return values
 
 
 def _team(row) -> TeamRecord:
@@ -189,27 +163,7 @@ class SQLiteGovernanceStore:
                 "INSERT INTO teams (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (key.team, key.created_at, key.created_at),
             )
-            c.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-                (
-                    key.key_id,
-                    key.name,
-                    key.key_hash,
-                    key.team,
-                    key.user,
-                    _join(key.providers),
-                    _join(key.models),
-                    _quanta(key.budget_usd),
-                    key.budget_period,
-                    key.soft,
-                    key.rpm,
-                    key.tpm,
-                    key.expires_at,
-                    key.created_at,
-                    key.revoked_at,
-                    key.revoked_reason,
-                ),
-            )
+            c.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 16)})", _key_values(key))
 
     def key_with_team(self, key_id: str) -> tuple[KeyRecord | None, TeamRecord | None]:
         rows = self._read(_KEY_WITH_TEAM, (key_id,))
