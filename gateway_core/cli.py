@@ -173,6 +173,10 @@ def _build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--requests", type=int, default=100_000)
     seed.add_argument("--purge", action="store_true", help="remove synthetic rows instead")
     seed.set_defaults(func=_seed_demo)
+
+    from .governance.cli import add_commands as add_governance_commands
+
+    add_governance_commands(sub)
     return parser
 
 

@@ -15,11 +15,17 @@
     │   │   ├── ContextTooLong
     │   │   └── ContentFiltered
     │   └── StreamInterrupted           a stream failed after text was sent  not retryable
-    └── AllProvidersFailed(attempts)    every candidate failed
+    ├── AllProvidersFailed(attempts)    every candidate failed
+    └── GovernanceError(status, code)   refused by keys, budgets or limits; nothing was sent
+        ├── AuthenticationError         401 invalid_api_key | key_revoked | key_expired
+        ├── ModelNotAllowed             403 model_not_allowed
+        ├── BudgetExceeded              429 budget_exceeded (budget, resets_at)
+        └── RateLimitExceeded           429 rate_limited (retry_after)
 
 The executor reads ``error.retryable`` and nothing else to choose between falling back and
 giving up, so adding a provider never touches the fallback loop or routing. Messages are sanitised before they are built: they never
-carry keys, signatures or prompt text.
+carry keys, signatures or prompt text. Governance refusals carry their HTTP ``status``
+and a stable ``code`` so an API can render them without a mapping table of its own.
 """
 
 from __future__ import annotations
@@ -142,3 +148,62 @@ class AllProvidersFailed(GatewayError):
         super().__init__(f"all providers failed ({summary})" if attempts else "no candidate available")
         self.attempts = tuple(attempts)
         self.request_id = request_id
+
+
+class GovernanceError(GatewayError):
+    """A refusal by governance (keys, allow-lists, budgets, rate limits) before any provider call.
+
+    ``status`` is the HTTP status to answer with and ``code`` the stable machine-readable
+    reason; ``retry_after`` (seconds) is set when waiting can help."""
+
+    type_name = "governance_error"
+    status = 400
+
+    def __init__(self, message: str, *, code: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class AuthenticationError(GovernanceError):
+    """401: ``code`` is ``invalid_api_key`` (unknown or missing), ``key_revoked`` or ``key_expired``."""
+
+    type_name = "authentication_error"
+    status = 401
+
+
+class ModelNotAllowed(GovernanceError):
+    """403: the key may not use ``model`` (its allow-list, or an unpriced model under a budget)."""
+
+    type_name = "model_not_allowed"
+    status = 403
+
+    def __init__(self, message: str, *, model: str | None = None):
+        super().__init__(message, code="model_not_allowed")
+        self.model = model
+
+
+class BudgetExceeded(GovernanceError):
+    """429: ``budget`` names the budget (``team:NAME`` or ``key:NAME``); it resets at ``resets_at`` (UTC)."""
+
+    type_name = "budget_exceeded"
+    status = 429
+
+    def __init__(self, message: str, *, budget: str, resets_at, retry_after: float | None = None):
+        super().__init__(message, code="budget_exceeded", retry_after=retry_after)
+        self.budget = budget
+        self.resets_at = resets_at
+
+
+class RateLimitExceeded(GovernanceError):
+    """429: a requests- or tokens-per-minute limit is spent; ``headers`` holds the x-ratelimit values.
+
+    ``retry_after`` is None when the request alone is larger than the limit, so waiting cannot help."""
+
+    type_name = "rate_limit_exceeded"
+    status = 429
+
+    def __init__(self, message: str, *, limit: str, retry_after: float | None, headers=None):
+        super().__init__(message, code="rate_limited", retry_after=retry_after)
+        self.limit = limit
+        self.headers = dict(headers or {})

@@ -50,10 +50,16 @@ def _b6_every_api_response_was_200(result):
             assert set(m["concurrent"]["statuses"]) == {"200"} and set(m["sequential"]["statuses"]) == {"200"}
 
 
+def _b8_every_settle_reached_the_budget_ledger(result):
+    metrics = result["metrics"]
+    assert metrics["strict_team_spent_usd"] == metrics["strict_team_spent_expected_usd"] > 0
+
+
 SPECIFIC_CHECKS = {
     "B1": _b1_logs_every_call_it_made,
     "B4": _b4_counts_rows_from_threads_and_processes,
     "B6": _b6_every_api_response_was_200,
+    "B8": _b8_every_settle_reached_the_budget_ledger,
 }
 
 

@@ -67,8 +67,8 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
 )
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order; returns the names applied now.
+def migrate(conn: sqlite3.Connection, steps: tuple[Callable[[sqlite3.Connection], None], ...] = MIGRATIONS) -> list[str]:
+    """Apply pending migrations (``steps``, default the log's own) in order; returns the names applied now.
 
     ``BEGIN IMMEDIATE`` takes the write lock before reading what is applied, so two
     processes starting at once apply each migration exactly once.
@@ -78,7 +78,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = {name for (name,) in conn.execute("SELECT name FROM migrations")}
         applied = []
-        for step in MIGRATIONS:
+        for step in steps:
             if step.__name__ not in done:
                 step(conn)
                 conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (step.__name__, utc_now_text()))

@@ -89,17 +89,18 @@ RECENT_COLUMNS = (
 # --- connections and migrations --------------------------------------------------------
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(path: str | Path, *, read_only: bool = False, any_thread: bool = False) -> sqlite3.Connection:
     """Open a connection in autocommit mode with the pragmas every user of the log needs.
 
     Read-only connections may be used from any thread: analytics serialises every use under
-    its own lock, and Streamlit runs each rerun of a page on a fresh thread."""
+    its own lock, and Streamlit runs each rerun of a page on a fresh thread. ``any_thread``
+    allows the same for a writable connection whose owner serialises every use."""
     if read_only:
         conn = sqlite3.connect(
             f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
         )
     else:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=not any_thread)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if not read_only:
         _switch_to_wal(conn)
