@@ -1,0 +1,1 @@
+"""Governance: who may call the gateway, what they may spend, and the policies that shape each route."""
