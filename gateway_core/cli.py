@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 
 from .errors import AllProvidersFailed, ConfigError, GatewayError, ValidationError
+from .governance.policy_cli import add_commands as add_policy_commands
 from .serialize import result_to_dict
 from .providers import PROVIDER_NAMES
 from .tasks import TASKS
@@ -163,6 +164,7 @@ def _build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--requests", type=int, default=100_000)
     seed.add_argument("--purge", action="store_true", help="remove synthetic rows instead")
     seed.set_defaults(func=_seed_demo)
+    add_policy_commands(sub)
     return parser
 
 
