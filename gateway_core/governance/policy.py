@@ -36,6 +36,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cached_property
 from typing import Iterable, Mapping, Protocol, Sequence, TypeVar
 
 from pydantic import Field, field_validator
@@ -91,6 +92,27 @@ class PolicyDecision:
     @property
     def allowed(self) -> bool:
         return not self.denied
+
+    @cached_property
+    def lookups(self) -> tuple[frozenset, frozenset, dict, dict]:
+        """Excluded providers and (provider, model) pairs, and the prefer rank of each.
+
+        Built once per decision, which the cache hands to many requests.
+        """
+        providers, models, rank_providers, rank_models = set(), set(), {}, {}
+        for entry in self.excluded:
+            head, sep, tail = entry.partition("/")
+            if sep:
+                models.add((head, tail))
+            else:
+                providers.add(head)
+        for i, entry in enumerate(self.prefer):
+            head, sep, tail = entry.partition("/")
+            if sep:
+                rank_models.setdefault((head, tail), i)
+            else:
+                rank_providers.setdefault(head, i)
+        return frozenset(providers), frozenset(models), rank_providers, rank_models
 
     def to_dict(self) -> dict:
         return {"version": self.version, "denied": list(self.denied), "excluded": list(self.excluded),
@@ -181,36 +203,27 @@ def candidate_id(candidate) -> tuple[str, str]:
     return candidate.provider, candidate.model
 
 
-def matches(entry: str, provider: str, model: str) -> bool:
-    """``"provider"`` matches all its models; ``"provider/model"`` one (model ids may hold '/')."""
-    head, sep, tail = entry.partition("/")
-    return head == provider and (not sep or tail == model)
-
-
 def apply_decision(decision: PolicyDecision, candidates: Sequence[T]) -> list[T]:
     """Refuse, exclude, then move preferred candidates to the front; the rest keep their order.
 
-    Raises ``PolicyDenied`` when the policy denies, or when it excludes every candidate: an
-    empty route is the policy's refusal, not a provider failure.
+    ``"provider"`` entries match all of its models, ``"provider/model"`` entries one model
+    (model ids may themselves hold '/'). A candidate goes to the place of the first prefer
+    entry it matches; candidates at one place keep their order. Raises ``PolicyDenied`` when
+    the policy denies, or when it excludes every candidate: an empty route is the policy's
+    refusal, not a provider failure.
     """
     if decision.denied:
         raise PolicyDenied(decision.denied, policy_version=decision.version, matched=decision.matched)
-    ids = [candidate_id(c) for c in candidates]
-    kept = [(c, pm) for c, pm in zip(candidates, ids)
-            if not any(matches(e, *pm) for e in decision.excluded)]
+    excluded_providers, excluded_models, rank_providers, rank_models = decision.lookups
+    kept = [(c, pm) for c in candidates for pm in (candidate_id(c),)
+            if pm[0] not in excluded_providers and pm not in excluded_models]
     if candidates and not kept:
         raise PolicyDenied((f"the policy excluded every candidate ({', '.join(decision.excluded)})",),
                            policy_version=decision.version, matched=decision.matched)
-    if not decision.prefer:
-        return [c for c, _ in kept]
-    out, placed = [], [False] * len(kept)
-    for entry in decision.prefer:
-        for i, (c, pm) in enumerate(kept):
-            if not placed[i] and matches(entry, *pm):
-                out.append(c)
-                placed[i] = True
-    out.extend(c for i, (c, _) in enumerate(kept) if not placed[i])
-    return out
+    if rank_providers or rank_models:
+        last = len(decision.prefer)
+        kept.sort(key=lambda item: min(rank_models.get(item[1], last), rank_providers.get(item[1][0], last)))
+    return [c for c, _ in kept]
 
 
 def dry_run(decision: PolicyDecision, candidates: Sequence) -> dict:

@@ -49,6 +49,7 @@ class CompiledPolicy:
         self.sources = sources
         self.version = content_version(sources)
         self.paths = input_paths(sources)
+        self.key_paths = tuple(sorted(self.paths))
         self.nondeterministic = sorted(nondeterministic_calls(sources))
         self._lock = threading.Lock()  # one regopy interpreter is not safe to share across threads
         self._rego = Interpreter()
@@ -93,13 +94,17 @@ def compile_policy(path: str | Path) -> CompiledPolicy:
     return CompiledPolicy(read_sources(path), str(path))
 
 
-def project(policy_input: Mapping, paths: frozenset) -> tuple[Mapping, str]:
-    """The part of ``input`` under ``paths``, and its canonical JSON as a cache key."""
-    if () in paths:
-        pruned = policy_input
+# One encoder, built once: json.dumps with options builds a new one on every call.
+_KEY = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_keys=True).encode
+
+
+def project(policy_input: Mapping, key_paths: tuple[tuple[str, ...], ...]) -> tuple[Mapping, str]:
+    """The part of ``input`` under ``key_paths`` (sorted, prefix-free), and its JSON as a cache key."""
+    if key_paths and not key_paths[0]:
+        pruned = policy_input  # the policy reads the whole input
     else:
         pruned = {}
-        for path in sorted(paths):
+        for path in key_paths:
             value = policy_input
             for part in path:
                 value = value.get(part, _MISSING) if isinstance(value, Mapping) else _MISSING
@@ -111,7 +116,7 @@ def project(policy_input: Mapping, paths: frozenset) -> tuple[Mapping, str]:
             for part in path[:-1]:
                 node = node.setdefault(part, {})
             node[path[-1]] = value
-    return pruned, json.dumps(pruned, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return pruned, _KEY(pruned)
 
 
 class _LRU:
@@ -181,7 +186,7 @@ class RegoPolicy:
             self.reload_if_changed()
         policy, cache = self._state
         try:
-            pruned, key = project(policy_input, policy.paths)
+            pruned, key = project(policy_input, policy.key_paths)
         except (TypeError, ValueError) as e:
             return failed_decision(f"input is not plain JSON ({e})", version=policy.version, fail_open=self.fail_open)
         if policy.cacheable:
@@ -197,7 +202,7 @@ class RegoPolicy:
         """One uncached evaluation (dry runs and measurements)."""
         policy = self._state[0]
         try:
-            pruned, _ = project(policy_input, policy.paths)
+            pruned, _ = project(policy_input, policy.key_paths)
         except (TypeError, ValueError) as e:
             return failed_decision(f"input is not plain JSON ({e})", version=policy.version, fail_open=self.fail_open)
         return self._evaluate(policy, pruned)
