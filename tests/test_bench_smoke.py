@@ -50,8 +50,15 @@ def _b6_every_api_response_was_200(result):
             assert set(m["concurrent"]["statuses"]) == {"200"} and set(m["sequential"]["statuses"]) == {"200"}
 
 
+def _b8_warm_arm_never_missed_the_cache(result):
+    sizes, metrics = result["sizes"], result["metrics"]
+    # Each distinct input is decided once before timing; every timed warm call is a hit.
+    assert metrics["cache"]["misses"] == sizes["distinct_inputs"]
+    assert metrics["us"]["warm"]["n"] == metrics["us"]["none"]["n"] == sizes["rounds"]
+
+
 SPECIFIC_CHECKS = {"B1": _b1_logs_every_call_it_made, "B4": _b4_counts_rows_from_threads_and_processes,
-                   "B6": _b6_every_api_response_was_200}
+                   "B6": _b6_every_api_response_was_200, "B8": _b8_warm_arm_never_missed_the_cache}
 
 
 @pytest.fixture
