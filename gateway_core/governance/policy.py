@@ -170,7 +170,7 @@ def _shape(value) -> str:
 def decision_from_document(doc, version: str) -> PolicyDecision:
     """Turn the package document (``data.gateway.routing``) into a typed decision."""
     if not isinstance(doc, dict):
-        raise PolicyContractError(f"package {PACKAGE} must be an object of rules, got {_shape(doc)}")
+        raise PolicyContractError(f"package {PACKAGE} must be an object of rules, got {type(doc).__name__}")
     redact = doc.get("redact", False)
     if not isinstance(redact, bool):
         raise PolicyContractError(f"redact must be a boolean, got {_shape(redact)}")

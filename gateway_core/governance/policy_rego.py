@@ -227,15 +227,17 @@ class RegoPolicy:
                 return False
             self._signature = current
             try:
-                policy = compile_policy(self.path)
+                sources = read_sources(self.path)
+                if content_version(sources) == self.version:
+                    self.reload_error = None
+                    return False  # touched, or changed and changed back: nothing to compile
+                policy = CompiledPolicy(sources, self.path)
             except PolicyError as e:
                 self.reload_error = e.message
                 log.error("routing policy changed but does not load; version %s stays in force: %s",
                           self.version, e.message)
                 return False
             self.reload_error = None
-            if policy.version == self.version:
-                return False
             log.info("routing policy reloaded: version %s replaces %s", policy.version, self.version)
             self._state = (policy, _LRU(self._cache_size))
             self.reloads += 1
