@@ -175,8 +175,10 @@ def _build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=_seed_demo)
 
     from .governance.cli import add_commands as add_governance_commands
+    from .governance.policy_cli import add_commands as add_policy_commands
 
     add_governance_commands(sub)
+    add_policy_commands(sub)
     return parser
 
 

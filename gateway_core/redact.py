@@ -10,7 +10,8 @@ is masked (``api-key: [secret]``), so a masked line still says what was there.
   and credential patterns.
 - ``sanitize`` turns a provider's error message into one short line: ``scrub``, plus any
   key-like run and any echoed request body (which may hold the prompt) removed.
-- ``mask_content`` masks stored prompt and response text (``GATEWAY_STORE_CONTENT``).
+- ``mask_content`` masks stored prompt and response text (``GATEWAY_STORE_CONTENT``);
+  ``pii_kinds`` names the kinds it would mask, for routing policies.
 - ``protect`` installs a log-record factory that scrubs every record the process creates,
   ours and the SDKs' (botocore logs signed headers at DEBUG). Records are only created for
   enabled levels, so it costs nothing while debug logging is off.
@@ -100,19 +101,40 @@ def _phone(match: re.Match) -> str:
     return "[phone]"
 
 
-def mask_content(text: str | None) -> str | None:
-    """Mask emails, phone numbers, card-like numbers and key-like strings in stored content.
+# (kind, pattern, replacement) in the order they apply. Keys go first so a long token is
+# never half-masked as a phone number; cards go before phones because a 16-digit card
+# would otherwise read as a phone number.
+_CONTENT_MASKS = (
+    ("email", _EMAIL, "[email]"),
+    ("jwt", _JWT, SECRET),
+    ("secret", _KEYS_IN_CONTENT, SECRET),
+    ("card", _CARD, "[card]"),
+    ("phone", _PHONE, _phone),
+)
 
-    Keys go first so a long token is never half-masked as a phone number; cards go before
-    phones because a 16-digit card would otherwise read as a phone number.
-    """
+
+def mask_content(text: str | None) -> str | None:
+    """Mask emails, phone numbers, card-like numbers and key-like strings in stored content."""
     if not text:
         return text
-    text = _EMAIL.sub("[email]", text)
-    text = _JWT.sub(SECRET, text)
-    text = _KEYS_IN_CONTENT.sub(SECRET, text)
-    text = _CARD.sub("[card]", text)
-    return _PHONE.sub(_phone, text)
+    for _, pattern, replacement in _CONTENT_MASKS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def pii_kinds(text: str | None) -> tuple[str, ...]:
+    """The kinds ``mask_content`` would mask in ``text`` (email, jwt, secret, card, phone), unmasked.
+
+    Each kind is looked for in what the earlier ones left, as masking does, so a token is
+    counted once (as jwt) and a card number is not also a phone number.
+    """
+    found = []
+    for kind, pattern, replacement in _CONTENT_MASKS if text else ():
+        masked = pattern.sub(replacement, text)
+        if masked != text:
+            found.append(kind)
+            text = masked
+    return tuple(found)
 
 
 # --- the process's log records ---------------------------------------------------------------

@@ -55,11 +55,19 @@ def _b8_every_settle_reached_the_budget_ledger(result):
     assert metrics["strict_team_spent_usd"] == metrics["strict_team_spent_expected_usd"] > 0
 
 
+def _b9_warm_arm_never_missed_the_cache(result):
+    sizes, metrics = result["sizes"], result["metrics"]
+    # Each distinct input is decided once before timing; every timed warm call is a hit.
+    assert metrics["cache"]["misses"] == sizes["distinct_inputs"]
+    assert metrics["us"]["warm"]["n"] == metrics["us"]["none"]["n"] == sizes["rounds"]
+
+
 SPECIFIC_CHECKS = {
     "B1": _b1_logs_every_call_it_made,
     "B4": _b4_counts_rows_from_threads_and_processes,
     "B6": _b6_every_api_response_was_200,
     "B8": _b8_every_settle_reached_the_budget_ledger,
+    "B9": _b9_warm_arm_never_missed_the_cache,
 }
 
 
