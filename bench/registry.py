@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from . import b1_overhead, b2_compare, b3_stream_ttft, b4_usage_log, b5_analytics, b6_rest_api, b7_console_start
+from . import (
+    b1_overhead,
+    b2_compare,
+    b3_stream_ttft,
+    b4_usage_log,
+    b5_analytics,
+    b6_rest_api,
+    b7_console_start,
+    b8_telemetry,
+)
 
-BENCHMARKS = (b1_overhead, b2_compare, b3_stream_ttft, b4_usage_log, b5_analytics, b6_rest_api, b7_console_start)
+BENCHMARKS = (b1_overhead, b2_compare, b3_stream_ttft, b4_usage_log, b5_analytics, b6_rest_api, b7_console_start, b8_telemetry)

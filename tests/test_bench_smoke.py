@@ -50,10 +50,17 @@ def _b6_every_api_response_was_200(result):
             assert set(m["concurrent"]["statuses"]) == {"200"} and set(m["sequential"]["statuses"]) == {"200"}
 
 
+def _b8_every_span_reached_the_receiver(result):
+    exports = result["metrics"]["exports"]
+    assert exports["requests_dropped"] == 0 and exports["rejected"] == 0
+    assert exports["spans"] == exports["spans_expected"] == 3 * sum(result["sizes"][k] for k in ("rounds", "warmup", "burst"))
+
+
 SPECIFIC_CHECKS = {
     "B1": _b1_logs_every_call_it_made,
     "B4": _b4_counts_rows_from_threads_and_processes,
     "B6": _b6_every_api_response_was_200,
+    "B8": _b8_every_span_reached_the_receiver,
 }
 
 
