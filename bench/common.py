@@ -26,7 +26,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MODES = ("smoke", "quick", "full")
-PACKAGES = ("openai", "boto3", "botocore", "duckdb", "streamlit", "fastapi", "uvicorn", "httpx", "pyarrow", "tiktoken")
+PACKAGES = (
+    "openai",
+    "boto3",
+    "botocore",
+    "duckdb",
+    "streamlit",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "pyarrow",
+    "tiktoken",
+    "opentelemetry-sdk",
+)
 
 clock = time.perf_counter
 

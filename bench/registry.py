@@ -12,6 +12,7 @@ from . import (
     b7_console_start,
     b8_governance,
     b9_policy,
+    b10_telemetry,
 )
 
 BENCHMARKS = (
@@ -24,4 +25,5 @@ BENCHMARKS = (
     b7_console_start,
     b8_governance,
     b9_policy,
+    b10_telemetry,
 )

@@ -62,12 +62,19 @@ def _b9_warm_arm_never_missed_the_cache(result):
     assert metrics["us"]["warm"]["n"] == metrics["us"]["none"]["n"] == sizes["rounds"]
 
 
+def _b10_every_span_reached_the_receiver(result):
+    exports = result["metrics"]["exports"]
+    assert exports["requests_dropped"] == 0 and exports["rejected"] == 0
+    assert exports["spans"] == exports["spans_expected"] == 3 * sum(result["sizes"][k] for k in ("rounds", "warmup", "burst"))
+
+
 SPECIFIC_CHECKS = {
     "B1": _b1_logs_every_call_it_made,
     "B4": _b4_counts_rows_from_threads_and_processes,
     "B6": _b6_every_api_response_was_200,
     "B8": _b8_every_settle_reached_the_budget_ledger,
     "B9": _b9_warm_arm_never_missed_the_cache,
+    "B10": _b10_every_span_reached_the_receiver,
 }
 
 

@@ -1,0 +1,174 @@
+"""B10: what telemetry adds to one request in process, on (exporting over OTLP/HTTP) and off.
+
+One "request" is what the executor will do for a request that fell back: ``start_request``,
+two attempts (each started, asked for its ``traceparent`` and ended with its ``Attempt``)
+and ``end`` with the ``GenerateResult``. Three arms run in a shuffled order every round:
+the same loop with no telemetry calls at all (the baseline), telemetry off (the no-op
+object ``Telemetry.from_env`` returns with no ``OTEL_*`` set) and telemetry on, exporting
+to a real OTLP/HTTP receiver in its own process on loopback, with the batch span processor and a one-second
+metric export interval, so span building, exports and metric collection really happen
+during the run on the same two cores. Each round ends with a short sleep, as a real
+request waits on its provider, so the background work keeps up and every span is
+exported (counted at the receiver). What matters is the added p50: on minus off, and off
+minus baseline.
+
+The request path only records; spans and points are built on a worker thread. That work
+is not free, so a second phase measures it: process CPU time (all threads) for a burst of
+requests with telemetry on, flushed to the receiver, against the same burst off.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import subprocess
+import sys
+import time
+
+from . import common
+from .common import Config, Target, clock, summarize
+
+ID = "B10"
+NAME = "b10_telemetry"
+TITLE = "Telemetry cost per request: start + 2 attempts + end, on (OTLP/HTTP) and off, against no calls"
+
+SIZES = {
+    "smoke": {"rounds": 300, "warmup": 50, "burst": 50},
+    "quick": {"rounds": 5_000, "warmup": 500, "burst": 500},
+    "full": {"rounds": 30_000, "warmup": 2_000, "burst": 600},
+}
+PACE_S = 0.0005  # between rounds: the provider wait during which background work runs
+TARGET_ON_ADDED_P50_MS = 0.050
+TARGET_OFF_ADDED_P50_MS = 0.005  # "nothing": a few method calls returning constants
+
+
+def _arms(on, off):
+    from tests.telemetry.telemetry_shapes import drive_fallback
+
+    def baseline():
+        return None
+
+    return {"baseline": baseline, "off": lambda: drive_fallback(off), "on": lambda: drive_fallback(on)}
+
+
+def _measure(arms: dict, rounds: int, warmup: int, seed: int = 8) -> dict[str, list[float]]:
+    rng = random.Random(seed)
+    names = list(arms)
+    for _ in range(warmup):
+        for name in names:
+            arms[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    gc.collect()
+    for _ in range(rounds):
+        rng.shuffle(names)
+        for name in names:
+            fn = arms[name]
+            t0 = clock()
+            fn()
+            samples[name].append((clock() - t0) * 1000.0)
+        time.sleep(PACE_S)
+    return samples
+
+
+def _cpu_per_request_us(tel, burst: int) -> float:
+    """Process CPU (every thread) per request for ``burst`` requests, built and exported."""
+    from tests.telemetry.telemetry_shapes import drive_fallback
+
+    gc.collect()
+    t0 = time.process_time()
+    for _ in range(burst):
+        drive_fallback(tel)
+    tel.force_flush(timeout_s=30)
+    return (time.process_time() - t0) / burst * 1e6
+
+
+def _receiver_process():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.telemetry.otlp_receiver"],
+        cwd=common.ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return proc, proc.stdout.readline().strip()
+
+
+def _receiver_summary(proc) -> dict:
+    out, _ = proc.communicate(timeout=60)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _run_arms(sizes: dict) -> tuple[dict, dict, dict]:
+    """Per-request samples of each arm, CPU per request on and off, and what reached the receiver."""
+    from gateway_core.telemetry import Telemetry
+
+    proc, url = _receiver_process()
+    try:
+        on = Telemetry.from_env(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_SERVICE_NAME": "bench", "OTEL_METRIC_EXPORT_INTERVAL": "1000"}
+        )
+        off = Telemetry.from_env({})
+        try:
+            samples = _measure(_arms(on, off), sizes["rounds"], sizes["warmup"])
+            cpu = {"on": _cpu_per_request_us(on, sizes["burst"]), "off": _cpu_per_request_us(off, sizes["burst"])}
+            dropped = on.dropped
+        finally:
+            on.shutdown(timeout_s=10)
+        exports = {
+            **_receiver_summary(proc),
+            "requests_dropped": dropped,
+            "spans_expected": 3 * (sizes["rounds"] + sizes["warmup"] + sizes["burst"]),
+        }
+    finally:
+        common.stop_process(proc)
+    return samples, cpu, exports
+
+
+def run(cfg: Config) -> dict:
+    sizes = cfg.sizes(SIZES)
+    t0 = clock()
+    samples, cpu, exports = _run_arms(sizes)
+    stats = {name: summarize(s) for name, s in samples.items()}
+    on_added = stats["on"]["p50"] - stats["off"]["p50"]
+    off_added = stats["off"]["p50"] - stats["baseline"]["p50"]
+    metrics = {
+        "per_request_ms": stats,
+        "on_added_p50_ms": on_added,
+        "on_added_p99_ms": stats["on"]["p99"] - stats["off"]["p99"],
+        "off_added_p50_ms": off_added,
+        "exports": exports,
+        "cpu_per_request_us": {**cpu, "added": cpu["on"] - cpu["off"]},
+    }
+    cfg.log(
+        f"  baseline p50 {stats['baseline']['p50'] * 1000:.2f} us | off p50 {stats['off']['p50'] * 1000:.2f} us"
+        f" | on p50 {stats['on']['p50'] * 1000:.1f} us p99 {stats['on']['p99'] * 1000:.1f} us"
+    )
+    cfg.log(f"  added: on {on_added * 1000:+.1f} us, off {off_added * 1000:+.2f} us at p50; exported {exports}")
+    cfg.log(f"  process CPU per request, background building and export included: on {cpu['on']:.0f} us, off {cpu['off']:.1f} us")
+    targets = [
+        Target("telemetry on, added p50", on_added, TARGET_ON_ADDED_P50_MS, "ms"),
+        Target("telemetry off, added p50", off_added, TARGET_OFF_ADDED_P50_MS, "ms"),
+    ]
+    common.report_targets(cfg, targets)
+    return common.make_result(
+        ID,
+        NAME,
+        TITLE,
+        cfg,
+        sizes=sizes,
+        metrics=metrics,
+        targets=targets,
+        duration_s=clock() - t0,
+        notes=[
+            "one request = start_request + 2 x (attempt + inject_headers + end) + end; spans batched, metrics exported every 1 s",
+            f"arms shuffled every round, {PACE_S * 1e3:g} ms sleep after each round; added = arm p50 minus the p50 "
+            "of the arm below it",
+            "cpu_per_request_us: process_time over a burst of requests then a flush; it includes the worker thread "
+            "that builds spans and the exporters' threads, i.e. the full cost paid off the request path",
+        ],
+        headlines=[
+            f"telemetry on adds {on_added * 1000:.1f} us per request at p50 on the request path (off adds "
+            f"{off_added * 1000:.2f} us); {cpu['on'] - cpu['off']:.0f} us of CPU per request in the background"
+        ],
+    )
