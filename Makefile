@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run api emulators bench bench-full soak clean
+.PHONY: install test e2e run api emulators bench bench-full soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Without Chromium the browser tests are skipped, with one line saying how to enable them.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Only the browser tests (Debian's chromium: apt-get install -y chromium).
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
 
 run: $(STAMP)
 	GATEWAY_MODE=demo $(BIN)/gateway console

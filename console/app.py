@@ -1,8 +1,9 @@
 """Entry frame of the operator console: page config, navigation and the shared status sidebar.
 
 Run with ``streamlit run console/app.py`` from the repository root or ``gateway console``.
-The page scripts live in the repository's top-level ``pages/`` directory, resolved from this
-file so the working directory does not matter.
+The page scripts are found by ``console.launch.pages_dir`` (the repository's top-level
+``pages/`` in a checkout, ``console/pages`` in an installed wheel), so the working directory
+does not matter.
 """
 
 import sys
@@ -15,8 +16,9 @@ if str(ROOT) not in sys.path:  # `streamlit run console/app.py` puts only consol
     sys.path.insert(0, str(ROOT))
 
 from console import state, widgets  # noqa: E402
+from console.launch import pages_dir  # noqa: E402
 
-PAGES = ROOT / "pages"
+PAGES = pages_dir()
 
 st.set_page_config(page_title="GenAI Cloud Gateway", page_icon=":material/hub:", layout="wide")
 

@@ -3,6 +3,8 @@
 The options repeat ``.streamlit/config.toml`` on the command line because an installed
 console may start from any directory, where that file would not be found. Only a port and
 a bind address are accepted from the caller; the console binds to localhost by default.
+``pages_dir`` says where the page scripts are: inside the package when it was installed
+from a wheel, in the checkout's top-level ``pages/`` when it runs from the repository.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-APP = Path(__file__).resolve().parent / "app.py"
+PACKAGE = Path(__file__).resolve().parent
+APP = PACKAGE / "app.py"
+
+
+def pages_dir() -> Path:
+    """The page scripts: ``console/pages`` in an installed wheel, else ``pages/`` beside ``console/``."""
+    shipped = PACKAGE / "pages"
+    return shipped if shipped.is_dir() else PACKAGE.parent / "pages"
 
 
 def streamlit_args(argv: list[str] | None = None) -> list[str]:
@@ -28,6 +37,10 @@ def streamlit_args(argv: list[str] | None = None) -> list[str]:
         "--server.headless=true",
         "--browser.gatherUsageStats=false",
         "--client.showErrorDetails=none",
+        "--client.toolbarMode=minimal",
+        "--server.fileWatcherType=none",
+        "--theme.base=light",
+        "--theme.primaryColor=#2563eb",
     ]
 
 

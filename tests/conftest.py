@@ -1,4 +1,5 @@
-"""Test-wide set-up: hermetic environment, offline tiktoken files, and a network guard.
+"""Test-wide set-up: hermetic environment, offline tiktoken files, a network guard, and one
+summary line per missing system tool (see ``required_tools``).
 
 Any connection to a non-loopback address fails the test loudly: the suite must never
 depend on the internet, and a test that silently reached a real cloud would prove nothing.
@@ -12,6 +13,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import required_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 _SHARED_TIKTOKEN = ROOT.parent / "shared" / "tiktoken"
@@ -51,6 +53,11 @@ def _guarded(real):
         return real(self, address, *args)
 
     return connect
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    return required_tools.fold((yield))
 
 
 @pytest.fixture(autouse=True, scope="session")

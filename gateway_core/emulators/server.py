@@ -38,15 +38,28 @@ def _int(value: str | None) -> int | None:
 
 
 class Stats:
-    """Counters for model calls; ``snapshot`` is what ``GET /_emulator/stats`` returns."""
+    """Counters for model calls; ``snapshot`` is what ``GET /_emulator/stats`` returns.
+
+    A client has its last byte before the server thread leaves ``stream()``, so a caller that
+    wants ``active_streams`` to be settled waits on ``wait_streams_closed`` instead of reading
+    the counter right after its own reads end."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
-            self._c = {"requests": 0, "faults_injected": 0, "retries_seen": 0, "active_streams": 0, "max_concurrent_streams": 0}
+            # ``active_streams`` is a gauge of streams still open, not a count: zeroing it under
+            # a stream that is still finishing would drive it below zero when that stream ends.
+            active = getattr(self, "_c", {}).get("active_streams", 0)
+            self._c = {
+                "requests": 0,
+                "faults_injected": 0,
+                "retries_seen": 0,
+                "active_streams": active,
+                "max_concurrent_streams": active,
+            }
             self._by_route: dict[str, int] = {}
             self._by_status: dict[str, int] = {}
 
@@ -74,6 +87,12 @@ class Stats:
         finally:
             with self._lock:
                 self._c["active_streams"] -= 1
+                self._lock.notify_all()
+
+    def wait_streams_closed(self, timeout: float) -> bool:
+        """Block until no stream is open (True) or ``timeout`` seconds pass (False)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._c["active_streams"] == 0, timeout)
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -98,7 +117,7 @@ class _Server(ThreadingHTTPServer):
 
 class Emulator:
     """One running emulator. Public handle: ``url``, ``set_faults``, ``clear_faults``,
-    ``faults``, ``stats``, ``reset_stats``, ``set_profile``, ``close``."""
+    ``faults``, ``stats``, ``reset_stats``, ``wait_streams_closed``, ``set_profile``, ``close``."""
 
     def __init__(self, provider: str, handler: type[EmulatorHandler], host: str, port: int, profile, config: dict) -> None:
         self.provider = provider
@@ -141,6 +160,10 @@ class Emulator:
 
     def reset_stats(self) -> None:
         self.counters.reset()
+
+    def wait_streams_closed(self, timeout: float = 10.0) -> bool:
+        """True once every stream's server side has finished, False after ``timeout`` seconds."""
+        return self.counters.wait_streams_closed(timeout)
 
     def set_profile(self, profile: str | Timing) -> None:
         """Switch latency profile; model delays already in progress end at once."""

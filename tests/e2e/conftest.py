@@ -3,18 +3,19 @@
 Each test module gets its own console process and usage log, so chaos faults, an open
 circuit breaker or seeded history from one scenario cannot change another. Chromium is the
 system browser (``/usr/bin/chromium``, or the path in ``E2E_CHROMIUM``); nothing is
-downloaded. When it is missing the tests fail, because a skipped browser suite would look
-like a green one. The scenarios rewrite ``docs/screenshots/*.png`` as they pass.
+downloaded. When it is missing, a developer's run skips these tests with one line saying how
+to enable them, and a CI run fails (``required_tools``). The scenarios rewrite
+``docs/screenshots/*.png`` as they pass.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from required_tools import missing
 
 from .console_server import ROOT, ConsoleServer
 from .driver import Console
@@ -36,11 +37,11 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 @pytest.fixture(scope="session")
 def browser():
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        found = shutil.which("chromium")
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM} (on PATH: {found or 'none'}). The browser tests need Debian's "
-            "chromium package: apt-get install -y chromium (.ci/run does this).",
-            pytrace=False,
+        # Raised from this session fixture, the skip is reported once for every browser test.
+        missing(
+            f"BROWSER TESTS SKIPPED: Chromium ({CHROMIUM})",
+            "install Debian's chromium (apt-get install -y chromium) or point E2E_CHROMIUM at a "
+            "Chromium binary, then run `make e2e`",
         )
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -1,8 +1,10 @@
-"""Pure pieces of the emulators: event-stream frames, answer text, token rules, fault draws."""
+"""Pure pieces of the emulators: event-stream frames, answer text, token rules, fault draws,
+and the stream gauge that tests wait on."""
 
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
@@ -11,6 +13,7 @@ from gateway_core.emulators import text, tokens
 from gateway_core.emulators.bedrock import eventstream
 from gateway_core.emulators.bedrock.models import DEFAULT_MODELS, ModelRejected, resolve
 from gateway_core.emulators.faults import FaultState
+from gateway_core.emulators.server import Stats
 
 ARTICLE = (
     "The city council approved a new budget on 12 March 2024. The budget allocates $4.5 million to public transport. "
@@ -133,3 +136,23 @@ def test_fault_draws_follow_the_seed_and_rate():
     assert sum(d.status == 429 for d in faulted) > sum(d.hang_s is not None for d in faulted)
     state.set({"error_rate": 0.25, "mix": [{"status": 429, "weight": 3}, {"hang_s": 1}], "seed": 3})
     assert [state.draw()[1] for _ in range(400)] == draws
+
+
+def test_waiting_for_streams_to_close_returns_when_the_last_one_ends():
+    stats, opened, release = Stats(), threading.Event(), threading.Event()
+
+    def serve_one_stream() -> None:
+        with stats.stream():
+            opened.set()
+            release.wait(10)
+
+    server = threading.Thread(target=serve_one_stream)
+    server.start()
+    assert opened.wait(10)
+    assert stats.wait_streams_closed(timeout=0.05) is False  # still open: the wait times out
+    stats.reset()  # a reset between tests must not forget a stream that is still finishing
+    assert stats.snapshot()["active_streams"] == 1
+    release.set()
+    assert stats.wait_streams_closed(timeout=10) is True
+    server.join(10)
+    assert stats.snapshot()["active_streams"] == 0
