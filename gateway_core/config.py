@@ -158,6 +158,12 @@ class Settings(ConfigModel):
     emulator_profile: Literal["demo", "zero"] = Field("demo", validation_alias="GATEWAY_EMULATOR_PROFILE")
     timeout_s: float = Field(120.0, ge=0.05, le=3600, validation_alias="GATEWAY_TIMEOUT_S")
     sdk_max_attempts: int = Field(2, ge=1, le=5, validation_alias="GATEWAY_SDK_MAX_ATTEMPTS")
+    # The HTTP server's own limits (the API's request-level limits live in api/).
+    header_timeout_s: float = Field(10.0, ge=0.1, le=600, validation_alias="GATEWAY_HEADER_TIMEOUT_S")
+    max_connections: int = Field(1000, ge=1, le=100_000, validation_alias="GATEWAY_MAX_CONNECTIONS")
+    cors_origins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_list)] = Field(
+        (), validation_alias="GATEWAY_CORS_ORIGINS"
+    )
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 

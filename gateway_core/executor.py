@@ -103,12 +103,12 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
                 out.completion = provider.complete(call)
         except GeneratorExit:
             _record_failure(rt, cand, None, out.elapsed_ms())
-            attempts.append(_error_attempt(cand, out, "cancelled", "caller stopped reading", False, plan.streaming))
+            attempts.append(_error_attempt(cand, out, _Cancelled(), "caller stopped reading", plan.streaming))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
             err = _as_provider_error(exc, cand.provider, bool(out.parts))
             _record_failure(rt, cand, err, out.elapsed_ms())
-            attempts.append(_error_attempt(cand, out, err.type_name, rt.scrub(err.message), err.retryable, plan.streaming))
+            attempts.append(_error_attempt(cand, out, err, rt.scrub(err.message), plan.streaming))
             failed_providers.add(cand.provider)
             if not err.retryable or not req.fallback:
                 err.attempts = tuple(attempts)
@@ -141,6 +141,7 @@ class _Cancelled(Exception):
     """The caller stopped reading: not the provider's fault, so not retryable."""
 
     retryable = False
+    type_name = "cancelled"
 
 
 def _admitted(rt: Runtime, plan: Plan, failed_providers: set):
@@ -166,17 +167,18 @@ def _admitted(rt: Runtime, plan: Plan, failed_providers: set):
         yield first
 
 
-def _error_attempt(cand, out: _Outcome, error_type, message, retryable, streamed) -> Attempt:
+def _error_attempt(cand, out: _Outcome, err, message, streamed) -> Attempt:
     return Attempt(
         provider=cand.provider,
         model=cand.model,
         status="error",
         latency_ms=out.elapsed_ms(),
         ttft_ms=out.ttft_ms,
-        error_type=error_type,
+        error_type=err.type_name,
         error_message=message,
-        retryable=retryable,
+        retryable=err.retryable,
         streamed=streamed,
+        retry_after=getattr(err, "retry_after", None),
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import ValidationError
+from .pricing import split_profile
 from .router import Candidate, Ranking, rank
 from .tasks import build_messages, max_tokens_for
 from .types import ChatMessage, GenerateRequest, Usage
@@ -87,7 +88,8 @@ def build_plan(rt, request: GenerateRequest, *, streaming: bool) -> Plan:
         estimates[(route.provider, route.model)] = Estimate(
             route.provider, route.model, route.priced_as, est.tokens, est.raw_tokens, expected_out, est.source, cost
         )
-        candidates.append(Candidate(route.provider, route.model, est.tokens, expected_out, cost))
+        serves = split_profile(route.priced_as)[1].lower()  # a geo profile serves its bare model
+        candidates.append(Candidate(route.provider, route.model, est.tokens, expected_out, cost, serves))
     return Plan(request, messages, max_tokens, estimates, tuple(candidates), streaming)
 
 

@@ -21,7 +21,9 @@ Rules, applied in this order:
 2. **Primary group.** ``request.model`` pins the candidates with that model (only the
    hinted provider's, when a hint names one that serves it); otherwise
    ``request.provider_hint`` puts the hinted provider's candidates first; both are ordered
-   by score. The remaining candidates follow as fallbacks.
+   by score. The remaining candidates follow as fallbacks, except after a pin: a pinned
+   model's fallbacks are other copies of the same model (``Candidate.serves``: another
+   deployment, another provider's copy), never another model.
 
 3. **Exploration** (``low_latency`` and ``balanced``): when ``explore_roll < explore_rate``
    the least-sampled healthy candidate of the primary group goes first, so a provider that
@@ -77,11 +79,14 @@ class Candidate:
     est_input_tokens: int
     est_output_tokens: int
     est_cost_usd: Decimal | None  # None: the model is unpriced
+    serves: str = ""  # the underlying model (a deployment's model, a profile's bare id); default: model
     # Derived once: rank reads them many times per request.
     key: tuple[str, str] = field(init=False, repr=False, compare=False)
     label: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if not self.serves:
+            object.__setattr__(self, "serves", self.model)
         object.__setattr__(self, "key", (self.provider, self.model))
         object.__setattr__(self, "label", f"{self.provider}/{self.model}")
 
@@ -181,10 +186,11 @@ def _split_primary(request, cands, notes) -> tuple[list[Candidate], list[Candida
         hinted = [c for c in primary if c.provider == request.provider_hint]
         if hinted:
             notes.append(f"pinned model {request.model} on {request.provider_hint}")
-            return hinted, [c for c in cands if c not in hinted], True
-        if primary:
+            primary = hinted
+        elif primary:
             notes.append(f"pinned model {request.model}")
-            return primary, [c for c in cands if c.model != request.model], True
+        if primary:
+            return primary, _same_model(cands, primary, notes), True
         notes.append(f"pinned model {request.model} is not a candidate; ranking all")
     elif request.provider_hint:
         primary = [c for c in cands if c.provider == request.provider_hint]
@@ -193,6 +199,17 @@ def _split_primary(request, cands, notes) -> tuple[list[Candidate], list[Candida
             return primary, [c for c in cands if c.provider != request.provider_hint], True
         notes.append(f"hint={request.provider_hint} has no candidate; ranking all")
     return list(cands), [], False
+
+
+def _same_model(cands, primary, notes) -> list[Candidate]:
+    """A pin's fallbacks: other copies of the pinned model. Another model would answer a
+    question the caller did not ask, so every other candidate is left out, and said so."""
+    serves = {c.serves for c in primary}
+    copies = [c for c in cands if c not in primary and c.serves in serves]
+    left_out = sum(1 for c in cands if c not in primary and c.serves not in serves)
+    if left_out:
+        notes.append(f"{left_out} candidate(s) serving other models are not fallbacks for a pin")
+    return copies
 
 
 def rank(

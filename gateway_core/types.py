@@ -176,6 +176,7 @@ class Attempt:
     error_message: str | None = None
     retryable: bool | None = None
     streamed: bool = False
+    retry_after: float | None = None  # seconds the provider asked to wait, when it said
 
 
 @dataclass(frozen=True)

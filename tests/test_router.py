@@ -117,11 +117,21 @@ def test_no_fallback_without_hint_keeps_only_the_first_choices_provider():
     assert {c.provider for c in r.ordered} == {"azure"} and labels(r)[0] == MINI.label
 
 
-def test_pinned_model_goes_first_even_when_dearer():
+def test_pinned_model_goes_first_even_when_dearer_and_never_falls_back_to_another_model():
     r = rank(req(priority="low_cost", model=SONNET.model), ALL, RouteStats())
-    assert labels(r)[0] == SONNET.label
-    assert labels(r)[1] == MINI.label  # the other provider next, cheapest first
+    assert labels(r) == [SONNET.label]
     assert f"pinned model {SONNET.model}" in r.reason
+    assert "3 candidate(s) serving other models are not fallbacks" in r.reason
+
+
+def test_a_pinned_model_falls_back_to_another_copy_of_the_same_model():
+    dep_a = Candidate("azure", "mini-eu", 100, 200, Decimal("0.0001"), serves="gpt-4o-mini")
+    dep_b = Candidate("azure", "mini-us", 100, 200, Decimal("0.0001"), serves="gpt-4o-mini")
+    profile = Candidate("bedrock", "us." + HAIKU.model, 110, 200, Decimal("0.0002"), serves=HAIKU.model)
+    r = rank(req(priority="low_cost", model="mini-eu"), (GPT4O, dep_a, HAIKU, dep_b, MINI), RouteStats())
+    assert labels(r) == [dep_a.label, dep_b.label, MINI.label]  # MINI is a deployment of gpt-4o-mini too
+    r = rank(req(priority="low_cost", model=HAIKU.model), (MINI, profile, HAIKU, SONNET), RouteStats())
+    assert labels(r) == [HAIKU.label, profile.label]
 
 
 def test_a_pin_and_a_hint_choose_between_providers_serving_the_same_model():

@@ -12,21 +12,19 @@ listening socket itself so accepted connections get TCP_NODELAY.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
-import sys
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from ..config import Settings
-from ..errors import ConfigError, GatewayError
+from ..errors import GatewayError
 from . import sse
 from .auth import BearerAuth
 from .body import read_json_object
@@ -41,6 +39,7 @@ from .errors import (
     log_rejected,
     route_error,
 )
+from .hygiene import HeaderHygiene
 from .models import (
     CHAT_DOC,
     GENERATE_DOC,
@@ -49,6 +48,7 @@ from .models import (
     gateway_headers,
     generate_json,
     generate_request,
+    model_json,
     models_json,
     user_of,
 )
@@ -58,7 +58,6 @@ log = logging.getLogger("gateway_core.api")
 # Each open stream holds a worker thread while it waits for the next token, so the
 # default pool of 40 would cap concurrent streams far below what one process can serve.
 THREADPOOL_SIZE = 256
-WORKER_STARTUP_S = 60
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request the client abandoned
 
 
@@ -87,8 +86,19 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="GenAI Cloud Gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    # Added innermost first: CORS answers preflights, hygiene refuses ambiguous headers,
+    # then keys are checked.
     if settings.api_keys:
         app.add_middleware(BearerAuth, keys=settings.api_key_values())
+    app.add_middleware(HeaderHygiene)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "HEAD"],
+            allow_headers=["authorization", "content-type", "content-encoding"],
+            expose_headers=["x-request-id", "x-gateway-provider", "x-gateway-model", "x-gateway-cost-usd"],
+        )
     _install_error_handlers(app)
     _install_routes(app, settings)
     return app
@@ -119,7 +129,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(err, is_openai_path(request.url.path))
 
     async def on_http_error(request: Request, exc: StarletteHTTPException):
-        return error_response(route_error(exc.status_code), is_openai_path(request.url.path))
+        return error_response(route_error(exc.status_code, exc.headers), is_openai_path(request.url.path))
 
     async def on_unexpected(request: Request, exc: Exception):
         # No traceback or message reaches the client; uvicorn logs the exception.
@@ -160,13 +170,17 @@ async def _body(request: Request) -> dict:
 
 
 def _install_routes(app: FastAPI, settings: Settings) -> None:
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz():
         return json_response({"status": "ok", "mode": settings.mode})
 
     @app.get("/v1/models")
     async def list_models(request: Request):
         return json_response(models_json(request.app.state.gateway.candidates()))
+
+    @app.get("/v1/models/{model_id:path}")
+    async def retrieve_model(request: Request, model_id: str):
+        return json_response(model_json(request.app.state.gateway.candidates(), model_id))
 
     @app.post("/generate", openapi_extra=GENERATE_DOC)
     async def generate(request: Request):
@@ -187,78 +201,3 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
             return sse.chat_response(pump, first, opts, _in_band_error(request))
         result = await run_in_threadpool(gw.generate, req)
         return json_response(completion_json(result, opts), headers=gateway_headers(result))
-
-
-# --- running ------------------------------------------------------------------------------
-
-
-def app_factory() -> FastAPI:
-    """Import-string factory for uvicorn workers: each process builds its own gateway."""
-    return create_app()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def nodelay_socket(sock: socket.socket) -> socket.socket:
-    """``sock`` (bound, not yet listening) re-wrapped with TCP_NODELAY set and its protocol
-    known as TCP. Accepted connections inherit the option on Linux, and asyncio sets it on
-    each one itself only when the listener reports IPPROTO_TCP, which a socket built by
-    family alone does not; without it small keep-alive answers wait on delayed ACKs."""
-    sock = socket.socket(fileno=sock.detach())  # family, type and protocol read from the fd
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _run_workers(workers: int, **options) -> None:
-    """``uvicorn.run`` for several worker processes, sharing one TCP_NODELAY listener."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    # A worker imports the SDKs and starts its gateway before it can answer the
-    # supervisor's ping; uvicorn's 5 s default kills slow starters on a busy host.
-    config = uvicorn.Config(
-        "gateway_core.api:app_factory", factory=True, workers=workers, timeout_worker_healthcheck=WORKER_STARTUP_S, **options
-    )
-    sock = nodelay_socket(config.bind_socket())  # bind_socket logs the address, exits if taken
-    try:
-        Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:  # as uvicorn.run: an interrupt before the supervisor's handlers
-        pass
-
-
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_log: bool = False) -> int:
-    """Run the API under uvicorn until interrupted; returns a process exit code. A line
-    per request is logged only with ``access_log`` (it costs time on every request)."""
-    import uvicorn
-
-    try:
-        settings = Settings.from_env()
-    except ConfigError as e:
-        print(f"error: {e.message}", file=sys.stderr)
-        return 2
-    if not _is_loopback(host) and not settings.api_keys:
-        if set(settings.emulated_providers()) != set(settings.enabled_providers()):
-            print(
-                f"error: refusing to expose live providers on {host} without GATEWAY_API_KEYS; set it, or bind to 127.0.0.1",
-                file=sys.stderr,
-            )
-            return 2
-        print(f"warning: the API on {host} is open (no GATEWAY_API_KEYS); providers are emulated", file=sys.stderr)
-    options = {"host": host, "port": port, "server_header": False, "access_log": access_log}
-    try:
-        if workers > 1:
-            _run_workers(workers, **options)
-        else:
-            # uvicorn binds this one itself via asyncio, which already sets TCP_NODELAY.
-            uvicorn.run(create_app(settings=settings), **options)
-    except SystemExit as e:  # uvicorn exits when it cannot bind or start
-        return int(e.code or 0) if isinstance(e.code, int) else 1
-    return 0

@@ -2,7 +2,9 @@
 
 The body must be ``application/json`` (415 otherwise), at most ``MAX_BODY_BYTES``
 (413, checked from Content-Length before reading and again while reading, so a chunked
-body cannot slip past), UTF-8, and a single JSON object. Beyond what ``json.loads``
+body cannot slip past), UTF-8, and a single JSON object. It may be sent gzip-compressed
+(``Content-Encoding: gzip``); the limit then applies to the decompressed bytes too, and
+any other coding is refused with 415. Beyond what ``json.loads``
 accepts, it also refuses duplicate keys (which parsers resolve differently), nesting
 deeper than ``MAX_JSON_DEPTH`` (checked by a linear scan before the recursive parser
 runs), and the non-standard ``NaN``/``Infinity`` literals or numbers that overflow to
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from itertools import accumulate
 
 from .errors import ApiError
@@ -59,16 +62,50 @@ def check_content_type(value: str | None) -> None:
     )
 
 
-def too_large(limit: int) -> ApiError:
+def too_large(limit: int, when: str = "") -> ApiError:
     return ApiError(
-        413, "request_too_large", f"request body exceeds the {limit} byte limit", field="body", code="request_too_large"
+        413,
+        "request_too_large",
+        f"request body exceeds the {limit} byte limit" + (f" {when}" if when else ""),
+        field="body",
+        code="request_too_large",
     )
 
 
+def content_coding(value: str | None) -> str:
+    """``identity`` or ``gzip``; any other ``Content-Encoding`` is refused with 415."""
+    coding = (value or "identity").strip().lower()
+    if coding in ("identity", "", "gzip", "x-gzip"):
+        return "gzip" if coding.endswith("gzip") else "identity"
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"Content-Encoding must be gzip or identity (got {coding[:40]})",
+        field="content-encoding",
+        code="unsupported_content_encoding",
+    )
+
+
+def gunzip_limited(raw: bytes, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A gzip body decompressed, refusing more than ``limit`` bytes of output: the limit is
+    on what the server must hold, so a small bomb is stopped before it expands."""
+    inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error:
+        raise _bad("request body is not valid gzip", field="content-encoding") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise too_large(limit, "after decompression")
+    if not inflater.eof or inflater.unused_data:
+        raise _bad("request body is not one complete gzip stream", field="content-encoding")
+    return out
+
+
 async def read_limited(request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, refusing anything over ``limit`` bytes as early as it is known. A client
-    that hangs up part-way raises starlette's ``ClientDisconnect``, which the app answers
-    quietly (see ``api``): it is neither a refusal nor a fault."""
+    """The raw body (decompressed when gzip), refusing anything over ``limit`` bytes as early
+    as it is known. A client that hangs up part-way raises starlette's ``ClientDisconnect``,
+    which the app answers quietly (see ``api``): it is neither a refusal nor a fault."""
+    coding = content_coding(request.headers.get("content-encoding"))
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
@@ -81,7 +118,8 @@ async def read_limited(request, limit: int = MAX_BODY_BYTES) -> bytes:
         if total > limit:
             raise too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+    raw = b"".join(chunks)
+    return gunzip_limited(raw, limit) if coding == "gzip" else raw
 
 
 def _max_depth(text: str) -> int:

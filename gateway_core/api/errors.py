@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,9 +46,11 @@ _OPENAI_TYPE = {
     413: "invalid_request_error",
     415: "invalid_request_error",
     422: "invalid_request_error",
+    431: "invalid_request_error",
+    500: "server_error",
     502: "upstream_error",
     503: "server_error",
-    500: "server_error",
+    504: "server_error",
 }
 
 
@@ -120,44 +123,87 @@ def _attempts(exc, scrub: Callable[[str | None], str | None]) -> list[dict]:
     return out
 
 
+@dataclass(frozen=True)
+class Rule:
+    """How one class of the gateway's errors is answered: the first rule whose class matches wins."""
+
+    cls: type[GatewayError]
+    status: int
+    type: str
+    code: str | None = None
+    field: str | None = None
+    description: str = ""
+
+
+# The one mapping from the gateway's error tree to HTTP: the client's fault is a 4xx, a
+# provider's is a 5xx, and nothing the client sends can produce a 500. Subclasses come
+# before their bases. A new error class (a refusal with its own status and code) is one
+# more row, and the OpenAPI document lists every row's status.
+GATEWAY_ERRORS: list[Rule] = [
+    Rule(ContentFiltered, 400, "content_filter", field="prompt", description="the provider's content filter refused"),
+    Rule(ContextTooLong, 400, "context_too_long", "context_length_exceeded", "prompt", "the prompt does not fit the model"),
+    Rule(AuthFailed, 502, "provider_auth_failed", description="the gateway's own provider credentials failed"),
+    Rule(ModelNotFound, 502, "provider_model_not_found", description="the provider does not know a configured model"),
+    Rule(BadRequest, 400, "provider_rejected_request", description="the provider refused the request"),
+    Rule(ProviderError, 502, "provider_error", description="the provider failed and no fallback was allowed"),
+    Rule(
+        AllProvidersFailed,
+        502,
+        "all_providers_failed",
+        description="every candidate failed (503: all rate limited; 504: all timed out)",
+    ),
+    Rule(ConfigError, 503, "config_error", description="the gateway's configuration cannot serve the request"),
+]
+
+
+def rule_for(exc: GatewayError) -> Rule:
+    for rule in GATEWAY_ERRORS:
+        if isinstance(exc, rule.cls):
+            return rule
+    return Rule(GatewayError, 502, exc.type_name)
+
+
 def gateway_error(exc: GatewayError, openai_shape: bool, scrub: Callable[[str | None], str | None]) -> ApiError:
-    """The single mapping from the gateway's error tree to HTTP."""
+    """A gateway error as an ``ApiError``, by ``GATEWAY_ERRORS``."""
     if isinstance(exc, ValidationError):
         return validation_error(exc, openai_shape)
-    api_error = _provider_error(exc, scrub)
-    api_error.log = False  # the gateway logged its attempts itself
-    return api_error
-
-
-def _provider_error(exc: GatewayError, scrub) -> ApiError:
-    extra = {"request_id": getattr(exc, "request_id", None) or None, "attempts": _attempts(exc, scrub)}
+    rule = rule_for(exc)
     message = scrub(exc.message) or exc.type_name
+    if rule.cls is ProviderError:
+        message = f"{exc.type_name}: {message}"
+    attempts = tuple(getattr(exc, "attempts", None) or ())
+    status, headers = rule.status, {}
     if isinstance(exc, AllProvidersFailed):
-        return ApiError(502, "all_providers_failed", message, extra=extra)
-    if isinstance(exc, ContentFiltered):
-        return ApiError(400, "content_filter", message, field="prompt", extra=extra)
-    if isinstance(exc, ContextTooLong):
-        return ApiError(400, "context_too_long", message, field="prompt", code="context_length_exceeded", extra=extra)
-    if isinstance(exc, (AuthFailed, ModelNotFound)):
-        # The gateway's own credentials or configuration are at fault, not the client.
-        return ApiError(502, "provider_" + exc.type_name, message, extra=extra)
-    if isinstance(exc, BadRequest):
-        return ApiError(400, "provider_rejected_request", message, extra=extra)
-    if isinstance(exc, ProviderError):
-        return ApiError(502, "provider_error", f"{exc.type_name}: {message}", extra=extra)
-    if isinstance(exc, ConfigError):
-        return ApiError(503, "config_error", message)
-    return ApiError(502, exc.type_name, message, extra=extra)
+        status, headers = failover_answer(attempts)
+    extra = {"request_id": getattr(exc, "request_id", None) or None, "attempts": _attempts(exc, scrub)}
+    # The gateway logged its own attempts; configuration errors never reach a provider.
+    return ApiError(status, rule.type, message, field=rule.field, code=rule.code, extra=extra, headers=headers, log=False)
+
+
+def failover_answer(attempts) -> tuple[int, dict]:
+    """Status and headers once every candidate failed. A request that already failed over
+    says ``x-should-retry: false``: the SDKs would otherwise repeat the whole failover
+    (3 requests x every candidate x the SDK's own attempts). When every candidate was
+    rate limited, ``Retry-After`` says how long the longest limit asked to wait."""
+    kinds = {a.error_type for a in attempts}
+    headers = {"x-should-retry": "false"} if len(attempts) > 1 else {}
+    if attempts and kinds == {"rate_limited"}:
+        waits = [a.retry_after for a in attempts if getattr(a, "retry_after", None)]
+        headers["retry-after"] = str(max(1, math.ceil(max(waits)))) if waits else "1"
+        return 503, headers
+    if attempts and kinds == {"timeout"}:
+        return 504, headers
+    return 502, headers
 
 
 def internal_error() -> ApiError:
     return ApiError(500, "internal_error", "internal error; the server log has the details")
 
 
-def route_error(status: int) -> ApiError:
+def route_error(status: int, headers: dict | None = None) -> ApiError:
     """Unknown route or method: not a gateway request, so not a ``rejected`` log row."""
-    if status == 405:
-        return ApiError(405, "method_not_allowed", "method not allowed on this route", log=False)
+    if status == 405:  # Allow (from the router) names the methods the route has
+        return ApiError(405, "method_not_allowed", "method not allowed on this route", headers=dict(headers or {}), log=False)
     if status == 404:
         return ApiError(404, "not_found", "no such route; see /generate, /v1/chat/completions, /v1/models, /healthz", log=False)
     return ApiError(status, "http_error", "request refused", log=False)

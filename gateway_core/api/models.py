@@ -29,6 +29,7 @@ from ..types import (
     ChatMessage,
     GenerateRequest,
 )
+from .errors import ApiError
 
 GENERATE_FIELDS = (
     "prompt",
@@ -317,6 +318,14 @@ def models_json(candidates) -> dict:
         "object": "list",
         "data": aliases + [{"id": m, "object": "model", "created": 0, "owned_by": p} for p, m in candidates],
     }
+
+
+def model_json(candidates, model_id: str) -> dict:
+    """``GET /v1/models/{id}``: one entry of the list, or 404 naming the model."""
+    for entry in models_json(candidates)["data"]:
+        if entry["id"] == model_id:
+            return entry
+    raise ApiError(404, "model_not_found", "no such model; GET /v1/models lists them", field="model", log=False)
 
 
 # --- OpenAPI descriptions (bodies are parsed by hand, so FastAPI cannot infer them) --------
