@@ -117,14 +117,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _seed_demo(args: argparse.Namespace) -> int:
     from .config import Settings
+    from .governance.audit_log import AuditLog, shell_actor
     from .pricing import PriceTable
     from .usage.demo_history import purge_synthetic, seed_demo
 
     settings = Settings.from_env()
+    audit = AuditLog(settings.db_path, source="cli")
     if args.purge:
-        print(f"removed {purge_synthetic(settings.db_path)} synthetic rows from {settings.db_path}")
+        n = purge_synthetic(settings.db_path)
+        audit.record(shell_actor(), "data.purged", "synthetic rows", {"rows": n})
+        print(f"removed {n} synthetic rows from {settings.db_path}")
         return 0
     n = seed_demo(settings.db_path, days=args.days, requests=args.requests, price_table=PriceTable.load(settings.prices_file))
+    audit.record(shell_actor(), "demo.loaded", "synthetic rows", {"rows": n, "requests": args.requests, "days": args.days})
     print(f"wrote {n} synthetic rows ({args.requests} requests over {args.days} days) to {settings.db_path}")
     return 0
 

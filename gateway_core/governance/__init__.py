@@ -6,6 +6,7 @@ lives in pure modules (``budgets``, ``ratelimit``, ``records``) and the state be
 """
 
 from .admin import KEEP
+from .audit_log import AuditLog
 from .budgets import PERIODS, BudgetLimit, BudgetStatus, WorstCase, worst_case
 from .keys import KEY_PREFIX
 from .ratelimit import RateLimit
@@ -17,6 +18,7 @@ from .store import GovernanceStore
 
 __all__ = [
     "Admission",
+    "AuditLog",
     "BudgetLimit",
     "BudgetStatus",
     "Governance",

@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, date, datetime
 
 from ..errors import ValidationError
+from .audit_log import key_detail, team_change
 from .budgets import PERIODS
 
 # Library field -> the flag or argument that carries it, for error messages.
@@ -82,6 +83,14 @@ def _governance():
     return Governance.from_settings(Settings.from_env())
 
 
+def _audit(action: str, target: str, detail: dict) -> None:
+    """One entry in the admin audit log, as the shell user, in the same usage database."""
+    from ..config import Settings
+    from .audit_log import AuditLog, shell_actor
+
+    AuditLog(Settings.from_env().db_path, source="cli").record(shell_actor(), action, target, detail)
+
+
 def _flagged(fn, *args, positional: str | None = None, **kwargs):
     """Call ``fn``; a ``ValidationError`` comes back naming the command-line flag, not the field."""
     try:
@@ -124,6 +133,7 @@ def _keys_create(args: argparse.Namespace) -> int:
             providers=args.providers,
             expires_at=args.expires,
         )
+        _audit("key.created", record.name, key_detail(record))
     print(key)
     print(
         f"created key '{record.name}' ({record.key_id}) for team '{record.team}'. This is the only time the key "
@@ -166,6 +176,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 def _keys_revoke(args: argparse.Namespace) -> int:
     with _governance() as gov:
         record = _flagged(gov.revoke_key, args.name, args.reason, positional="NAME")
+        _audit("key.revoked", record.name, {"key_id": record.key_id, "reason": record.revoked_reason})
     print(f"revoked key '{record.name}' ({record.key_id}) at {_moment(record.revoked_at)} UTC")
     return 0
 
@@ -176,7 +187,9 @@ def _teams_set(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in ("budget_usd", "budget_period", "soft", "rpm", "tpm")}
     changes = {name: value for name, value in given.items() if value is not KEEP}
     with _governance() as gov:
+        before = gov.store.team(args.team) if isinstance(args.team, str) else None
         team = _flagged(gov.set_team, args.team, positional="TEAM", **changes)
+        _audit("team.changed", team.name, team_change(before, team))
     budget = (
         "no budget"
         if team.budget_usd is None

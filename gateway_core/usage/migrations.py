@@ -59,11 +59,30 @@ def m004_write_path_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_real_id ON usage_logs (id) WHERE synthetic = 0")
 
 
+def m008_console_audit(conn: sqlite3.Connection) -> None:
+    """The admin audit log (``governance.audit_log``): who changed keys, budgets, policy,
+    faults or data, from which surface, and when. Rows are only ever added."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS admin_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT,
+  source TEXT NOT NULL CHECK (source IN ('console', 'cli', 'api')),
+  action TEXT NOT NULL,
+  target TEXT,
+  detail TEXT
+)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS admin_audit_ts ON admin_audit (ts)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_ab_votes,
     m003_log_meta,
     m004_write_path_indexes,
+    m008_console_audit,
 )
 
 
