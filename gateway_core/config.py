@@ -164,6 +164,9 @@ class Settings(ConfigModel):
     cors_origins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_list)] = Field(
         (), validation_alias="GATEWAY_CORS_ORIGINS"
     )
+    # Quality floor: skip a model whose blind-vote win-rate lower bound for the task is below it.
+    quality_floor: float | None = Field(None, ge=0, le=1, validation_alias="GATEWAY_QUALITY_FLOOR")
+    quality_min_votes: int = Field(30, ge=1, le=1_000_000, validation_alias="GATEWAY_QUALITY_MIN_VOTES")
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 

@@ -23,7 +23,7 @@ from .pricing import PriceTable
 from .providers import PROVIDERS
 from .redact import protect, scrub
 from .runtime import LockedRandom, Route, Runtime
-from .stats import LatencyTracker, OutputTokenStats
+from .stats import LatencyTracker, OutputTokenStats, QualityTracker
 from .tasks import TASKS
 from .tokens import TokenCounter
 from .types import GenerateRequest, GenerateResult
@@ -86,6 +86,7 @@ class Gateway:
             scrub=self.scrub,
             store_content=settings.store_content,
             rng=LockedRandom(seed),
+            quality=QualityTracker(self.usage_log.vote_tallies, settings.quality_floor, settings.quality_min_votes),
         )
         self._seed_from_log()
         # Load encodings now so the first request doesn't pay the ~0.2-0.8 s load.
@@ -217,6 +218,8 @@ class Gateway:
         if verdict not in VERDICTS:
             raise ValidationError("verdict", f"must be one of {', '.join(VERDICTS)}")
         self.usage_log.record_vote(compare_id=compare_id, task=task, a=a, b=b, verdict=verdict, user=user)
+        if self.runtime.quality is not None:
+            self.runtime.quality.invalidate()
 
     def close(self) -> None:
         self.usage_log.close()

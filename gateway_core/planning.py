@@ -102,6 +102,7 @@ def rank_plan(rt, plan: Plan) -> Plan:
         breaker_states=rt.breaker.snapshot(),
         streaming=plan.streaming,
         explore_roll=rt.rng(),
+        quality=rt.quality.snapshot() if rt.quality is not None else None,
     )
     # Built directly: dataclasses.replace re-reads the field list on every request.
     return Plan(plan.request, plan.messages, plan.max_tokens, plan.estimates, plan.candidates, plan.streaming, ranking)

@@ -40,6 +40,12 @@ Rules, applied in this order:
 
 6. **``fallback=False``** drops every candidate outside the primary group; without a pin
    or hint, the primary group is the first choice's provider.
+
+7. **Quality floor** (``quality``, when one is set): a model whose blind-vote win rate for
+   the request's task has a Wilson lower bound below the floor, once it has
+   ``min_votes`` votes for that task, goes after every model that passes (before open
+   breakers), and the reason names it with its bound and votes. A pinned model is what
+   the caller asked for, so the floor leaves it alone; a hint gives way to the floor.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from .stats import LatencyTracker, OutputTokenStats, RouteStats
+from .stats import LatencyTracker, OutputTokenStats, QualityStats, RouteStats
 
 PRIOR_TOTAL_MS = 2000.0
 PRIOR_TTFT_MS = 500.0
@@ -66,6 +72,7 @@ __all__ = [
     "CircuitBreaker",
     "LatencyTracker",
     "OutputTokenStats",
+    "QualityStats",
     "Ranking",
     "RouteStats",
     "rank",
@@ -221,6 +228,7 @@ def rank(
     streaming: bool = False,
     explore_roll: float = 1.0,
     explore_rate: float = 0.05,
+    quality: QualityStats | None = None,
 ) -> Ranking:
     """Order ``candidates`` for ``request`` (see the module docstring for the rules)."""
     cands = list(dict.fromkeys(candidates))
@@ -256,7 +264,11 @@ def rank(
             notes.append("fallback disabled: " + ", ".join(c.label for c in dropped) + " dropped")
     last_resort = [c for c in primary + others if is_open[c.label]]
     ordered = healthy + [c for c in others if not is_open[c.label]]
-    ordered = _other_provider_next(ordered, len(healthy) if explicit else 1) + last_resort
+    ordered = _other_provider_next(ordered, len(healthy) if explicit else 1)
+    weak = _below_floor(request, ordered, quality, notes)
+    if weak:
+        ordered = [c for c in ordered if c.label not in weak] + [c for c in ordered if c.label in weak]
+    ordered += last_resort
     if last_resort:
         notes.append("breaker open: " + ", ".join(c.label for c in last_resort) + " moved last")
     if request.priority == "low_cost" and any(c.est_cost_usd is None for c in cands):
@@ -264,10 +276,26 @@ def rank(
 
     reason = _reason(request.priority, ordered, describe, scores, notes)
     rejected = tuple(
-        (c, scores.get(c.label), "breaker open: last resort" if is_open[c.label] else f"fallback #{i}")
-        for i, c in enumerate(ordered[1:], start=1)
+        (c, scores.get(c.label), _why_not_first(c, i, is_open, weak)) for i, c in enumerate(ordered[1:], start=1)
     ) + tuple((c, scores.get(c.label), "dropped: fallback disabled") for c in dropped)
     return Ranking(tuple(ordered), reason, scores, rejected)
+
+
+def _below_floor(request, ordered, quality: QualityStats | None, notes) -> set[str]:
+    """Labels of the candidates the quality floor skips (none for a pinned model), noted for the reason."""
+    if quality is None or request.model:
+        return set()
+    weak = {c.label: hit for c in ordered if (hit := quality.below(c.key, request.task)) is not None}
+    if weak:
+        detail = ", ".join(f"{label} lower bound {low:.2f} over {n} votes" for label, (n, low) in weak.items())
+        notes.append(f"quality floor {quality.floor:.2f} for {request.task}: skipped {detail}")
+    return set(weak)
+
+
+def _why_not_first(c: Candidate, i: int, is_open, weak) -> str:
+    if is_open[c.label]:
+        return "breaker open: last resort"
+    return "below quality floor" if c.label in weak else f"fallback #{i}"
 
 
 def _reason(priority: str, ordered, describe, scores, notes) -> str:

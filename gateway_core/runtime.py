@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .breaker import CircuitBreaker
 from .pricing import PriceTable
 from .providers.base import Provider
-from .stats import LatencyTracker, OutputTokenStats
+from .stats import LatencyTracker, OutputTokenStats, QualityTracker
 from .tokens import TokenCounter
 from .usage.writer import UsageLog
 
@@ -58,6 +58,7 @@ class Runtime:
     scrub: Callable[[str | None], str | None]
     store_content: bool
     rng: Callable[[], float]
+    quality: QualityTracker | None = None  # blind-vote standing, when a quality floor is set
 
     def provider(self, name: str) -> Provider:
         return self.providers[name]

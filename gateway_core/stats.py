@@ -1,10 +1,14 @@
-"""Recent-history statistics the router reads: latency per (provider, model) and output length per task.
+"""Recent-history statistics the router reads: latency per (provider, model), output length per task,
+and blind-vote standing per (provider, model, task).
 
-Both trackers keep a bounded sliding window per key, are seeded from the usage log at
-start, and are safe to share between threads. They sit on the request path, so reads are
-cheap: percentiles are recomputed only for keys that changed since the last snapshot, and
-the expected output length is a running sum. Percentiles use the nearest-rank method on
-the window (p90 of 10 samples is the 9th smallest).
+The latency and output trackers keep a bounded sliding window per key, are seeded from the
+usage log at start, and are safe to share between threads. They sit on the request path,
+so reads are cheap: percentiles are recomputed only for keys that changed since the last
+snapshot, and the expected output length is a running sum. Percentiles use the
+nearest-rank method on the window (p90 of 10 samples is the 9th smallest). The vote
+standing (``QualityTracker``) is read from the vote table through an injected loader at
+most every ``max_age_s``, and not at all while no quality floor is set; win rates carry
+Wilson's interval, defined here once.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 Key = tuple[str, str]  # (provider, model)
+Z95 = 1.959963984540054
 
 
 def nearest_rank(q: float, n: int) -> int:
@@ -213,3 +218,70 @@ class OutputTokenStats:
             n = len(values) if values else 0
             total = self._sums.get(task, 0)
         return max(1, round((default * self.PRIOR_WEIGHT + total) / (self.PRIOR_WEIGHT + n)))
+
+
+def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for ``wins`` successes out of ``n``; (0, 1) when n is 0.
+
+    It stays inside [0, 1] and behaves at small counts, where the normal approximation does not."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = wins / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class QualityStats:
+    """A snapshot for ``rank``: the floor, the votes a model needs before it applies, and each
+    (provider, model, task)'s (votes, lower bound of its win rate)."""
+
+    floor: float
+    min_votes: int = 30
+    standing: Mapping[tuple[str, str, str], tuple[int, float]] = field(default_factory=dict)
+
+    def below(self, key: Key, task: str) -> tuple[int, float] | None:
+        """(votes, lower bound) when this model has enough votes for ``task`` and falls below the floor."""
+        entry = self.standing.get((key[0], key[1], task))
+        if entry is None or entry[0] < self.min_votes or entry[1] >= self.floor:
+            return None
+        return entry
+
+
+class QualityTracker:
+    """Vote standing for the router, reloaded through ``loader`` at most every ``max_age_s``.
+
+    ``loader`` returns (provider, model, task, votes, wins) rows; a failing load keeps the
+    last good standing (a locked or missing table must not fail a request). With ``floor``
+    None the tracker is off and never loads."""
+
+    def __init__(self, loader: Callable[[], Iterable[tuple]], floor: float | None, min_votes: int = 30, max_age_s: float = 30.0):
+        self.floor = floor
+        self.min_votes = min_votes
+        self.max_age_s = max_age_s
+        self._loader = loader
+        self._snapshot: QualityStats | None = None
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Reload on the next snapshot (a vote was just recorded)."""
+        self._loaded_at = float("-inf")
+
+    def snapshot(self) -> QualityStats | None:
+        if self.floor is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            if now - self._loaded_at >= self.max_age_s:
+                self._loaded_at = now
+                try:
+                    rows = list(self._loader())
+                except Exception:  # noqa: BLE001 - keep routing on the last standing
+                    rows = None
+                if rows is not None or self._snapshot is None:
+                    standing = {(p, m, t): (int(n), wilson_interval(int(w), int(n))[0]) for p, m, t, n, w in rows or ()}
+                    self._snapshot = QualityStats(self.floor, self.min_votes, standing)
+            return self._snapshot

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gateway_core.router import Candidate, LatencyTracker, OutputTokenStats, RouteStats, rank
+from gateway_core.stats import QualityStats, QualityTracker, wilson_interval
 from gateway_core.types import GenerateRequest
 
 MINI = Candidate("azure", "gpt-4o-mini", 100, 200, Decimal("0.000135"))
@@ -366,3 +367,60 @@ def test_summary_reports_health_figures_for_the_console():
     t.observe("azure", "m", 50.0, None, False)
     s = t.summary("azure", "m")
     assert (s["p50_ms"], s["p90_ms"], s["ttft_p90_ms"], s["error_rate"], s["samples"]) == (200.0, 300.0, 30.0, 0.25, 4)
+
+
+# --- quality floor ---------------------------------------------------------------------
+
+FLOOR = 0.45
+
+
+@pytest.mark.parametrize(
+    ("votes", "wins", "skipped"),
+    [
+        (40, 8, True),  # 20% with 40 votes: lower bound ~0.10, well below 0.45
+        (29, 2, False),  # as bad, but one vote short of the default minimum: not judged yet
+        (40, 30, False),  # 75%: lower bound ~0.60, above the floor
+        (200, 86, True),  # 43%: lower bound ~0.36 just under
+    ],
+)
+def test_floor_applies_once_a_model_has_enough_votes(votes, wins, skipped):
+    q = QualityStats(FLOOR, 30, {(MINI.provider, MINI.model, "summarise"): (votes, wilson_interval(wins, votes)[0])})
+    r = rank(req(priority="low_cost", task="summarise"), ALL, RouteStats(), quality=q)
+    assert (labels(r)[0] != MINI.label) is skipped
+    if skipped:
+        assert labels(r) == [HAIKU.label, GPT4O.label, SONNET.label, MINI.label]
+        assert f"quality floor 0.45 for summarise: skipped {MINI.label} lower bound" in r.reason
+        assert f"over {votes} votes" in r.reason
+        assert dict((c.label, why) for c, _, why in r.rejected)[MINI.label] == "below quality floor"
+    else:
+        assert "quality floor" not in r.reason
+
+
+def test_floor_is_per_task_and_spares_a_pinned_model():
+    q = QualityStats(FLOOR, 30, {(MINI.provider, MINI.model, "summarise"): (50, 0.1)})
+    assert labels(rank(req(priority="low_cost", task="chat"), ALL, RouteStats(), quality=q))[0] == MINI.label
+    pinned = rank(req(priority="low_cost", task="summarise", model="gpt-4o-mini"), ALL, RouteStats(), quality=q)
+    assert labels(pinned)[0] == MINI.label and "quality floor" not in pinned.reason
+
+
+def test_when_every_model_is_below_the_floor_the_order_is_unchanged():
+    q = QualityStats(FLOOR, 30, {(c.provider, c.model, "chat"): (50, 0.1) for c in ALL})
+    assert labels(rank(req(priority="low_cost"), ALL, RouteStats(), quality=q)) == labels(
+        rank(req(priority="low_cost"), ALL, RouteStats())
+    )
+
+
+def test_tracker_is_off_without_a_floor_and_keeps_the_last_standing_when_a_load_fails():
+    calls = []
+
+    def loader():
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("database is locked")
+        return [("azure", "gpt-4o-mini", "chat", 40, 8)]
+
+    assert QualityTracker(loader, None).snapshot() is None and not calls
+    tracker = QualityTracker(loader, FLOOR, max_age_s=0.0)
+    first = tracker.snapshot()
+    assert first.below(MINI.key, "chat") == (40, pytest.approx(wilson_interval(8, 40)[0]))
+    assert tracker.snapshot().standing == first.standing and len(calls) == 2

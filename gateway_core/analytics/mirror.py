@@ -49,6 +49,7 @@ MIRROR_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
     ("status", "VARCHAR", pa.string()),
     ("error_type", "VARCHAR", pa.string()),
     ("synthetic", "BOOLEAN", pa.int8()),
+    ("estimate_raw_tokens", "BIGINT", pa.int64()),  # re-tokenising for another model (replay)
     ("prompt_text", "VARCHAR", pa.string()),  # NULL unless content is stored; searched by the audit log
 )
 MIRROR_NAMES = tuple(name for name, _, _ in MIRROR_COLUMNS)
@@ -60,6 +61,15 @@ def create_mirror(con: duckdb.DuckDBPyConnection) -> None:
     cols = ", ".join(f'"{name}" {duck}' for name, duck, _ in MIRROR_COLUMNS)
     con.execute("DROP TABLE IF EXISTS logs")
     con.execute(f"CREATE TABLE logs ({cols})")
+
+
+def mirror_matches(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a persisted mirror has today's columns; one written by an older version rebuilds."""
+    try:
+        names = [row[0] for row in con.execute("SELECT column_name FROM (DESCRIBE logs)").fetchall()]
+    except duckdb.Error:
+        return False
+    return tuple(names) == MIRROR_NAMES
 
 
 def _to_arrow(rows: list[tuple]) -> pa.Table:

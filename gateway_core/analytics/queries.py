@@ -24,7 +24,7 @@ import pandas as pd
 from ..stats import nearest_rank
 from . import audit
 from .filters import Filters
-from .mirror import SqliteSource, create_mirror
+from .mirror import SqliteSource, create_mirror, mirror_matches
 from .rollups import (
     COMPACT_EVERY,
     COST_BINS_PER_DECADE,
@@ -97,7 +97,7 @@ class Analytics:
         except duckdb.Error:
             return False
         row = rows[0] if rows else None
-        if row is None or row[0] != str(self.db_path.resolve()):
+        if row is None or row[0] != str(self.db_path.resolve()) or not mirror_matches(self._con):
             return False
         if row[2] != self._source.generation() or self._source.max_id() < row[1]:
             return False
@@ -371,6 +371,14 @@ class Analytics:
         """Every attempt of one request from SQLite (indexed, never stale), content masked."""
         with self._lock:
             return audit.attempts_for(self._source.conn(), request_id)
+
+    def replay(self, scenario, prices, f: Filters | None = None):
+        """The what-if ``replay.Scenario`` over the requests ``f`` selects (see ``replay``)."""
+        from .replay import replay
+
+        with self._lock:
+            self.refresh()
+            return replay(self._con, f or Filters(), scenario, prices)
 
     def vote_summary(self) -> pd.DataFrame:
         with self._lock:

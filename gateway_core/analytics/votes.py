@@ -10,12 +10,12 @@ is small (people click it), so it is read straight from SQLite.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 
 import pandas as pd
 
-Z95 = 1.959963984540054
+from ..stats import wilson_interval
+
 COLUMNS = (
     "provider",
     "task",
@@ -29,17 +29,6 @@ COLUMNS = (
     "cost_usd",
     "cost_per_win_usd",
 )
-
-
-def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval for ``wins`` successes out of ``n``; (0, 1) when n is 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = wins / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _sides(conn: sqlite3.Connection) -> pd.DataFrame:

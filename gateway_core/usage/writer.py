@@ -237,6 +237,19 @@ class UsageLog:
         finally:
             conn.close()
 
+    def vote_tallies(self) -> list[tuple]:
+        """(provider, model, task, votes, wins) per side of every blind vote, for the quality floor."""
+        conn = connect(self.path, read_only=True)
+        try:
+            return conn.execute(
+                """SELECT provider, model, task, count(*), sum(won) FROM (
+                       SELECT provider_a AS provider, model_a AS model, task, verdict = 'a' AS won FROM ab_votes
+                       UNION ALL SELECT provider_b, model_b, task, verdict = 'b' FROM ab_votes)
+                   WHERE model IS NOT NULL AND task IS NOT NULL GROUP BY 1, 2, 3"""
+            ).fetchall()
+        finally:
+            conn.close()
+
     def recent_attempts(self, limit: int = 2000, *, include_synthetic: bool = False) -> list[dict]:
         """The newest attempts first, for seeding latency stats and token calibration.
 
