@@ -56,7 +56,7 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
         users = st.multiselect("User", opts.get("users", []), key=f"{prefix}_users", placeholder="All users")
         synthetic = st.toggle("Include synthetic history", value=True, key=f"{prefix}_synthetic")
     start, end = date_bounds(picked)
-    # All providers selected means no provider filter, so rejected requests (no provider) still count.
+    # All providers selected means no provider filter at all, so a provider first seen later is included.
     chosen = () if set(providers) == set(known) else tuple(providers) or ("<none>",)
     f = Filters(
         start=start,

@@ -92,7 +92,7 @@ def tokens_text(result) -> str:
 
 def short_model(model: str | None) -> str:
     """Bedrock ids are long; keep the family and version readable in a badge."""
-    if not model:
+    if not isinstance(model, str) or not model:
         return DASH
     m = model.split("/")[-1]
     if m.startswith("anthropic."):
@@ -181,23 +181,37 @@ def lifecycle_warnings(status: Iterable[dict]) -> list[str]:
     return out
 
 
-STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "rejected": ":material/block:"}
+STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "cancelled": ":material/cancel:"}
+
+
+def present(value):
+    """``value``, or None when it is missing: a frame's NULL arrives as None, NaN or NaT, and
+    NaN is truthy, so ``row.get(...) or default`` alone would keep it."""
+    if value is None:
+        return None
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):  # lists and other values pandas cannot test
+        return value
 
 
 def request_label(row) -> str:
     """One audit-log line: when, who served it, outcome, cost, latency, user and task."""
+
+    def get(key):
+        return present(row.get(key))
+
     ts = pd.Timestamp(row["ts"]).strftime("%Y-%m-%d %H:%M:%S")
-    served = f"{row['provider']} · {short_model(row['model'])}" if row.get("provider") else "not sent"
-    outcome = row["status"] if row["status"] == "ok" else f"{row['status']} ({row.get('error_type') or '?'})"
-    attempts = int(row.get("attempts") or 1)
+    served = f"{get('provider')} · {short_model(get('model'))}" if get("provider") else "not sent"
+    status = get("status") or "?"
+    outcome = status if status == "ok" else f"{status} ({get('error_type') or '?'})"
+    attempts = int(get("attempts") or 1)
     parts = [ts, served, outcome]
     if attempts > 1:
         parts.append(f"{attempts} attempts")
-    cost = row.get("cost_usd")
-    parts.append(usd(None if cost is None or pd.isna(cost) else cost, unpriced=DASH))
-    lat = row.get("latency_ms")
-    parts.append(ms(None if lat is None or pd.isna(lat) else lat))
-    parts.append(f"{row.get('user') or 'anonymous'} / {row.get('task') or DASH}")
+    parts.append(usd(get("cost_usd"), unpriced=DASH))
+    parts.append(ms(get("latency_ms")))
+    parts.append(f"{get('user') or 'anonymous'} / {get('task') or DASH}")
     return " · ".join(parts)
 
 

@@ -15,6 +15,9 @@ The rules that matter:
 - A non-retryable error ends the request with that error.
 - A stream that breaks after text reached the caller is ``StreamInterrupted``: it is
   logged as an error and raised, never passed off as a success.
+- A stream whose caller stops reading is ``cancelled``. The provider still bills what it
+  generated, so the attempt carries an estimate: the delivered text's tokens, the prompt's
+  estimated tokens, and their cost, with ``token_source`` ``estimated``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, Stre
 from .planning import Plan
 from .providers.base import Completion, ProviderCall
 from .runtime import Runtime
-from .types import Attempt, GenerateResult
+from .types import Attempt, GenerateResult, Usage
 
 
 @dataclass
@@ -103,7 +106,7 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
                 out.completion = provider.complete(call)
         except GeneratorExit:
             _record_failure(rt, cand, None, out.elapsed_ms())
-            attempts.append(_error_attempt(cand, out, _Cancelled(), "caller stopped reading", plan.streaming))
+            attempts.append(_cancelled_attempt(rt, plan, cand, out))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
             err = _as_provider_error(exc, cand.provider, bool(out.parts))
@@ -179,6 +182,28 @@ def _error_attempt(cand, out: _Outcome, err, message, streamed) -> Attempt:
         retryable=err.retryable,
         streamed=streamed,
         retry_after=getattr(err, "retry_after", None),
+    )
+
+
+def _cancelled_attempt(rt: Runtime, plan: Plan, cand, out: _Outcome) -> Attempt:
+    """The caller hung up mid-stream: bill what was delivered, estimated, since the provider
+    never sent its usage."""
+    est = plan.estimate_for(cand.provider, cand.model)
+    calibrate = rt.provider(cand.provider).calibrate_input_tokens
+    delivered = rt.tokens.count_text(est.priced_as, "".join(out.parts), calibrate=calibrate).tokens if out.parts else 0
+    usage = Usage(est.input_tokens, delivered, "estimated")
+    return Attempt(
+        provider=cand.provider,
+        model=cand.model,
+        status="cancelled",
+        latency_ms=out.elapsed_ms(),
+        ttft_ms=out.ttft_ms,
+        usage=usage,
+        cost_usd=rt.prices.cost(cand.provider, est.priced_as, usage),
+        error_type=_Cancelled.type_name,
+        error_message="caller stopped reading",
+        retryable=False,
+        streamed=plan.streaming,
     )
 
 

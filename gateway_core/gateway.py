@@ -198,17 +198,25 @@ class Gateway:
         return out
 
     def log_rejected(
-        self, error: ValidationError, *, user: str | None = None, source: str = "api", error_type: str | None = None
+        self,
+        error: ValidationError,
+        *,
+        user: str | None = None,
+        source: str = "api",
+        error_type: str | None = None,
+        team: str | None = None,
+        key_id: str | None = None,
     ) -> None:
-        """Record a rejected request: which field and where, never the content."""
-        self.usage_log.write(
+        """Record a refused request in ``rejected_requests``: which field, where and whose, never the content."""
+        self.usage_log.write_rejected(
             rejected_row(
                 self.new_request_id(),
                 error.field,
                 error_type or error.type_name,
                 source=source,
                 user=user,
-                price_version=self.prices.version,
+                team=team,
+                key_id=key_id,
             )
         )
 

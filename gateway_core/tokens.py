@@ -164,6 +164,18 @@ class TokenCounter:
             return TokenEstimate(raw, "tiktoken", raw)
         return TokenEstimate(math.ceil(raw * self.calibration_factor(model)), "calibrated", raw)
 
+    def count_text(self, model: str, text: str, *, calibrate: bool = False) -> TokenEstimate:
+        """Tokens in plain text (no chat overhead), e.g. the part of an answer a caller received;
+        calibrated like a prompt when the service's tokenizer is not tiktoken's."""
+        name = encoding_name(model)
+        if self._encoding(name) is None:
+            n = heuristic_tokens(text)
+            return TokenEstimate(n, "heuristic", n)
+        raw = self._count(name, text)
+        if not calibrate:
+            return TokenEstimate(raw, "tiktoken", raw)
+        return TokenEstimate(math.ceil(raw * self.calibration_factor(model)), "calibrated", raw)
+
     # --- calibration --------------------------------------------------------------------
 
     def calibration_factor(self, model: str) -> float:

@@ -140,7 +140,8 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts. ``source`` says where they came from: provider, tiktoken, calibrated or heuristic."""
+    """Token counts. ``source`` says where they came from: provider, tiktoken, calibrated or heuristic,
+    or estimated (a cancelled stream: the delivered text counted, the prompt estimated)."""
 
     input_tokens: int
     output_tokens: int
@@ -167,7 +168,7 @@ class Attempt:
 
     provider: str
     model: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "error" | "cancelled" (the caller stopped reading; usage is then estimated)
     latency_ms: float
     ttft_ms: float | None = None
     usage: Usage | None = None

@@ -28,11 +28,11 @@ def demo_gateway(db_path: Path, **extra: str) -> Gateway:
     return Gateway.from_env(demo_env(db_path, **extra), dotenv_path=None)
 
 
-def log_rows(db_path: Path, where: str = "1=1") -> list[dict]:
+def log_rows(db_path: Path, where: str = "1=1", table: str = "usage_logs") -> list[dict]:
     con = sqlite3.connect(db_path)
     con.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in con.execute(f"SELECT * FROM usage_logs WHERE {where} ORDER BY id")]
+        return [dict(r) for r in con.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY id")]
     finally:
         con.close()
 

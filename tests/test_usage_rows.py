@@ -82,6 +82,14 @@ def test_stored_content_is_masked_and_only_the_answer_carries_the_response():
     assert "response_text" not in rows[0] and rows[1]["response_text"] == "Done: mail [email]"
 
 
-def test_a_rejected_row_names_the_field_and_drops_an_implausible_user():
-    row = rejected_row("req_9", "max_tokens", "validation_error", source="api", user="x" * 500, price_version="v")
-    assert (row["status"], row["error_message"], row["user"], row["final"]) == ("rejected", "invalid max_tokens (api)", None, 1)
+def test_a_rejected_row_names_the_field_and_source_and_drops_an_implausible_user():
+    row = rejected_row("req_9", "max_tokens", "validation_error", source="api", user="x" * 500, key_id="abcde23456")
+    assert row == {
+        "request_id": "req_9",
+        "source": "api",
+        "field": "max_tokens",
+        "error_type": "validation_error",
+        "user": None,
+        "team": None,
+        "key_id": "abcde23456",
+    }

@@ -1,4 +1,4 @@
-"""Row-level analytics: the Requests audit log, per-request detail and the CSV export.
+"""Row-level analytics: the Requests audit log, per-request detail, refusals and the CSV export.
 
 These read raw rows rather than rollups. ``run`` is the owning ``Analytics``'s query
 function (refresh-then-query under its lock); per-request detail and the export read
@@ -61,6 +61,37 @@ def attempts_for(conn: sqlite3.Connection | None, request_id: str) -> pd.DataFra
     for column in ("prompt_text", "response_text"):
         frame[column] = frame[column].map(mask_content)
     return frame
+
+
+REJECTED_SHOWN = ("ts", "source", "field", "error_type", "user", "team", "key_id", "request_id")
+
+
+def rejections(
+    conn: sqlite3.Connection | None, start: datetime, end: datetime | None, users: tuple = (), limit: int = 200
+) -> tuple[pd.DataFrame, int]:
+    """Refused requests in [start, end), newest first (at most ``limit``), and how many there were.
+
+    Read from SQLite: the table is small, and a refusal must show the moment it happened."""
+    clauses, args = ["ts >= ?"], [start.strftime(TS_FORMAT)]
+    if end is not None:
+        clauses.append("ts < ?")
+        args.append(end.strftime(TS_FORMAT))
+    if users:
+        clauses.append(f'"user" IN ({", ".join("?" * len(users))})')
+        args.extend(users)
+    where = " AND ".join(clauses)
+    quoted = ", ".join(f'"{c}"' for c in REJECTED_SHOWN)
+    total, rows = 0, []
+    if conn is not None:
+        try:
+            total = conn.execute(f"SELECT count(*) FROM rejected_requests WHERE {where}", args).fetchone()[0]
+            sql = f"SELECT {quoted} FROM rejected_requests WHERE {where} ORDER BY id DESC LIMIT ?"
+            rows = conn.execute(sql, [*args, int(limit)]).fetchall()
+        except sqlite3.OperationalError:  # a log from before the table existed, opened read-only
+            total, rows = 0, []
+    frame = pd.DataFrame(rows, columns=list(REJECTED_SHOWN))
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    return frame, int(total)
 
 
 def export_csv(conn: sqlite3.Connection | None, where: str, params: list) -> bytes:

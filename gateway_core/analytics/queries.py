@@ -380,6 +380,13 @@ class Analytics:
             self.refresh()
             return replay(self._con, f or Filters(), scenario, prices)
 
+    def rejections(self, f: Filters | None = None, limit: int = 200) -> tuple[pd.DataFrame, int]:
+        """Refused requests in the filters' time range (and users), newest first, and their count."""
+        f = f or Filters()
+        start, end = f.bounds()
+        with self._lock:
+            return audit.rejections(self._source.conn(), start, end, tuple(f.users), limit)
+
     def vote_summary(self) -> pd.DataFrame:
         with self._lock:
             return _vote_summary(self._source.conn())

@@ -8,11 +8,12 @@ writer calls before its first row.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from .schema import COLUMNS, connect, utc_now_text
+from .schema import COLUMNS, REJECTED_COLUMNS, STATUSES, connect, utc_now_text
 
 
 def m001_initial(conn: sqlite3.Connection) -> None:
@@ -59,6 +60,78 @@ def m004_write_path_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_real_id ON usage_logs (id) WHERE synthetic = 0")
 
 
+# What rejected rows used to say in usage_logs.error_message: "invalid <field> (<source>)".
+_OLD_REJECTION = re.compile(r"invalid (?P<field>.+) \((?P<source>[^()]*)\)")
+_STATUS_CHECK = re.compile(r"CHECK \(status IN \([^)]*\)\)")
+
+
+def parse_old_rejection(message: str | None) -> tuple[str | None, str]:
+    """(field, source) from a rejected row's old error message; ("unknown" source when unreadable)."""
+    m = _OLD_REJECTION.fullmatch(message or "")
+    return (m["field"], m["source"] or "unknown") if m else (None, "unknown")
+
+
+def m006_rejected_requests(conn: sqlite3.Connection) -> None:
+    """Refused requests get their own table, so ``usage_logs`` holds provider attempts only.
+
+    Existing rejected rows move across (their field and source parsed back out of the
+    message they were stored with), and ``usage_logs.status`` trades ``rejected`` for
+    ``cancelled``: a stream its caller abandoned, billed for what was delivered."""
+    cols = ",\n  ".join(f'"{name}" {decl}' for name, decl in REJECTED_COLUMNS)
+    conn.execute(f"CREATE TABLE IF NOT EXISTS rejected_requests (\n  {cols}\n)")
+    conn.execute("CREATE INDEX IF NOT EXISTS rejected_requests_ts ON rejected_requests (ts)")
+    old = conn.execute(
+        "SELECT ts, request_id, error_message, coalesce(error_type, 'validation_error'), user, team"
+        " FROM usage_logs WHERE status = 'rejected' ORDER BY id"
+    ).fetchall()
+    moved = []
+    for ts, request_id, message, error_type, user, team in old:
+        field, source = parse_old_rejection(message)
+        moved.append((ts, request_id, source, field, error_type, user, team))
+    conn.executemany(
+        "INSERT INTO rejected_requests (ts, request_id, source, field, error_type, user, team) VALUES (?,?,?,?,?,?,?)", moved
+    )
+    conn.execute("DELETE FROM usage_logs WHERE status = 'rejected'")
+    _set_status_check(conn, "usage_logs", STATUSES)
+    if old:
+        bump_generation(conn)
+
+
+def _set_status_check(conn: sqlite3.Connection, table: str, statuses: tuple[str, ...]) -> None:
+    """Rewrite ``table``'s status CHECK to allow exactly ``statuses``.
+
+    SQLite cannot alter a constraint, so the table is rebuilt the documented way: create
+    the new shape under a temporary name, copy every row, drop, rename, recreate its
+    indexes. The statement is taken from ``sqlite_master``, so columns added by other
+    migrations survive; the AUTOINCREMENT high-water mark is carried over, so ids never
+    go backwards (mirrors read by ``id > watermark``)."""
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    check = "CHECK (status IN (" + ", ".join(f"'{s}'" for s in statuses) + "))"
+    wanted = _STATUS_CHECK.sub(check, sql)
+    if wanted == sql:
+        return
+    temp = f"{table}_rebuild"
+    create = re.sub(rf'^CREATE TABLE\s+(IF NOT EXISTS\s+)?"?{table}"?', f'CREATE TABLE "{temp}"', wanted, count=1)
+    indexes = [
+        s
+        for (s,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type = 'index' AND sql IS NOT NULL", (table,)
+        )
+    ]
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    conn.execute(create)
+    conn.execute(f'INSERT INTO "{temp}" SELECT * FROM "{table}"')
+    conn.execute(f'DROP TABLE "{table}"')
+    conn.execute(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
+    for statement in indexes:
+        conn.execute(statement)
+    if seq is not None:
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?, max(?, coalesce(max(id), 0)) FROM " + f'"{table}"', (table, seq[0])
+        )
+
+
 def m008_console_audit(conn: sqlite3.Connection) -> None:
     """The admin audit log (``governance.audit_log``): who changed keys, budgets, policy,
     faults or data, from which surface, and when. Rows are only ever added."""
@@ -82,6 +155,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m002_ab_votes,
     m003_log_meta,
     m004_write_path_indexes,
+    m006_rejected_requests,
     m008_console_audit,
 )
 

@@ -5,8 +5,10 @@ numbered in order, with the last one marked ``final`` however the request ended.
 carries the estimate made before the call, the actual usage and cost, the counterfactual
 (what the best priced candidate on another provider would have cost), timing, the
 outcome and the price table's version; prompt and response text only when content is
-stored, and then masked. ``rejected_row`` records a refused request: which field and where
-it came from, never its content. Money stays ``Decimal`` here; ``schema.row_values`` turns
+stored, and then masked. A cancelled attempt (the caller stopped reading a stream) carries
+the estimated usage and cost of what was delivered, like any other attempt's actuals.
+``rejected_row`` records a refused request for the ``rejected_requests`` table: which
+field, where it came from and whose it was, never its content. Money stays ``Decimal`` here; ``schema.row_values`` turns
 it into the REAL the table stores.
 """
 
@@ -40,7 +42,7 @@ def attempt_row(plan, request_id: str, attempt: Attempt, prices, result: Generat
         "output_tokens": usage.output_tokens if usage else None,
         "cached_input_tokens": usage.cached_input_tokens if usage else None,
         "cost_usd": attempt.cost_usd,
-        "unpriced": 1 if (attempt.status == "ok" and attempt.cost_usd is None) else 0,
+        "unpriced": 1 if (usage is not None and attempt.cost_usd is None) else 0,
         "token_source": usage.source if usage else est.source,
         "latency_ms": attempt.latency_ms,
         "ttft_ms": attempt.ttft_ms,
@@ -52,8 +54,8 @@ def attempt_row(plan, request_id: str, attempt: Attempt, prices, result: Generat
     }
     if result is not None:
         cf = (result.counterfactual_provider, result.counterfactual_model, result.counterfactual_cost_usd)
-    else:
-        cf = plan.counterfactual(attempt.provider, est.output_tokens, prices)
+    else:  # a failed attempt is compared on the expected output; a cancelled one on what it delivered
+        cf = plan.counterfactual(attempt.provider, usage.output_tokens if usage else est.output_tokens, prices)
     if cf and cf[0]:
         row.update(counterfactual_provider=cf[0], counterfactual_model=cf[1], counterfactual_cost_usd=cf[2])
     return row
@@ -76,18 +78,27 @@ def request_rows(plan, request_id: str, attempts, result: GenerateResult | None,
     return rows
 
 
-def rejected_row(request_id: str, field: str, error_type: str, *, source: str, user: str | None, price_version: str) -> dict:
-    """A refused request: which field and where, never the content."""
-    plausible_user = isinstance(user, str) and user.isprintable() and len(user) <= MAX_USER_CHARS
+def rejected_row(
+    request_id: str,
+    field: str,
+    error_type: str,
+    *,
+    source: str,
+    user: str | None,
+    team: str | None = None,
+    key_id: str | None = None,
+) -> dict:
+    """A refused request: which field, where and whose, never the content."""
+
+    def plausible(value) -> str | None:
+        return value if isinstance(value, str) and value.isprintable() and len(value) <= MAX_USER_CHARS else None
+
     return {
         "request_id": request_id,
-        "attempt": 0,
-        "final": 1,
-        "user": user if plausible_user else None,
-        "provider": None,
-        "model": None,
-        "status": "rejected",
+        "source": source,
+        "field": str(field)[:200],
         "error_type": error_type,
-        "error_message": f"invalid {field} ({source})"[:200],
-        "price_version": price_version,
+        "user": plausible(user),
+        "team": plausible(team),
+        "key_id": plausible(key_id),
     }

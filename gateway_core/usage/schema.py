@@ -1,6 +1,8 @@
 """The usage log's schema: its columns, connections and the shape of one row.
 
-``usage_logs`` holds one row per provider attempt; ``ab_votes`` holds blind A/B verdicts;
+``usage_logs`` holds one row per provider attempt (answered, failed, or cancelled by the
+caller); ``rejected_requests`` holds requests refused before any provider was called (where,
+which field, why and whose, never their content); ``ab_votes`` holds blind A/B verdicts;
 ``log_meta`` holds a generation counter that bulk deletions bump so mirrors rebuild. The
 tables are created by the ordered functions in ``migrations``. Every connection uses WAL,
 ``synchronous=NORMAL`` and a 10 s busy timeout.
@@ -55,7 +57,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("latency_ms", "REAL"),
     ("ttft_ms", "REAL"),
     ("streamed", "INTEGER NOT NULL DEFAULT 0"),
-    ("status", "TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'error', 'rejected'))"),
+    ("status", "TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'error', 'cancelled'))"),
     ("error_type", "TEXT"),
     ("error_message", "TEXT"),
     ("price_version", "TEXT"),
@@ -67,9 +69,28 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite
 WRITABLE_SET = frozenset(WRITABLE)
-STATUSES = ("ok", "error", "rejected")
+STATUSES = ("ok", "error", "cancelled")
 _DEFAULTS = {"attempt": 1, "final": 1, "unpriced": 0, "streamed": 0, "status": "ok", "synthetic": 0}
 INSERT_SQL = f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
+
+# A refused request: where it came from, which field, the error type, and whose it was
+# (user, team, the public id of an API key), never its content.
+REJECTED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("ts", "TEXT NOT NULL"),
+    ("request_id", "TEXT NOT NULL"),
+    ("source", "TEXT NOT NULL"),
+    ("field", "TEXT"),
+    ("error_type", "TEXT NOT NULL"),
+    ("user", "TEXT"),
+    ("team", "TEXT"),
+    ("key_id", "TEXT"),
+)
+REJECTED_WRITABLE = tuple(name for name, _ in REJECTED_COLUMNS[1:])
+REJECTED_WRITABLE_SET = frozenset(REJECTED_WRITABLE)
+REJECTED_INSERT_SQL = (
+    f"INSERT INTO rejected_requests ({', '.join(REJECTED_WRITABLE)}) VALUES ({', '.join('?' * len(REJECTED_WRITABLE))})"
+)
 
 RECENT_COLUMNS = (
     "ts",
@@ -173,3 +194,11 @@ def row_values(row: dict, epoch: float) -> tuple:
         if type(value) not in _PLAIN:
             values[i] = _sql_value(value)
     return tuple(values)
+
+
+def rejected_values(row: dict, epoch: float) -> tuple:
+    """One ``rejected_requests`` row dict as an INSERT tuple; ``epoch`` becomes ``ts`` unless given."""
+    values = [row.get(name) for name in REJECTED_WRITABLE]
+    if values[0] is None:
+        values[0] = _ts_text(epoch)
+    return tuple(v if type(v) in _PLAIN else _sql_value(v) for v in values)

@@ -2,7 +2,8 @@
 
 The request path only calls ``UsageLog.write(row)``, which validates the keys and puts the
 row on an in-memory queue; a daemon thread drains the queue and commits rows in batches
-(one transaction, one ``executemany`` per batch). The database runs in WAL mode with
+(one transaction, one ``executemany`` per table per batch). Refused requests travel the
+same queue to their own table (``write_rejected``), so logging a refusal never blocks either. The database runs in WAL mode with
 ``synchronous=NORMAL`` and a busy timeout, so several gateway processes can share one
 file: a locked database is retried with backoff, never dropped. The schema, migrations
 and row shape live in ``schema`` and ``migrations``; rows are built in ``rows``.
@@ -30,7 +31,20 @@ from typing import Any
 
 from ..errors import ValidationError
 from .migrations import ensure_schema
-from .schema import INSERT_SQL, RECENT_COLUMNS, STATUSES, VERDICTS, WRITABLE_SET, connect, money_value, row_values, utc_now_text
+from .schema import (
+    INSERT_SQL,
+    RECENT_COLUMNS,
+    REJECTED_INSERT_SQL,
+    REJECTED_WRITABLE_SET,
+    STATUSES,
+    VERDICTS,
+    WRITABLE_SET,
+    connect,
+    money_value,
+    rejected_values,
+    row_values,
+    utc_now_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +52,27 @@ log = logging.getLogger(__name__)
 # --- the writer ------------------------------------------------------------------------
 
 _OPEN_LOGS: weakref.WeakSet[UsageLog] = weakref.WeakSet()
+
+
+class _Rejection:
+    """A queued ``rejected_requests`` row (the queue's plain tuples are ``usage_logs`` rows)."""
+
+    __slots__ = ("row", "epoch")
+
+    def __init__(self, row: dict, epoch: float):
+        self.row, self.epoch = row, epoch
+
+
+class _RejectedValues(tuple):
+    """A ``rejected_requests`` INSERT tuple, told apart from usage rows inside a batch."""
+
+
+def _insert(conn: sqlite3.Connection, rows: list) -> None:
+    usage = [r for r in rows if type(r) is tuple]
+    if usage:
+        conn.executemany(INSERT_SQL, usage)
+    if len(usage) < len(rows):
+        conn.executemany(REJECTED_INSERT_SQL, [r for r in rows if type(r) is not tuple])
 
 
 @atexit.register
@@ -73,6 +108,15 @@ class UsageLog:
         if self._closed:
             raise RuntimeError("usage log is closed")
         self._queue.put((row, time.time()))
+
+    def write_rejected(self, row: dict) -> None:
+        """Queue one ``rejected_requests`` row; committed with the next batch, like ``write``."""
+        if not REJECTED_WRITABLE_SET.issuperset(row):
+            unknown = sorted(set(row) - REJECTED_WRITABLE_SET)
+            raise ValueError(f"unknown rejected_requests column(s): {', '.join(unknown)}")
+        if self._closed:
+            raise RuntimeError("usage log is closed")
+        self._queue.put(_Rejection(row, time.time()))
 
     def flush(self, timeout: float = 10) -> bool:
         """Block until every row queued before this call is committed; False on timeout."""
@@ -135,20 +179,22 @@ class UsageLog:
                 return rows, events, True, False
             if isinstance(item, threading.Event):
                 events.append(item)
+            elif type(item) is _Rejection:
+                rows.append(_RejectedValues(rejected_values(item.row, item.epoch)))
             else:
                 rows.append(row_values(*item))
         return rows, events, False, True
 
     def _commit(self, conn: sqlite3.Connection, rows: list) -> None:
         try:
-            self._with_retry(conn, lambda: conn.executemany(INSERT_SQL, rows))
+            self._with_retry(conn, lambda: _insert(conn, rows))
         except sqlite3.Error as exc:
             # One bad row must not take its batch down with it: insert one by one and
             # keep every row that can be stored.
             log.error("usage log batch of %d rows failed (%s); inserting row by row", len(rows), exc)
             for row in rows:
                 try:
-                    self._with_retry(conn, lambda row=row: conn.execute(INSERT_SQL, row))
+                    self._with_retry(conn, lambda row=row: _insert(conn, [row]))
                 except sqlite3.Error as row_exc:
                     self._stats["rows_failed"] += 1
                     log.error("usage log row for request %s not stored: %s", row[1], row_exc)

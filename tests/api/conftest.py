@@ -82,3 +82,9 @@ def rows(gw, where: str = "1=1") -> list[dict]:
     """Usage-log rows after the background writer has caught up."""
     gw.usage_log.flush()
     return log_rows(gw.usage_log.path, where)
+
+
+def rejected(gw, where: str = "1=1") -> list[dict]:
+    """Rows of ``rejected_requests`` after the background writer has caught up."""
+    gw.usage_log.flush()
+    return log_rows(gw.usage_log.path, where, table="rejected_requests")

@@ -85,7 +85,7 @@ def test_each_configured_key_is_accepted(locked, key):
 def test_refused_keys_are_logged_as_rejected_without_the_key(locked):
     httpx.post(locked.url + "/generate", json={"prompt": "Hello"}, headers={"Authorization": "Bearer leaked-guess-77"})
     locked.app.state.gateway.usage_log.flush()
-    refused = log_rows(locked.db, "status = 'rejected' AND error_type = 'authentication_error'")
+    refused = log_rows(locked.db, "error_type = 'authentication_error'", table="rejected_requests")
     assert refused
     assert not any("leaked-guess-77" in str(v) or KEYS[0] in str(v) for row in refused for v in row.values())
 

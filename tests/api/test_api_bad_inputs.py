@@ -1,5 +1,5 @@
-"""Bad requests on both routes: each gets its documented 4xx naming the field, is logged as
-``rejected`` without its content, and leaves the server serving."""
+"""Bad requests on both routes: each gets its documented 4xx naming the field, is recorded in
+``rejected_requests`` without its content, and leaves the server serving."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from gateway_core.api.body import MAX_BODY_BYTES
 
-from .conftest import rows
+from .conftest import rejected, rows
 
 MARK = "PROMPTMARK-91c2"
 P = f"{MARK} hello"
@@ -101,7 +101,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,route,body,ctype,status,field", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_naming_the_field_and_logged_without_content(http, gw, name, route, body, ctype, status, field):
-    before = len(rows(gw, "status = 'rejected'"))
+    before = len(rejected(gw))
     content = chunked(body) if name.endswith("_chunked") else body
     r = http.post(route, content=content, headers={"Content-Type": ctype})
     assert r.status_code == status, r.text
@@ -113,9 +113,11 @@ def test_bad_input_is_refused_naming_the_field_and_logged_without_content(http, 
         assert set(err) == {"type", "message", "field"}
         assert err["field"] == field
     assert MARK not in r.text
-    logged = rows(gw, "status = 'rejected'")
+    logged = rejected(gw)
     assert len(logged) == before + 1
+    assert (logged[-1]["source"], logged[-1]["field"]) == ("api", field or "body")
     assert not any(MARK in str(v) for row in logged for v in row.values())
+    assert not rows(gw, "provider IS NULL"), "a refusal reached the provider-attempt log"
 
 
 def test_server_still_serves_after_the_bad_inputs(http):

@@ -12,7 +12,7 @@ import pytest
 
 from gateway_core.api import create_app
 
-from .conftest import Served, rows
+from .conftest import Served, rejected, rows
 
 # The README's calls, byte for byte.
 CURL_LOW_COST = b'{"prompt":"Hello","task":"chat","priority":"low_cost"}'
@@ -168,7 +168,7 @@ def test_mid_stream_failure_is_an_error_event(faulty, tmp_path):
     assert json.loads(events[-1][1])["error"]["type"] == "provider_error"
 
 
-def test_client_leaving_mid_stream_cancels_the_attempt_and_logs_it(tmp_path):
+def test_client_leaving_mid_stream_logs_a_cancelled_attempt_with_what_was_delivered(tmp_path):
     import time
 
     from gateway_fixtures import demo_gateway
@@ -185,7 +185,31 @@ def test_client_leaving_mid_stream_cancels_the_attempt_and_logs_it(tmp_path):
         while not (logged := rows(gw, f"request_id = '{request_id}'")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert httpx.get(served.url + "/healthz").status_code == 200
-    assert [(row["status"], row["error_type"]) for row in logged] == [("error", "cancelled")]
+    assert [(row["status"], row["error_type"]) for row in logged] == [("cancelled", "cancelled")]
+    row = logged[0]
+    # The provider bills what it generated, so the row carries an estimate of it.
+    assert row["token_source"] == "estimated"
+    assert row["input_tokens"] == row["prompt_tokens_est"] > 0
+    assert 0 < row["output_tokens"] < 400
+    assert row["cost_usd"] > 0 and row["unpriced"] == 0
+
+
+def test_client_leaving_a_non_streaming_call_still_logs_the_full_billed_answer(tmp_path):
+    import time
+
+    from gateway_fixtures import demo_gateway
+
+    gw = demo_gateway(tmp_path / "leave_sync.sqlite", GATEWAY_EMULATOR_PROFILE="demo")
+    with gw, Served(create_app(gw)) as served:
+        body = {"prompt": "Write a long story about a lighthouse keeper.", "max_tokens": 300, "user": "leaver"}
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(served.url + "/generate", json=body, timeout=0.3)
+        deadline = time.monotonic() + 20
+        while not (logged := rows(gw, "user = 'leaver'")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    # Nothing can stop a provider call already sent, so it runs to the end and is billed in full.
+    assert [(row["status"], row["token_source"]) for row in logged] == [("ok", "provider")]
+    assert logged[0]["output_tokens"] > 0 and logged[0]["cost_usd"] > 0
 
 
 def test_an_unpriced_model_reports_null_cost_never_zero(tmp_path):
@@ -203,4 +227,4 @@ def test_an_unpriced_model_reports_null_cost_never_zero(tmp_path):
 def test_a_rejected_request_is_logged_with_its_user(http, gw):
     r = http.post("/generate", json={"prompt": "Hi", "user": "alice", "max_tokens": 0})
     assert r.status_code == 422
-    assert rows(gw, "status = 'rejected'")[-1]["user"] == "alice"
+    assert rejected(gw)[-1]["user"] == "alice"

@@ -215,3 +215,11 @@ def test_chaos_panel_describes_faults_in_words(faults, sentence):
     from console.chaos import describe
 
     assert describe(faults) == sentence
+
+
+def test_request_label_treats_nan_fields_as_missing():
+    nan = float("nan")
+    row = {"ts": "2026-01-02 03:04:05", "provider": nan, "model": nan, "status": "error", "error_type": nan, "user": nan}
+    row |= {"task": "chat", "attempts": nan, "cost_usd": nan, "latency_ms": nan}
+    assert fmt.request_label(row) == "2026-01-02 03:04:05 · not sent · error (?) · — · — · anonymous / chat"
+    assert fmt.present(nan) is None and fmt.present("azure") == "azure" and fmt.present(0) == 0
