@@ -184,6 +184,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_governance_commands(sub)
     add_policy_commands(sub)
+    from .analytics.cli import add_commands as add_cost_commands
+
+    add_cost_commands(sub)
     return parser
 
 

@@ -167,6 +167,8 @@ class Settings(ConfigModel):
     # Quality floor: skip a model whose blind-vote win-rate lower bound for the task is below it.
     quality_floor: float | None = Field(None, ge=0, le=1, validation_alias="GATEWAY_QUALITY_FLOOR")
     quality_min_votes: int = Field(30, ge=1, le=1_000_000, validation_alias="GATEWAY_QUALITY_MIN_VOTES")
+    # Bill reconciliation: a meter table whose rows are tried before the packaged one.
+    bill_meters_file: str | None = Field(None, validation_alias="GATEWAY_BILL_METERS_FILE")
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 

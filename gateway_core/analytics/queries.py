@@ -7,7 +7,7 @@ refresh also folds the new rows into daily rollups and log-bucketed histograms
 (``rollups``), which is what keeps the Analytics page fast at millions of rows;
 percentiles therefore come from histograms (within ~2% of exact). Row-level views (the
 audit log and the export) live in ``audit``; the A/B vote summary in
-``votes``. The SQLite file is only ever read.
+``votes``; replay, forecast, anomalies and the bill reconciliation in ``finops``. The SQLite file is only ever read.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pandas as pd
 from ..stats import nearest_rank
 from . import audit
 from .filters import Filters
+from .finops import FinOpsQueries
 from .mirror import SqliteSource, create_mirror, mirror_matches
 from .rollups import (
     COMPACT_EVERY,
@@ -65,7 +66,7 @@ def _open_mirror(mirror_path: str | None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:")
 
 
-class Analytics:
+class Analytics(FinOpsQueries):
     """Read-only analytics over one usage-log file. Safe to share between threads."""
 
     def __init__(self, db_path: str | Path, *, max_staleness_s: float = 1.0, mirror_path: str | None = None):
@@ -371,14 +372,6 @@ class Analytics:
         """Every attempt of one request from SQLite (indexed, never stale), content masked."""
         with self._lock:
             return audit.attempts_for(self._source.conn(), request_id)
-
-    def replay(self, scenario, prices, f: Filters | None = None):
-        """The what-if ``replay.Scenario`` over the requests ``f`` selects (see ``replay``)."""
-        from .replay import replay
-
-        with self._lock:
-            self.refresh()
-            return replay(self._con, f or Filters(), scenario, prices)
 
     def rejections(self, f: Filters | None = None, limit: int = 200) -> tuple[pd.DataFrame, int]:
         """Refused requests in the filters' time range (and users), newest first, and their count."""

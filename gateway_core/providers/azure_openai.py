@@ -71,6 +71,7 @@ class AzureOpenAIProvider(OpenAIWireProvider):
     chart_color = "#2563eb"
     Settings = AzureSettings
     emulator = "azure"  # served by the loopback Azure OpenAI emulator in demo mode
+    bill_format = "cost-details"  # its cloud bill: the Cost Management cost-details export
 
     @classmethod
     def from_settings(cls, settings, *, endpoint: str | None = None, api_key: str | None = None) -> AzureOpenAIProvider:

@@ -52,6 +52,7 @@ class Provider(Protocol):
     chart_color: ClassVar[str]  # hex colour on charts
     Settings: ClassVar[type]  # a config.ProviderSettings: its variables, models and pricing names
     emulator: ClassVar[str]  # which loopback emulator serves it when it is emulated
+    bill_format: ClassVar[str | None]  # the cloud cost export that bills it (analytics.bill_formats), if any
 
     @classmethod
     def from_settings(cls, settings) -> Provider: ...

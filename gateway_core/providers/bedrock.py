@@ -264,6 +264,7 @@ class BedrockProvider:
     calibrate_input_tokens = True  # Claude's tokenizer is unpublished: tiktoken x a learned factor
     Settings = BedrockSettings
     emulator = "bedrock"  # served by the loopback Bedrock emulator in demo mode
+    bill_format = "cur"  # its cloud bill: the AWS Cost and Usage Report
 
     def __init__(self, client):
         self.client = client

@@ -51,6 +51,7 @@ class OpenAICompatProvider(OpenAIWireProvider):
     Settings = OpenAISettings
     # Emulated by the Azure OpenAI emulator's /openai/v1 route: the same wire, a bearer key.
     emulator = "azure"
+    bill_format = None  # no cost export the gateway reads
 
     @classmethod
     def from_settings(cls, settings, *, base_url: str | None = None, api_key: str | None = None) -> OpenAICompatProvider:

@@ -150,6 +150,40 @@ def m008_console_audit(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS admin_audit_ts ON admin_audit (ts)")
 
 
+def m009_billing(conn: sqlite3.Connection) -> None:
+    """Imported cloud bills (``analytics.billing``): one ``bill_imports`` row per file (its hash
+    keeps a re-import from counting twice) and its lines summed per (day, meter, mapping) in
+    ``bill_lines``; a line no meter rule explains keeps provider NULL and is listed as unknown."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS bill_imports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  imported_at TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE,
+  format TEXT NOT NULL,
+  rows INTEGER NOT NULL,
+  first_day TEXT,
+  last_day TEXT,
+  out_of_scope_rows INTEGER NOT NULL DEFAULT 0,
+  out_of_scope_cost_usd REAL NOT NULL DEFAULT 0
+)"""
+    )
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS bill_lines (
+  import_id INTEGER NOT NULL REFERENCES bill_imports (id),
+  day TEXT NOT NULL,
+  meter TEXT NOT NULL,
+  provider TEXT,
+  model TEXT,
+  direction TEXT CHECK (direction IN ('input', 'output')),
+  rows INTEGER NOT NULL,
+  tokens REAL NOT NULL,
+  cost_usd REAL NOT NULL
+)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS bill_lines_day ON bill_lines (day, provider)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_ab_votes,
@@ -157,6 +191,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m004_write_path_indexes,
     m006_rejected_requests,
     m008_console_audit,
+    m009_billing,
 )
 
 
