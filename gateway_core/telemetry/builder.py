@@ -4,8 +4,8 @@ Runs on the telemetry worker thread only. Spans are created after the fact with 
 record's own timestamps, and with the ids the request already announced (the request's
 ``traceparent`` went out to the provider while it ran): ``PresetIds`` hands the SDK the id
 for the span about to be started, which is safe because this worker is the only thread
-that starts spans on its private tracer. Unsampled requests (a caller said so in its
-``traceparent``) still count in the metrics; they just leave no spans.
+that starts spans on its private tracer. Unsampled requests (the caller said so in its
+``traceparent``, or the head sampler did) still count in the metrics; they leave no spans.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Telemetry turns on when any of the variables that point somewhere or name something is
 set (endpoint, protocol, service name, resource attributes, traces or metrics exporter),
 and stays off when none is, when ``OTEL_SDK_DISABLED=true``, or when both exporters are
-``none``. Nothing here imports OpenTelemetry, so a gateway with telemetry off never
-loads it. A value that cannot work raises ``ConfigError`` naming its variable, at start-up
+``none``. ``OTEL_TRACES_SAMPLER`` and its argument choose head sampling (see ``sampling``).
+Nothing here imports OpenTelemetry, so a gateway with telemetry off never loads it. A value that cannot work raises ``ConfigError`` naming its variable, at start-up
 rather than as a silent loss of every span later.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import ConfigError
+from .sampling import DEFAULT_SAMPLER, SAMPLERS
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
@@ -27,9 +28,21 @@ METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
 METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 BSP_SCHEDULE_DELAY = "OTEL_BSP_SCHEDULE_DELAY"
+TRACES_SAMPLER = "OTEL_TRACES_SAMPLER"
+TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 
 # Any one of these being set means the operator asked for telemetry.
 SWITCHES = (ENDPOINT, PROTOCOL, SERVICE_NAME, RESOURCE_ATTRIBUTES, TRACES_EXPORTER, METRICS_EXPORTER)
+# Every variable read here: a change to any of them is a change of configuration.
+VARIABLES = (
+    *SWITCHES,
+    HEADERS,
+    SDK_DISABLED,
+    METRIC_EXPORT_INTERVAL,
+    BSP_SCHEDULE_DELAY,
+    TRACES_SAMPLER,
+    TRACES_SAMPLER_ARG,
+)
 
 DEFAULT_ENDPOINT = "http://localhost:4318"
 DEFAULT_SERVICE_NAME = "genai-cloud-gateway"
@@ -53,6 +66,8 @@ class OtelConfig:
     metrics: tuple[str, ...] = ("otlp",)
     metric_interval_ms: int = 60_000
     span_delay_ms: int = 5_000
+    sampler: str = DEFAULT_SAMPLER
+    sample_ratio: float = 1.0
 
     def signal_url(self, signal: str) -> str:
         """The OTLP/HTTP URL for ``traces`` or ``metrics``: the base endpoint's path plus ``/v1/<signal>``."""
@@ -150,6 +165,22 @@ def _millis(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _sampler(env: Mapping[str, str]) -> tuple[str, float]:
+    name = _get(env, TRACES_SAMPLER).lower() or DEFAULT_SAMPLER
+    if name not in SAMPLERS:
+        raise ConfigError(TRACES_SAMPLER, f"unsupported sampler {name!r}; use one of {', '.join(SAMPLERS)}")
+    raw = _get(env, TRACES_SAMPLER_ARG)
+    if not name.endswith("traceidratio") or not raw:
+        return name, 1.0
+    try:
+        ratio = float(raw)
+    except ValueError:
+        raise ConfigError(TRACES_SAMPLER_ARG, f"expected a sampling ratio between 0 and 1, got {raw!r}") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(TRACES_SAMPLER_ARG, f"expected a sampling ratio between 0 and 1, got {raw!r}")
+    return name, ratio
+
+
 def parse_otel_env(env: Mapping[str, str]) -> OtelConfig:
     """The telemetry configuration a mapping of environment variables asks for."""
     if _disabled(env):
@@ -161,6 +192,7 @@ def parse_otel_env(env: Mapping[str, str]) -> OtelConfig:
         return OtelConfig(enabled=False, reason=f"{TRACES_EXPORTER} and {METRICS_EXPORTER} are both none")
     resource = _pairs(env, RESOURCE_ATTRIBUTES)
     service = _get(env, SERVICE_NAME) or resource.get("service.name") or DEFAULT_SERVICE_NAME
+    sampler, ratio = _sampler(env)
     return OtelConfig(
         enabled=True,
         endpoint=_endpoint(env),
@@ -172,4 +204,6 @@ def parse_otel_env(env: Mapping[str, str]) -> OtelConfig:
         metrics=metrics,
         metric_interval_ms=_millis(env, METRIC_EXPORT_INTERVAL, 60_000),
         span_delay_ms=_millis(env, BSP_SCHEDULE_DELAY, 5_000),
+        sampler=sampler,
+        sample_ratio=ratio,
     )

@@ -5,8 +5,8 @@ per request (every attribute is validated and every metric point's attributes ha
 none of it happens while a request is served. A request only notes clock readings, ids and
 references to values it already holds; ``RequestRecord.end`` hands the finished record to
 ``submit`` (the exporter worker's queue), and the worker builds the spans with these exact
-timestamps and ids. The ids are drawn here because the provider call needs its
-``traceparent`` while the request is still running.
+timestamps and ids. The ids are drawn, and the head-sampling decision made, here because
+the provider call needs its ``traceparent`` while the request is still running.
 """
 
 from __future__ import annotations
@@ -104,15 +104,17 @@ class RequestRecord(RequestTrace):
         gateway: Mapping | None,
         server: bool,
         parent: Parent | None,
+        sample: Callable[[int, Parent | None], bool],
     ):
         check_gateway_names(gateway)
         self._submit, self.operation, self.model = submit, operation, model
         self.max_tokens, self.temperature, self.messages, self.gateway = max_tokens, temperature, messages, gateway
         self.server, self.parent = server, parent
         if parent is None:
-            self.trace_id_int, self.sampled, self.tracestate = _new_id(128), True, None
+            self.trace_id_int, self.tracestate = _new_id(128), None
         else:
-            self.trace_id_int, self.sampled, self.tracestate = parent.trace_id, parent.sampled, parent.tracestate
+            self.trace_id_int, self.tracestate = parent.trace_id, parent.tracestate
+        self.sampled = sample(self.trace_id_int, parent)
         self.span_id = _new_id(64)
         self.attempts: list[AttemptRecord] = []
         self.end_ns = self.outcome = self.end_gateway = None

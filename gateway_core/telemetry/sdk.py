@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 
@@ -31,7 +32,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import get_current_span
 
@@ -41,6 +42,7 @@ from . import conventions as c
 from .builder import Instruments, PresetIds, RecordBuilder, bucket_views
 from .otel_env import OtelConfig
 from .recording import RequestRecord
+from .sampling import make_sampler
 from .wire import Parent, parent_from_headers
 
 _SCOPE = "gateway_core"
@@ -68,6 +70,9 @@ def _resource(config: OtelConfig) -> Resource:
             "telemetry.sdk.name": "opentelemetry",
             "telemetry.sdk.version": sdk_version,
             "service.version": _package_version(),
+            # One per process: each API worker keeps its own cumulative counters, which a
+            # backend may only add up when it can tell the workers' streams apart.
+            "service.instance.id": uuid.uuid4().hex,
             **config.resource,
         }
     )
@@ -119,6 +124,7 @@ class OtelTelemetry(Telemetry):
         super().__init__(config)
         self.store_content = store_content
         self.dropped = 0
+        self._sample = make_sampler(config.sampler, config.sample_ratio)
         protect(config.headers.values())  # collector auth headers are credentials
         resource = _resource(config)
         self._tracer_provider = self._meter_provider = None
@@ -126,9 +132,9 @@ class OtelTelemetry(Telemetry):
         tracer = ids = None
         if config.traces:
             ids = PresetIds()
-            self._tracer_provider = TracerProvider(
-                resource=resource, sampler=ParentBased(ALWAYS_ON), id_generator=ids, shutdown_on_exit=False
-            )
+            # Sampling is decided per request on the request path (``sampling``); the worker
+            # builds spans only for sampled records, so the SDK keeps every span it is given.
+            self._tracer_provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, id_generator=ids, shutdown_on_exit=False)
             for name in config.traces:
                 self._exporters.append(_exporter(config, "traces", name))
                 self._tracer_provider.add_span_processor(
@@ -179,6 +185,7 @@ class OtelTelemetry(Telemetry):
             gateway_attrs,
             server,
             parent,
+            self._sample,
         )
 
     def _submit(self, record: RequestRecord) -> None:
@@ -242,6 +249,7 @@ class OtelTelemetry(Telemetry):
             "traces": ",".join(cfg.traces) or "none",
             "metrics": ",".join(cfg.metrics) or "none",
             "content": self.store_content,
+            "sampler": cfg.sampler if "ratio" not in cfg.sampler else f"{cfg.sampler} {cfg.sample_ratio:g}",
             "dropped_requests": self.dropped,
         }
 

@@ -128,15 +128,24 @@ class OtlpReceiver:
         ]
 
     def metrics(self) -> dict:
-        """The latest export's metrics by name (cumulative temporality: the latest is the total)."""
+        """The latest export's metrics by name (cumulative temporality: the latest is the total).
+        For one exporting process; ``metrics_by_instance`` keeps several apart."""
         out = {}
+        for metrics in self.metrics_by_instance().values():
+            out.update(metrics)
+        return out
+
+    def metrics_by_instance(self) -> dict[str, dict]:
+        """``{service.instance.id: {name: latest metric}}``: each process's own cumulative totals."""
+        out: dict[str, dict] = {}
         for r in self.received:
             if r.path != "/v1/metrics":
                 continue
             for rm in r.message.resource_metrics:
+                instance = attributes(rm.resource.attributes).get("service.instance.id", "")
                 for sm in rm.scope_metrics:
                     for metric in sm.metrics:
-                        out[metric.name] = metric
+                        out.setdefault(instance, {})[metric.name] = metric
         return out
 
     def close(self) -> None:

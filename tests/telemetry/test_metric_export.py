@@ -127,3 +127,14 @@ def test_breaker_and_budget_gauges_report_what_the_callbacks_return(receiver, te
     assert states == {AZURE_OTEL: 2, BEDROCK_OTEL: 1}
     remaining = {tuple(attributes(p.attributes).items()): p.as_double for p in _points(metrics["gateway.budget.remaining"])}
     assert remaining == {(("gateway.team", "research"),): 12.5, (("gateway.key_name", "ci-key"),): 0.0}
+
+
+def test_each_telemetry_process_exports_under_its_own_instance_id(receiver, telemetry_for):
+    first, second = telemetry_for(), telemetry_for()
+    for tel in (first, second):
+        drive_fallback(tel)
+        tel.force_flush()
+    by_instance = receiver.metrics_by_instance()
+
+    assert len(by_instance) == 2 and all(len(name) == 32 for name in by_instance)
+    assert all(m["gen_ai.client.token.usage"] for m in by_instance.values())

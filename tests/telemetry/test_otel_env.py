@@ -91,6 +91,17 @@ def test_telemetry_stays_off_and_says_why(env, reason):
         ({"OTEL_RESOURCE_ATTRIBUTES": "team"}, "OTEL_RESOURCE_ATTRIBUTES", "key=value"),
         ({"OTEL_SERVICE_NAME": "gw", "OTEL_METRIC_EXPORT_INTERVAL": "soon"}, "OTEL_METRIC_EXPORT_INTERVAL", "milliseconds"),
         ({"OTEL_SERVICE_NAME": "gw", "OTEL_BSP_SCHEDULE_DELAY": "0"}, "OTEL_BSP_SCHEDULE_DELAY", "between"),
+        ({"OTEL_SERVICE_NAME": "gw", "OTEL_TRACES_SAMPLER": "xray"}, "OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        (
+            {"OTEL_SERVICE_NAME": "gw", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "10%"},
+            "OTEL_TRACES_SAMPLER_ARG",
+            "between 0 and 1",
+        ),
+        (
+            {"OTEL_SERVICE_NAME": "gw", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"},
+            "OTEL_TRACES_SAMPLER_ARG",
+            "between 0 and 1",
+        ),
     ],
 )
 def test_a_value_that_cannot_work_is_a_config_error_naming_the_variable(env, variable, fragment):
