@@ -6,8 +6,9 @@ provider class (``Provider.Settings``, a ``ProviderSettings``) with the variable
 SDKs use. Real environment variables win over ``.env``; an empty variable counts as unset.
 Every invalid or missing value raises one ``ConfigError`` naming the variable. Secret
 fields are ``SecretStr`` and kept out of ``repr``, so a logged or displayed ``Settings``
-never shows them. Nothing else in ``gateway_core`` reads ``os.environ`` for configuration;
-``.env.example`` lists every variable.
+never shows them. The standard ``OTEL_*`` variables are gathered here from the same
+sources into ``otel_env``, for telemetry to read. Nothing else in ``gateway_core`` reads
+``os.environ`` for configuration; ``.env.example`` lists every variable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, Validation
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
+from .telemetry.otel_env import VARIABLES as OTEL_VARIABLES
+from .telemetry.otel_env import parse_otel_env
 
 MODES = ("auto", "demo", "live")
 EMULATOR_PROFILES = ("demo", "zero")
@@ -104,6 +107,18 @@ def _config_error(cls, e: ValidationError) -> ConfigError:
     return ConfigError(variable, message)
 
 
+def _otel_variables(mapping: Mapping[str, str] | None, dotenv) -> dict[str, str]:
+    """The ``OTEL_*`` variables of the source the other settings come from (real variables over ``.env``)."""
+    if mapping is None:
+        mapping = {}
+        if dotenv:
+            from dotenv import dotenv_values
+
+            mapping.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        mapping.update(os.environ)
+    return {k: v for k, v in mapping.items() if k.startswith("OTEL_") and isinstance(v, str)}
+
+
 @contextmanager
 def reading_mapping(mapping: Mapping[str, str] | None) -> Iterator[None]:
     """Within the block, settings classes read ``mapping`` instead of the environment."""
@@ -171,6 +186,8 @@ class Settings(ConfigModel):
     bill_meters_file: str | None = Field(None, validation_alias="GATEWAY_BILL_METERS_FILE")
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    # The OTEL_* variables as set, filled by ``from_env`` (a collector header may be a credential).
+    otel_env: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @field_validator("mode", "emulator_profile", mode="before")
     @classmethod
@@ -216,7 +233,7 @@ class Settings(ConfigModel):
 
         with reading_mapping(mapping):
             providers = {name: p.Settings.read(dotenv) for name, p in PROVIDERS.items()}
-            settings = cls.read(dotenv, providers=providers)
+            settings = cls.read(dotenv, providers=providers, otel_env=_otel_variables(mapping, dotenv))
         settings.check()
         return settings
 
@@ -224,7 +241,7 @@ class Settings(ConfigModel):
     def env_names(cls) -> tuple[str, ...]:
         from .providers import PROVIDERS
 
-        return super().env_names() + tuple(n for p in PROVIDERS.values() for n in p.Settings.env_names())
+        return super().env_names() + tuple(n for p in PROVIDERS.values() for n in p.Settings.env_names()) + OTEL_VARIABLES
 
     # --- which providers take part, and which are live ------------------------------
 
@@ -241,7 +258,9 @@ class Settings(ConfigModel):
         return tuple(n for n in self.enabled_providers() if self.mode == "demo" or not self.providers[n].complete())
 
     def check(self) -> None:
-        """Raise ``ConfigError`` naming the first missing variable that live mode needs."""
+        """Raise ``ConfigError`` naming a telemetry variable that cannot work, or the first
+        missing variable that live mode needs."""
+        parse_otel_env(self.otel_env)
         if self.mode != "live":
             return
         for name in self.enabled_providers():

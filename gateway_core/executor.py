@@ -4,7 +4,10 @@
 yields text as it arrives; either way its return value is the ``GenerateResult``. Every
 provider call becomes an ``Attempt`` recorded in the caller's ``Trail`` as it happens, so
 whoever logs the request sees every attempt however the request ended (answered, failed,
-or abandoned by its reader). It reads ``error.retryable`` (never SDK classes) to decide
+or abandoned by its reader). A ``Trail`` may carry a ``watch`` callable: it is called as
+each provider call starts, the object it returns gives the headers the call carries
+(``inject_headers``) and hears how the call ended (``end``); that is how telemetry sees
+attempts without this module knowing about it. It reads ``error.retryable`` (never SDK classes) to decide
 between falling back and giving up, and it keeps the runtime's breaker and statistics up
 to date. It never calls back into the ``Gateway``.
 
@@ -23,7 +26,7 @@ The rules that matter:
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, StreamInterrupted
@@ -40,6 +43,7 @@ class Trail:
 
     attempts: list[Attempt] = field(default_factory=list)
     result: GenerateResult | None = None
+    watch: Callable | None = None  # candidate -> an attempt observer (inject_headers, end)
 
 
 class _Outcome:
@@ -96,9 +100,11 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
     for cand in _admitted(rt, plan, failed_providers):
         if on_attempt is not None:
             on_attempt(cand)
+        watch = trail.watch(cand) if trail.watch is not None else None
         out = _Outcome()
         provider = rt.provider(cand.provider)
-        call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature)
+        headers = watch.inject_headers() if watch is not None else None
+        call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature, headers)
         try:
             if plan.streaming:
                 yield from _call_stream(provider, call, out)
@@ -106,12 +112,12 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
                 out.completion = provider.complete(call)
         except GeneratorExit:
             _record_failure(rt, cand, None, out.elapsed_ms())
-            attempts.append(_cancelled_attempt(rt, plan, cand, out))
+            _failed(attempts, watch, _cancelled_attempt(rt, plan, cand, out))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
             err = _as_provider_error(exc, cand.provider, bool(out.parts))
             _record_failure(rt, cand, err, out.elapsed_ms())
-            attempts.append(_error_attempt(cand, out, err, rt.scrub(err.message), plan.streaming))
+            _failed(attempts, watch, _error_attempt(cand, out, err, rt.scrub(err.message), plan.streaming))
             failed_providers.add(cand.provider)
             if not err.retryable or not req.fallback:
                 err.attempts = tuple(attempts)
@@ -119,8 +125,23 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
                 raise err from (None if err is exc else exc)
             continue
         trail.result = _success(rt, plan, request_id, cand, out, attempts, t_request)
+        if watch is not None:
+            done = out.completion
+            watch.end(
+                attempts[-1],
+                response_model=done.model,
+                response_id=done.request_id,
+                finish_reason=done.finish_reason,
+                output_text=trail.result.text,
+            )
         return trail.result
     raise AllProvidersFailed(tuple(attempts), request_id=request_id)
+
+
+def _failed(attempts: list, watch, attempt: Attempt) -> None:
+    attempts.append(attempt)
+    if watch is not None:
+        watch.end(attempt)
 
 
 def _record_failure(rt: Runtime, cand, err, latency_ms: float) -> None:

@@ -2,8 +2,8 @@
 
 A ``Gateway`` builds one ``Runtime`` from ``Settings`` (the provider adapters, or the
 in-process emulators they point at, the price table, the token counter, the circuit
-breaker, the latency and output-token statistics, the background usage-log writer) and
-hands it to ``pipeline.run`` for every request; nothing below calls back up into it. It is
+breaker, the latency and output-token statistics, the background usage-log writer, and
+telemetry from the ``OTEL_*`` variables) and hands it to ``pipeline.run`` for every request; nothing below calls back up into it. It is
 safe to share between threads; the console and the API keep one per process.
 """
 
@@ -25,6 +25,7 @@ from .redact import protect, scrub
 from .runtime import LockedRandom, Route, Runtime
 from .stats import LatencyTracker, OutputTokenStats, QualityTracker
 from .tasks import TASKS
+from .telemetry import Telemetry, request_path
 from .tokens import TokenCounter
 from .types import GenerateRequest, GenerateResult
 from .usage.rows import rejected_row
@@ -38,10 +39,13 @@ class GatewayStream:
     ``provider`` and ``model`` name the candidate being streamed from, as soon as its
     call starts (they change if the gateway falls back before the first token)."""
 
-    def __init__(self, runtime: Runtime, request: GenerateRequest, request_id: str):
+    def __init__(
+        self, runtime: Runtime, request: GenerateRequest, request_id: str, trace_headers: Mapping[str, str] | None = None
+    ):
         self._runtime = runtime
         self.request = request
         self.request_id = request_id
+        self._trace_headers = trace_headers
         self.result: GenerateResult | None = None
         self.provider: str | None = None
         self.model: str | None = None
@@ -52,7 +56,12 @@ class GatewayStream:
             raise RuntimeError("a GatewayStream can be iterated once")
         self._started = True
         self.result = yield from pipeline.run(
-            self._runtime, self.request, self.request_id, streaming=True, on_attempt=self._on_attempt
+            self._runtime,
+            self.request,
+            self.request_id,
+            streaming=True,
+            on_attempt=self._on_attempt,
+            trace_headers=self._trace_headers,
         )
 
     def _on_attempt(self, candidate) -> None:
@@ -73,6 +82,8 @@ class Gateway:
         self.latency = LatencyTracker()
         self.output_stats = OutputTokenStats({name: spec.expected_output_tokens for name, spec in TASKS.items()})
         self.usage_log = UsageLog(settings.db_path)
+        # Built in the process that serves (each API worker builds its own gateway after the fork).
+        self.telemetry = Telemetry.from_env(settings.otel_env, store_content=settings.store_content, secrets=self._secrets)
         built = dict(providers) if providers is not None else self._build_providers()
         self.runtime = Runtime(
             providers=built,
@@ -87,6 +98,11 @@ class Gateway:
             store_content=settings.store_content,
             rng=LockedRandom(seed),
             quality=QualityTracker(self.usage_log.vote_tallies, settings.quality_floor, settings.quality_min_votes),
+            telemetry=self.telemetry,
+        )
+        self.telemetry.register_gauges(
+            breaker_fn=lambda: request_path.breaker_rows(self.runtime),
+            budget_fn=lambda: request_path.budget_rows(self.budget_statuses()),
         )
         self._seed_from_log()
         # Load encodings now so the first request doesn't pay the ~0.2-0.8 s load.
@@ -153,11 +169,17 @@ class Gateway:
         emulated = self.settings.emulated_providers() if self.emulators is not None else ()
         return {name: ("EMULATED" if name in emulated else "LIVE") for name in self.runtime.providers}
 
-    def generate(self, request: GenerateRequest) -> GenerateResult:
-        return pipeline.complete(self.runtime, request, self.new_request_id())
+    def generate(self, request: GenerateRequest, *, trace_headers: Mapping[str, str] | None = None) -> GenerateResult:
+        """Route and answer ``request``. ``trace_headers``: the HTTP headers of the request being
+        served (the REST API passes them so an incoming ``traceparent`` continues)."""
+        return pipeline.complete(self.runtime, request, self.new_request_id(), trace_headers)
 
-    def stream(self, request: GenerateRequest) -> GatewayStream:
-        return GatewayStream(self.runtime, request, self.new_request_id())
+    def stream(self, request: GenerateRequest, *, trace_headers: Mapping[str, str] | None = None) -> GatewayStream:
+        return GatewayStream(self.runtime, request, self.new_request_id(), trace_headers)
+
+    def budget_statuses(self) -> list:
+        """Where each budget stands, for the ``gateway.budget.remaining`` gauge; none without governance."""
+        return []
 
     def configured_providers(self) -> tuple[str, ...]:
         """Providers with at least one route, in registry order."""
@@ -238,6 +260,7 @@ class Gateway:
         if self.emulators is not None:
             self.emulators.close()
             self.emulators = None
+        self.telemetry.shutdown()
 
     def __enter__(self):
         return self

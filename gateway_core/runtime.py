@@ -3,8 +3,8 @@
 A ``Runtime`` is a frozen, typed bundle: the provider adapters by name, the configured
 routes (which model on which provider, and which price row bills it), the price table, the
 token counter, the circuit breaker, the latency and output-length statistics, the usage
-log, the secret scrubber, whether content is stored, and the random source for
-exploration. Planning, the executor and row building read it; none of them holds a
+log, the secret scrubber, whether content is stored, the random source for exploration,
+and telemetry (a no-op object when it is off). Planning, the executor and row building read it; none of them holds a
 reference back to the ``Gateway`` that built it, so a request's path only ever goes down.
 The objects inside are shared and thread-safe; the bundle itself never changes.
 """
@@ -14,12 +14,13 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .breaker import CircuitBreaker
 from .pricing import PriceTable
 from .providers.base import Provider
 from .stats import LatencyTracker, OutputTokenStats, QualityTracker
+from .telemetry import Telemetry
 from .tokens import TokenCounter
 from .usage.writer import UsageLog
 
@@ -59,6 +60,7 @@ class Runtime:
     store_content: bool
     rng: Callable[[], float]
     quality: QualityTracker | None = None  # blind-vote standing, when a quality floor is set
+    telemetry: Telemetry = field(default_factory=Telemetry)  # off unless the gateway built one
 
     def provider(self, name: str) -> Provider:
         return self.providers[name]

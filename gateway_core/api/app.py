@@ -3,8 +3,9 @@
 ``create_app`` wires a FastAPI app around one ``Gateway`` (built in the lifespan from the
 environment when none is given, and closed on shutdown). Handlers are thin: read the
 body strictly (``body``), convert it (``models``), call the blocking gateway in
-the threadpool, and shape the answer; streams go through ``sse``. Every error is an
-``ApiError`` rendered in the route's own shape (``errors``); bearer keys are checked in ``auth``; refusals of the
+the threadpool, and shape the answer; streams go through ``sse``. The request's headers
+go with it, so its telemetry span is a SERVER span continuing any W3C ``traceparent``.
+Every error is an ``ApiError`` rendered in the route's own shape (``errors``); bearer keys are checked in ``auth``; refusals of the
 client's input are logged as ``rejected`` rows, without content. ``serve`` runs it
 under uvicorn for ``gateway serve`` and ``make api``; with several workers it binds the
 listening socket itself so accepted connections get TCP_NODELAY.
@@ -187,9 +188,9 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
         gw = request.app.state.gateway
         req, stream = generate_request(await _body(request), gw.candidates())
         if stream:
-            pump, first = await sse.start(gw, req)
+            pump, first = await sse.start(gw, req, request.headers)
             return sse.generate_response(pump, first, _in_band_error(request))
-        result = await run_in_threadpool(gw.generate, req)
+        result = await run_in_threadpool(gw.generate, req, trace_headers=request.headers)
         return json_response(generate_json(result), headers=gateway_headers(result))
 
     @app.post("/v1/chat/completions", openapi_extra=CHAT_DOC)
@@ -197,7 +198,7 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
         gw = request.app.state.gateway
         req, opts = chat_request(await _body(request), gw.candidates())
         if opts.stream:
-            pump, first = await sse.start(gw, req)
+            pump, first = await sse.start(gw, req, request.headers)
             return sse.chat_response(pump, first, opts, _in_band_error(request))
-        result = await run_in_threadpool(gw.generate, req)
+        result = await run_in_threadpool(gw.generate, req, trace_headers=request.headers)
         return json_response(completion_json(result, opts), headers=gateway_headers(result))

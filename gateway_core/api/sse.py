@@ -64,9 +64,10 @@ class Pump:
                 pass
 
 
-async def start(gateway, request) -> tuple[Pump, object]:
-    """Open the stream and wait for its first chunk; errors before any text raise here."""
-    pump = Pump(gateway.stream(request))
+async def start(gateway, request, trace_headers=None) -> tuple[Pump, object]:
+    """Open the stream and wait for its first chunk; errors before any text raise here.
+    ``trace_headers`` are the HTTP request's, for its telemetry span."""
+    pump = Pump(gateway.stream(request, trace_headers=trace_headers))
     try:
         first = await pump.next()
     except BaseException:

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ from .faults import Fault, FaultError, FaultState
 from .latency import Pacer, Timing
 
 log = logging.getLogger("gateway_core.emulators")
+TRACE_CONTEXT_KEPT = 1024  # the W3C trace-context headers of the latest model calls, for tests
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 
@@ -117,7 +119,8 @@ class _Server(ThreadingHTTPServer):
 
 class Emulator:
     """One running emulator. Public handle: ``url``, ``set_faults``, ``clear_faults``,
-    ``faults``, ``stats``, ``reset_stats``, ``wait_streams_closed``, ``set_profile``, ``close``."""
+    ``faults``, ``stats``, ``reset_stats``, ``wait_streams_closed``, ``trace_context``,
+    ``set_profile``, ``close``."""
 
     def __init__(self, provider: str, handler: type[EmulatorHandler], host: str, port: int, profile, config: dict) -> None:
         self.provider = provider
@@ -125,6 +128,7 @@ class Emulator:
         self.fault_state = FaultState()
         self.pacer = Pacer(provider, profile)
         self.counters = Stats()
+        self.received_trace_context: deque[dict] = deque(maxlen=TRACE_CONTEXT_KEPT)
         self.stopping = threading.Event()
         self._wake = threading.Condition()
         self._profile_generation = 0
@@ -160,6 +164,12 @@ class Emulator:
 
     def reset_stats(self) -> None:
         self.counters.reset()
+        self.received_trace_context.clear()
+
+    def trace_context(self) -> list[dict]:
+        """``{"route", "traceparent", "tracestate"}`` of the latest model calls that carried a
+        ``traceparent``, oldest first: what a provider would see of the gateway's traces."""
+        return list(self.received_trace_context)
 
     def wait_streams_closed(self, timeout: float = 10.0) -> bool:
         """True once every stream's server side has finished, False after ``timeout`` seconds."""
@@ -262,6 +272,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         m = re.search(r"attempt=(\d+)", self.headers.get("amz-sdk-request") or "")
         retry = retry or (m is not None and int(m.group(1)) > 1)
         self.emulator.counters.call(route, retry)
+        parent = self.headers.get("traceparent")
+        if parent is not None:
+            self.emulator.received_trace_context.append(
+                {"route": route, "traceparent": parent, "tracestate": self.headers.get("tracestate")}
+            )
 
     def apply_faults(self, stream: bool) -> Fault | None:
         """Run the pre-answer fault steps. Returns the fault still to apply to the answer

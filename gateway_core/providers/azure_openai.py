@@ -69,6 +69,7 @@ class AzureOpenAIProvider(OpenAIWireProvider):
     label = "Azure OpenAI"
     color = "blue"  # Streamlit badge colour
     chart_color = "#2563eb"
+    otel_name = "azure.ai.openai"  # gen_ai.provider.name in the OpenTelemetry GenAI conventions
     Settings = AzureSettings
     emulator = "azure"  # served by the loopback Azure OpenAI emulator in demo mode
     bill_format = "cost-details"  # its cloud bill: the Cost Management cost-details export

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from ..types import ChatMessage, Usage
 
@@ -24,6 +25,8 @@ class ProviderCall:
     messages: tuple[ChatMessage, ...]
     max_tokens: int
     temperature: float | None = None
+    # Trace-context headers (W3C ``traceparent``) the call carries to the service, if any.
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Provider(Protocol):
     Settings: ClassVar[type]  # a config.ProviderSettings: its variables, models and pricing names
     emulator: ClassVar[str]  # which loopback emulator serves it when it is emulated
     bill_format: ClassVar[str | None]  # the cloud cost export that bills it (analytics.bill_formats), if any
+    otel_name: ClassVar[str]  # gen_ai.provider.name in the OpenTelemetry GenAI conventions
+    server_address: str | None  # the service's host and port, for server.address / server.port
+    server_port: int | None
 
     @classmethod
     def from_settings(cls, settings) -> Provider: ...
@@ -68,3 +74,12 @@ class Provider(Protocol):
     def stream(self, call: ProviderCall) -> Iterator[StreamItem]: ...
 
     def close(self) -> None: ...
+
+
+def host_and_port(url: object) -> tuple[str | None, int | None]:
+    """The host and explicit port of an endpoint URL; ``(None, None)`` when it has none."""
+    try:
+        parts = urlsplit(str(url))
+        return parts.hostname or None, parts.port
+    except ValueError:
+        return None, None

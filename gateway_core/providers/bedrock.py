@@ -6,12 +6,15 @@ strict user/assistant alternation), a conversation that opens with an assistant 
 a short user turn in front, and temperature is clamped to Bedrock's 0–1 (the gateway accepts
 OpenAI's 0–2; values are clamped, not rescaled, so 0.7 means 0.7 on both providers).
 Errors inside a stream arrive as ``EventStreamError`` with lowerCamel codes and are never
-retried by botocore; they are mapped like their HTTP twins.
+retried by botocore; they are mapped like their HTTP twins. boto3 has no per-call header
+argument, so a call's trace-context headers travel through a ``ContextVar`` that a
+``before-send`` hook on the client copies onto every HTTP attempt of that call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextvars
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore import exceptions as bce
@@ -30,7 +33,7 @@ from ..errors import (
 )
 from ..types import Usage
 from . import _errors
-from .base import Completion, ProviderCall, StreamItem
+from .base import Completion, ProviderCall, StreamItem, host_and_port
 
 NAME = "bedrock"
 EMULATOR_KEY = "emulated-key"  # the loopback emulator checks a signature is present, not its key
@@ -250,6 +253,39 @@ class BedrockSettings(ProviderSettings):
         return self.models or (DEFAULT_MODEL,)
 
 
+# --- trace context ---------------------------------------------------------------------
+
+# The headers of the call the current thread is making; set only around the SDK call.
+_CALL_HEADERS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("bedrock_call_headers", default=None)
+
+
+def _add_call_headers(request, **_kwargs) -> None:
+    """botocore ``before-send`` hook: put the current call's trace context on the request.
+
+    It runs after signing, so the headers are not among the signed ones; SigV4 checks only
+    the headers its signature lists, so the service accepts them as sent."""
+    headers = _CALL_HEADERS.get()
+    if headers:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+
+class _CallHeaders:
+    """``with _CallHeaders(call):`` makes ``call.headers`` the ones the hook adds."""
+
+    __slots__ = ("headers", "token")
+
+    def __init__(self, call: ProviderCall):
+        self.headers = call.headers
+
+    def __enter__(self):
+        self.token = _CALL_HEADERS.set(self.headers) if self.headers else None
+
+    def __exit__(self, *exc):
+        if self.token is not None:
+            _CALL_HEADERS.reset(self.token)
+
+
 # --- the adapter -----------------------------------------------------------------------
 
 
@@ -265,9 +301,13 @@ class BedrockProvider:
     Settings = BedrockSettings
     emulator = "bedrock"  # served by the loopback Bedrock emulator in demo mode
     bill_format = "cur"  # its cloud bill: the AWS Cost and Usage Report
+    otel_name = "aws.bedrock"  # gen_ai.provider.name in the OpenTelemetry GenAI conventions
 
     def __init__(self, client):
         self.client = client
+        meta = client.meta
+        self.server_address, self.server_port = host_and_port(meta.endpoint_url)
+        meta.events.register(f"before-send.{meta.service_model.service_id.hyphenize()}", _add_call_headers)
 
     @classmethod
     def from_settings(
@@ -318,7 +358,9 @@ class BedrockProvider:
     def complete(self, call: ProviderCall) -> Completion:
         wire = to_wire(call)
         try:
-            return from_wire(self.client.converse(**wire), model=call.model)
+            with _CallHeaders(call):
+                payload = self.client.converse(**wire)
+            return from_wire(payload, model=call.model)
         except _CATCH as exc:
             raise _map_error(exc) from None
 
@@ -327,7 +369,8 @@ class BedrockProvider:
         acc = EventAccumulator(call.model)
         events = None
         try:
-            response = self.client.converse_stream(**wire)
+            with _CallHeaders(call):
+                response = self.client.converse_stream(**wire)
             acc.request_id = _request_id(response)
             events = response["stream"]
             for event in events:

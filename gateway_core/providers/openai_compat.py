@@ -48,6 +48,7 @@ class OpenAICompatProvider(OpenAIWireProvider):
     label = "OpenAI-compatible"
     color = "violet"  # Streamlit badge colour
     chart_color = "#7c3aed"
+    otel_name = "openai"  # gen_ai.provider.name in the OpenTelemetry GenAI conventions
     Settings = OpenAISettings
     # Emulated by the Azure OpenAI emulator's /openai/v1 route: the same wire, a bearer key.
     emulator = "azure"

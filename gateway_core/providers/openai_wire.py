@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import BadRequest, ContentFiltered, ContextTooLong, ProviderError, ProviderTimeout, ProviderUnavailable
 from ..types import Usage
 from . import _errors
-from .base import Completion, ProviderCall, StreamItem
+from .base import Completion, ProviderCall, StreamItem, host_and_port
 
 # --- pure converters -------------------------------------------------------------------
 
@@ -221,6 +221,7 @@ class OpenAIWireProvider:
         self.model_map = dict(model_map or {})
         key = getattr(client, "api_key", None)
         self._secrets = (key,) if key else ()
+        self.server_address, self.server_port = host_and_port(getattr(client, "base_url", ""))
 
     def _fallback_model(self, model: str) -> str:
         # What to report when the service names no model: what the configured id serves.
@@ -228,7 +229,7 @@ class OpenAIWireProvider:
 
     def complete(self, call: ProviderCall) -> Completion:
         try:
-            raw = self.client.chat.completions.with_raw_response.create(**to_wire(call))
+            raw = self.client.chat.completions.with_raw_response.create(**to_wire(call), extra_headers=call.headers)
             response = raw.parse()
             request_id = raw.headers.get("x-request-id")
             return from_wire(response, deployment=self._fallback_model(call.model), request_id=request_id, provider=self.name)
@@ -240,7 +241,7 @@ class OpenAIWireProvider:
         stream = None
         try:
             raw = self.client.chat.completions.with_raw_response.create(
-                **to_wire(call), stream=True, stream_options={"include_usage": True}
+                **to_wire(call), stream=True, stream_options={"include_usage": True}, extra_headers=call.headers
             )
             acc.request_id = raw.headers.get("x-request-id")
             stream = raw.parse()
