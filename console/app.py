@@ -15,30 +15,37 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run console/app.py` puts only console/ on the path
     sys.path.insert(0, str(ROOT))
 
-from console import state, widgets  # noqa: E402
+from console import auth, state, widgets  # noqa: E402
 from console.launch import pages_dir  # noqa: E402
 
 PAGES = pages_dir()
 
 st.set_page_config(page_title="GenAI Cloud Gateway", page_icon=":material/hub:", layout="wide")
 
+who = auth.gate()  # nobody signed in: the sign-in page alone
 nav = st.navigation(
-    {
-        "Try": [
-            st.Page(PAGES / "playground.py", title="Playground", icon=":material/chat:", default=True),
-            st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:"),
-        ],
-        "Observe": [
-            st.Page(PAGES / "analytics.py", title="Analytics", icon=":material/monitoring:"),
-            st.Page(PAGES / "requests.py", title="Requests", icon=":material/receipt_long:"),
-        ],
-        "Operate": [
-            st.Page(PAGES / "providers.py", title="Providers", icon=":material/dns:"),
-        ],
-    }
+    auth.visible(
+        {
+            "Try": [
+                st.Page(PAGES / "playground.py", title="Playground", icon=":material/chat:", default=True),
+                st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:"),
+            ],
+            "Observe": [
+                st.Page(PAGES / "analytics.py", title="Analytics", icon=":material/monitoring:"),
+                st.Page(PAGES / "requests.py", title="Requests", icon=":material/receipt_long:"),
+            ],
+            "Operate": [
+                st.Page(PAGES / "providers.py", title="Providers", icon=":material/dns:"),
+                st.Page(PAGES / "governance.py", title="Governance", icon=":material/admin_panel_settings:"),
+            ],
+        },
+        who,
+    )
 )
 gw = state.gateway()
+auth.sidebar_identity(who)
 widgets.status_sidebar(gw)
+auth.open_banner(who)
 try:
     nav.run()
 except Exception as e:  # noqa: BLE001 - last stop before the screen: one sentence, never a traceback

@@ -65,6 +65,11 @@ def apply_faults(emulators, emulator: str, fields: dict | None) -> bool:
     return True
 
 
+def audit_action(preset: Preset) -> str:
+    """How the audit log names applying ``preset``."""
+    return "faults.cleared" if all(fields is None for fields in preset.faults.values()) else "faults.injected"
+
+
 def apply_preset(emulators, preset: Preset) -> list[str]:
     """Apply a preset; returns the emulators it changed."""
     return [e for e, fields in preset.faults.items() if apply_faults(emulators, e, fields)]

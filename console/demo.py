@@ -2,7 +2,8 @@
 
 Synthetic rows are flagged in the log, so they can be hidden in Analytics or purged
 without touching real traffic. Each load uses a fresh seed, so loading twice adds new
-requests instead of duplicating request ids.
+requests instead of duplicating request ids. Both actions are recorded in the audit log
+under the name of whoever pressed the button.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import time
 
 import streamlit as st
 
-from console import state
+from console import auth, state
 from gateway_core.usage import demo_history
 
 SIZES = (5_000, 20_000, 100_000)
 
 
-def load_demo_button(gw, *, key: str, requests: int = 20_000, primary: bool = True) -> None:
+def load_demo_button(gw, who, *, key: str, requests: int = 20_000, primary: bool = True) -> None:
     if st.button(
         "Load demo history",
         key=key,
@@ -29,13 +30,15 @@ def load_demo_button(gw, *, key: str, requests: int = 20_000, primary: bool = Tr
             n = demo_history.seed_demo(
                 gw.settings.db_path, days=30, requests=requests, price_table=gw.prices, seed=time.time_ns() % 2**32
             )
+        auth.record(who, "demo.loaded", "synthetic rows", {"rows": n, "requests": requests, "days": 30})
         state.analytics().reset()
         st.toast(f"Wrote {n:,} synthetic rows.", icon=":material/check:")
         st.rerun()
 
 
-def purge_button(gw, *, key: str) -> None:
+def purge_button(gw, who, *, key: str) -> None:
     if st.button("Purge synthetic rows", key=key, icon=":material/delete:"):
         n = demo_history.purge_synthetic(gw.settings.db_path)
+        auth.record(who, "data.purged", "synthetic rows", {"rows": n})
         state.analytics().reset()
         st.toast(f"Removed {n:,} synthetic rows.", icon=":material/check:")

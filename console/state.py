@@ -1,4 +1,4 @@
-"""Process-wide handles for the console: one Gateway and one Analytics per configuration.
+"""Process-wide handles for the console: one Gateway, Analytics, Governance and audit log per configuration.
 
 Settings enter here, once, at the console's edge. The handles live in ``st.cache_resource``
 keyed by a digest of the gateway's environment, so a changed configuration (or a test that
@@ -69,3 +69,31 @@ def fresh_analytics():
     an = analytics()
     an.refresh(force=True)
     return an
+
+
+def _close_governance(gov) -> None:
+    gov.close()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, on_release=_close_governance)
+def _build_governance(env_key: str):
+    from gateway_core.governance import Governance
+
+    return Governance.from_settings(gateway().settings)
+
+
+def governance():
+    """The governance facade (keys, teams, budgets) over the gateway's usage database."""
+    return _build_governance(_env_key())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _build_audit_log(db_path: str):
+    from gateway_core.governance.audit_log import AuditLog
+
+    return AuditLog(db_path, source="console")
+
+
+def audit_log():
+    """The admin audit log, written as the console."""
+    return _build_audit_log(str(gateway().settings.db_path))

@@ -173,6 +173,12 @@ class Settings(ConfigModel):
     emulator_profile: Literal["demo", "zero"] = Field("demo", validation_alias="GATEWAY_EMULATOR_PROFILE")
     timeout_s: float = Field(120.0, ge=0.05, le=3600, validation_alias="GATEWAY_TIMEOUT_S")
     sdk_max_attempts: int = Field(2, ge=1, le=5, validation_alias="GATEWAY_SDK_MAX_ATTEMPTS")
+    # Console sign-in: who is an admin or an operator (e-mail addresses or values of the
+    # role claim); everyone else signed in is a viewer. See console/roles.py.
+    console_admins: CommaList = Field((), validation_alias="GATEWAY_CONSOLE_ADMINS")
+    console_operators: CommaList = Field((), validation_alias="GATEWAY_CONSOLE_OPERATORS")
+    console_role_claim: str = Field("groups", min_length=1, validation_alias="GATEWAY_CONSOLE_ROLE_CLAIM")
+    console_open: bool = Field(False, validation_alias="GATEWAY_CONSOLE_OPEN")
     # The HTTP server's own limits (the API's request-level limits live in api/).
     header_timeout_s: float = Field(10.0, ge=0.1, le=600, validation_alias="GATEWAY_HEADER_TIMEOUT_S")
     max_connections: int = Field(1000, ge=1, le=100_000, validation_alias="GATEWAY_MAX_CONNECTIONS")
@@ -194,7 +200,7 @@ class Settings(ConfigModel):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("store_content", mode="before")
+    @field_validator("store_content", "console_open", mode="before")
     @classmethod
     def _boolean(cls, value: Any) -> Any:
         if isinstance(value, str):

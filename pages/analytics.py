@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from console import charts, demo, state, widgets
+from console import auth, charts, demo, state, widgets
 from console.filters import sidebar_filters
 
+who = auth.require("analytics")
 gw = state.gateway()
 an = state.fresh_analytics()
 st.title("Analytics")
@@ -17,7 +18,8 @@ if h["attempts"] == 0:
         "or load 30 days of synthetic traffic.",
         icon=":material/insights:",
     )
-    demo.load_demo_button(gw, key="an_seed")
+    if auth.can(who, "demo_data"):
+        demo.load_demo_button(gw, who, key="an_seed")
     st.stop()
 
 widgets.headline_metrics(h)

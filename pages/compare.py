@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from console import state, widgets
+from console import auth, state, widgets
 from console.compare_view import VERDICT_ICONS, VERDICTS, CompareRun, side_header, side_metrics
 from console.controls import request_controls
 from console.streams import SideBySide
 from gateway_core.errors import ValidationError
 from gateway_core.types import MAX_PROMPT_CHARS, GenerateRequest
 
+who = auth.require("compare")
 gw = state.gateway()
 opts = request_controls("cmp")
 configured = gw.configured_providers()
@@ -58,9 +59,9 @@ def fill(run: CompareRun, slots: list) -> None:
 run: CompareRun | None = st.session_state.get("cmp_run")
 if go:
     try:
-        req = GenerateRequest(prompt=prompt, user="console", **opts)
+        req = GenerateRequest(prompt=prompt, user=who.request_user, **opts)
     except ValidationError as e:
-        gw.log_rejected(e, user="console", source="console")
+        gw.log_rejected(e, user=who.request_user, source="console")
         widgets.show_error(e, gw)
         st.stop()
     run = CompareRun.new(prompt, opts["task"], chosen, blind)
@@ -76,13 +77,15 @@ elif run is not None:
     fill(run, draw_columns(run))
 
 if run is not None and run.votable:
-    if run.verdict is None:
+    if run.verdict is None and not auth.can(who, "vote"):
+        st.caption(":material/how_to_vote: Operators and admins can vote on which answer is better.")
+    elif run.verdict is None:
         st.markdown("**Which answer is better?**")
         with st.container(horizontal=True):
             for verdict, label in VERDICTS.items():
                 if st.button(label, key=f"cmp_vote_{verdict}", icon=VERDICT_ICONS[verdict]):
                     a, b = run.outcomes
-                    gw.record_vote(run.compare_id, run.task, a, b, verdict, user="console")
+                    gw.record_vote(run.compare_id, run.task, a, b, verdict, user=who.request_user)
                     run.verdict = verdict
                     st.rerun()
     else:

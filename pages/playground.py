@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from console import state, widgets
+from console import auth, state, widgets
 from console.controls import request_controls
 from gateway_core.errors import GatewayError, StreamInterrupted, ValidationError
 from gateway_core.types import MAX_PROMPT_CHARS, ChatMessage, GenerateRequest
 
+who = auth.require("playground")
 gw = state.gateway()
 opts = request_controls("pg", candidates=gw.candidates())
 history: list[dict] = st.session_state.setdefault("pg_history", [])
@@ -45,7 +46,7 @@ def build_request(prompt: str) -> GenerateRequest:
             for m in (ChatMessage("user", u["content"]), ChatMessage("assistant", a["content"]))
         ]
         messages = (*past, ChatMessage("user", prompt)) if past else None
-    return GenerateRequest(prompt=prompt, user="console", messages=messages, **opts)
+    return GenerateRequest(prompt=prompt, user=who.request_user, messages=messages, **opts)
 
 
 def answer(prompt: str) -> dict:
@@ -53,7 +54,7 @@ def answer(prompt: str) -> dict:
     try:
         req = build_request(prompt)
     except ValidationError as e:
-        gw.log_rejected(e, user="console", source="console")
+        gw.log_rejected(e, user=who.request_user, source="console")
         return {"role": "assistant", "error": e}
     stream = gw.stream(req)
     try:

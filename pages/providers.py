@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from console import chaos, demo, state
+from console import auth, chaos, demo, state
 from console import format as fmt
 
+who = auth.require("providers")
 gw = state.gateway()
 st.title("Providers")
 
@@ -26,7 +27,9 @@ st.caption("Latency and error rate come from the router's sliding window of rece
 
 st.subheader("Chaos", divider="gray")
 named = chaos.targets(gw.emulators, [p for p, mode in gw.provider_modes().items() if mode == "EMULATED"])
-if not named:
+if not auth.can(who, "chaos"):
+    st.caption("Fault injection is for operators and admins.")
+elif not named:
     st.info("Every provider is live: fault injection is only available for emulated providers.", icon=":material/info:")
 else:
     st.caption("Inject faults into the emulators, then ask the Playground: the answer falls back and says so.")
@@ -35,6 +38,8 @@ else:
         for preset in available.values():
             if st.button(preset.name, key=f"chaos_{preset.name}", icon=preset.icon):
                 changed = chaos.apply_preset(gw.emulators, preset)
+                targets = ", ".join(named[e] for e in changed) or "no emulator"
+                auth.record(who, chaos.audit_action(preset), targets, {"preset": preset.name})
                 st.toast(
                     f"{preset.name}: applied to {', '.join(named[e] for e in changed) or 'no emulator'}", icon=":material/bolt:"
                 )
@@ -45,7 +50,9 @@ else:
             status_code = st.selectbox("Status", (429, 500, 503, 408), key="chaos_status")
             extra = st.number_input("Extra latency (ms)", 0, 30_000, 0, 250, key="chaos_latency")
             if st.form_submit_button("Apply", icon=":material/bolt:", key="chaos_apply"):
-                chaos.apply_faults(gw.emulators, target, {"error_rate": rate, "status": status_code, "extra_latency_ms": extra})
+                fields = {"error_rate": rate, "status": status_code, "extra_latency_ms": extra}
+                if chaos.apply_faults(gw.emulators, target, fields):
+                    auth.record(who, "faults.injected", named[target], fields)
     for label, faults in chaos.current_faults(gw.emulators, named).items():
         if faults:
             st.warning(f"**{label}**: {chaos.describe(faults)}", icon=":material/bolt:")
@@ -63,9 +70,10 @@ st.dataframe(
 )
 st.caption(f"Price table version `{gw.prices.version}`. Override rows with GATEWAY_PRICES_FILE.")
 
-st.subheader("Demo data", divider="gray")
-with st.container(horizontal=True, vertical_alignment="bottom"):
-    size = st.select_slider("Synthetic requests", demo.SIZES, value=20_000, format_func="{:,}".format)
-    demo.load_demo_button(gw, key="prov_seed", requests=size)
-    demo.purge_button(gw, key="prov_purge")
-st.caption("Synthetic rows are flagged: Analytics can hide them, and a purge never touches real traffic.")
+if auth.can(who, "demo_data"):
+    st.subheader("Demo data", divider="gray")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        size = st.select_slider("Synthetic requests", demo.SIZES, value=20_000, format_func="{:,}".format)
+        demo.load_demo_button(gw, who, key="prov_seed", requests=size)
+        demo.purge_button(gw, who, key="prov_purge")
+    st.caption("Synthetic rows are flagged: Analytics can hide them, and a purge never touches real traffic.")

@@ -4,12 +4,14 @@ import math
 
 import streamlit as st
 
+from console import auth, state
 from console import format as fmt
-from console import state
 from console.filters import sidebar_filters
 
 PAGE_SIZE = 25
 
+who = auth.require("requests")
+content = auth.can(who, "content")  # viewers see requests without their prompt and answer text
 gw = state.gateway()
 an = state.fresh_analytics()
 st.title("Requests")
@@ -20,14 +22,17 @@ sent, rejected = st.tabs(["Sent to a provider", f"Rejected ({refused_total:,})"]
 
 with sent:
     search = st.text_input(
-        "Search", key="rq_search", placeholder="request id, user, model, error type or stored prompt", icon=":material/search:"
+        "Search",
+        key="rq_search",
+        placeholder="request id, user, model, error type" + (" or stored prompt" if content else ""),
+        icon=":material/search:",
     )
     page = int(st.session_state.get("rq_page", 1))
-    frame, total = an.requests_page(f, search, page, PAGE_SIZE)
+    frame, total = an.requests_page(f, search, page, PAGE_SIZE, content=content)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if page > pages:  # the filters shrank the result under the current page
         page = st.session_state["rq_page"] = pages
-        frame, total = an.requests_page(f, search, page, PAGE_SIZE)
+        frame, total = an.requests_page(f, search, page, PAGE_SIZE, content=content)
 
     st.caption(f"{total:,} requests · page {page} of {pages} · newest first")
     if frame.empty:
@@ -44,7 +49,7 @@ with sent:
             continue  # attempts are fetched only for opened requests
         with box:
             st.caption(f"Request `{row['request_id']}`" + (" · synthetic" if row.get("synthetic") else ""))
-            detail = an.attempts_for(row["request_id"])
+            detail = an.attempts_for(row["request_id"], content=content)
             st.dataframe(
                 fmt.attempt_detail_frame(detail),
                 hide_index=True,
@@ -58,7 +63,9 @@ with sent:
                 },
             )
             stored = detail[["prompt_text", "response_text"]].dropna(how="all")
-            if stored.empty:
+            if not content:
+                st.caption(":material/visibility_off: Prompt and answer text are shown to operators and admins.")
+            elif stored.empty:
                 st.caption(":material/visibility_off: Content is not stored (GATEWAY_STORE_CONTENT is off).")
             for text in stored["prompt_text"].dropna().unique():
                 st.markdown(f"**Prompt (masked)**\n\n{text}")

@@ -66,6 +66,7 @@ def test_auto_mode_emulates_only_incomplete_providers(env, emulated):
         ({"GATEWAY_TIMEOUT_S": "-1"}, "GATEWAY_TIMEOUT_S"),
         ({"GATEWAY_SDK_MAX_ATTEMPTS": "nine"}, "GATEWAY_SDK_MAX_ATTEMPTS"),
         ({"GATEWAY_EMULATOR_PROFILE": "fast"}, "GATEWAY_EMULATOR_PROFILE"),
+        ({"GATEWAY_CONSOLE_OPEN": "perhaps"}, "GATEWAY_CONSOLE_OPEN"),
     ],
 )
 def test_bad_configuration_names_the_variable(env, variable):

@@ -22,6 +22,7 @@ from ..usage.schema import COLUMN_NAMES, TS_FORMAT
 
 Run = Callable[[str, list], pd.DataFrame]
 SEARCHED = ("request_id", "user", "model", "error_type", "prompt_text")
+CONTENT = ("prompt_text", "response_text")  # stored prompt and answer text: not for every reader
 ATTEMPT_DETAIL = tuple(c for c in COLUMN_NAMES if c != "estimate_raw_tokens")
 EXPORTED = tuple(c for c in COLUMN_NAMES if c not in ("prompt_text", "response_text"))
 PAGE_COLUMNS = (
@@ -35,16 +36,19 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def requests_page(run: Run, where: str, params: list, search: str, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
+def requests_page(
+    run: Run, where: str, params: list, search: str, page: int, page_size: int, *, content: bool = True
+) -> tuple[pd.DataFrame, int]:
+    searched = SEARCHED if content else tuple(c for c in SEARCHED if c not in CONTENT)
     size = max(1, int(page_size))
     window = f"ORDER BY ts DESC, id DESC LIMIT {size} OFFSET {(max(1, int(page)) - 1) * size}"
     if not search.strip():
         total = int(run(f"SELECT count(*) AS n FROM logs WHERE {where} AND final", params)["n"].iloc[0])
         return run(f"SELECT {PAGE_COLUMNS} FROM logs WHERE {where} AND final {window}", params), total
     # Any attempt can match (a fallback's first error, say); the request shows as its final row.
-    match = " OR ".join(f"\"{c}\" ILIKE ? ESCAPE '\\'" for c in SEARCHED)
+    match = " OR ".join(f"\"{c}\" ILIKE ? ESCAPE '\\'" for c in searched)
     source = f"logs SEMI JOIN (SELECT DISTINCT request_id FROM logs WHERE {where} AND ({match})) USING (request_id)"
-    args = [*params, *([_like(search.strip())] * len(SEARCHED)), *params]
+    args = [*params, *([_like(search.strip())] * len(searched)), *params]
     found = run(f"SELECT {PAGE_COLUMNS}, count(*) OVER () AS total FROM {source} WHERE {where} AND final {window}", args)
     if len(found) or page <= 1:
         return found.drop(columns="total"), int(found["total"].iloc[0]) if len(found) else 0
@@ -52,10 +56,11 @@ def requests_page(run: Run, where: str, params: list, search: str, page: int, pa
     return found.drop(columns="total"), int(count["n"].iloc[0])
 
 
-def attempts_for(conn: sqlite3.Connection | None, request_id: str) -> pd.DataFrame:
+def attempts_for(conn: sqlite3.Connection | None, request_id: str, *, content: bool = True) -> pd.DataFrame:
+    """Every attempt of ``request_id``; without ``content`` the text columns stay empty, unread."""
     if conn is None:
         return pd.DataFrame(columns=list(ATTEMPT_DETAIL))
-    quoted = ", ".join(f'"{c}"' for c in ATTEMPT_DETAIL)
+    quoted = ", ".join(f'"{c}"' if content or c not in CONTENT else f'NULL AS "{c}"' for c in ATTEMPT_DETAIL)
     rows = conn.execute(f"SELECT {quoted} FROM usage_logs WHERE request_id = ? ORDER BY attempt, id", (request_id,)).fetchall()
     frame = pd.DataFrame(rows, columns=list(ATTEMPT_DETAIL))
     for column in ("prompt_text", "response_text"):

@@ -359,19 +359,21 @@ class Analytics(FinOpsQueries):
             return audit.export_csv(self._source.conn(), where, params)
 
     def requests_page(
-        self, f: Filters | None = None, search: str = "", page: int = 1, page_size: int = 50
+        self, f: Filters | None = None, search: str = "", page: int = 1, page_size: int = 50, *, content: bool = True
     ) -> tuple[pd.DataFrame, int]:
         """One row per request (its final attempt), newest first, and the total matching.
 
-        ``search`` matches any attempt's request id, user, model, error type or stored prompt.
+        ``search`` matches any attempt's request id, user, model, error type or stored prompt
+        (the prompt only with ``content``).
         """
         where, params = (f or Filters()).where()
-        return audit.requests_page(self._run, where, params, search, page, page_size)
+        return audit.requests_page(self._run, where, params, search, page, page_size, content=content)
 
-    def attempts_for(self, request_id: str) -> pd.DataFrame:
-        """Every attempt of one request from SQLite (indexed, never stale), content masked."""
+    def attempts_for(self, request_id: str, *, content: bool = True) -> pd.DataFrame:
+        """Every attempt of one request from SQLite (indexed, never stale), content masked
+        (and not read at all without ``content``)."""
         with self._lock:
-            return audit.attempts_for(self._source.conn(), request_id)
+            return audit.attempts_for(self._source.conn(), request_id, content=content)
 
     def rejections(self, f: Filters | None = None, limit: int = 200) -> tuple[pd.DataFrame, int]:
         """Refused requests in the filters' time range (and users), newest first, and their count."""

@@ -8,7 +8,7 @@ from conftest import ask, assert_clean, goto, markdown_text, open_console
 
 from gateway_core.usage.demo_history import seed_demo
 
-PAGES = ("playground", "compare", "analytics", "requests", "providers")
+PAGES = ("playground", "compare", "analytics", "requests", "providers", "governance")
 
 
 def _chart_count(at) -> int:
