@@ -67,12 +67,19 @@ def gate() -> Identity:
     return who
 
 
+def _url_path(page) -> str | None:
+    try:
+        return page.url_path
+    except AttributeError:  # built outside a Streamlit run (bare mode), where nothing is served
+        return None
+
+
 def visible(sections: dict[str, list], who: Identity) -> dict[str, list]:
     """The navigation ``sections`` without the pages ``who`` may not open (the default page is
     everyone's landing page); empty sections disappear."""
     out = {}
     for section, pages in sections.items():
-        shown = [p for p in pages if p.url_path == "" or allows(who.role, p.url_path)]
+        shown = [p for p in pages if (path := _url_path(p)) == "" or (path is not None and allows(who.role, path))]
         if shown:
             out[section] = shown
     return out
