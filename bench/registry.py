@@ -13,6 +13,7 @@ from . import (
     b8_governance,
     b9_policy,
     b10_telemetry,
+    b11_replay,
 )
 
 BENCHMARKS = (
@@ -26,4 +27,5 @@ BENCHMARKS = (
     b8_governance,
     b9_policy,
     b10_telemetry,
+    b11_replay,
 )

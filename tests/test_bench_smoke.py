@@ -68,6 +68,12 @@ def _b10_every_span_reached_the_receiver(result):
     assert exports["spans"] == exports["spans_expected"] == 3 * sum(result["sizes"][k] for k in ("rounds", "warmup", "burst"))
 
 
+def _b11_every_scenario_replayed_the_same_requests(result):
+    for m in result["metrics"]["by_requests"].values():
+        assert m["requests_replayed"] > 0 and m["python_rank"]["sampled_requests"] > 0
+        assert {s["n"] for s in m["replay_ms"].values()} == {result["sizes"]["rounds"]}
+
+
 SPECIFIC_CHECKS = {
     "B1": _b1_logs_every_call_it_made,
     "B4": _b4_counts_rows_from_threads_and_processes,
@@ -75,6 +81,7 @@ SPECIFIC_CHECKS = {
     "B8": _b8_every_settle_reached_the_budget_ledger,
     "B9": _b9_warm_arm_never_missed_the_cache,
     "B10": _b10_every_span_reached_the_receiver,
+    "B11": _b11_every_scenario_replayed_the_same_requests,
 }
 
 

@@ -14,6 +14,7 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from ..errors import ValidationError
 from ..types import PRIORITIES
 
 _SPAN = re.compile(r"^(\d+)([hdw])$")
@@ -174,6 +175,31 @@ def bill_status_text(rec: dict, threshold: float) -> str:
     return "\n".join(lines)
 
 
+# --- the evidence pack -----------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .filters import Filters
+    from .report import ReportContext, build_report
+
+    out = Path(args.out)
+    if not out.parent.is_dir():  # refuse before the seconds spent building
+        raise ValidationError("out", f"cannot write {out}: no directory {out.parent}")
+    _settings, prices, an = _context()
+    try:
+        html = build_report(ReportContext(an, prices, Filters(start=args.since), threshold_pct=args.threshold))
+    finally:
+        an.close()
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as e:
+        raise ValidationError("out", f"cannot write {out}: {e.strerror}") from None
+    print(f"wrote {out} ({len(html) / 1024:,.0f} KiB): open it in any browser, offline")
+    return 0
+
+
 def add_commands(sub) -> None:
     rp = sub.add_parser("replay", help="what-if: re-rank logged requests under another priority, prices or providers")
     rp.add_argument("--since", type=since, default=since("30d"), help="30d, 12h, 2w or a date (default 30d)")
@@ -196,3 +222,9 @@ def add_commands(sub) -> None:
     st.add_argument("--threshold", type=float, default=5.0)
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_bill_status)
+
+    rep = sub.add_parser("report", help="write the evidence pack: one self-contained HTML file for stakeholders")
+    rep.add_argument("--since", type=since, default=since("30d"), help="30d, 12h, 2w or a date (default 30d)")
+    rep.add_argument("--out", default="report.html", help="where to write it (default report.html)")
+    rep.add_argument("--threshold", type=float, default=5.0, help="bill gap threshold in percent (default 5)")
+    rep.set_defaults(func=_report)

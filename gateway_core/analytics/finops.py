@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from . import billing, forecast, reconcile
+from . import billing, forecast, reconcile, votes
 from .filters import Filters
 
 ANOMALY_DIMS = ("team", "model")
@@ -60,6 +60,46 @@ class FinOpsQueries:
         today = datetime.now(UTC).date()
         keep = judged["flagged"] & (judged["day"] >= start.date()) & (judged["day"] < today)
         return judged[keep].reset_index(drop=True)
+
+    def saved_vs_overspent(self, f: Filters | None = None) -> pd.DataFrame:
+        """Per day: what routing saved against the counterfactual, and what it overspent where the
+        alternative would have been cheaper (both positive USD), over successful priced requests."""
+        where, params = (f or Filters()).where()
+        return self._run(
+            f"""SELECT CAST(ts AS DATE) AS day,
+                       sum(greatest(counterfactual_cost_usd - cost_usd, 0)) AS saved_usd,
+                       sum(greatest(cost_usd - counterfactual_cost_usd, 0)) AS overspent_usd,
+                       count(*) FILTER (counterfactual_cost_usd < cost_usd) AS overspent_requests, count(*) AS requests
+                FROM logs WHERE {where} AND final AND status = 'ok' AND cost_usd IS NOT NULL
+                     AND counterfactual_cost_usd IS NOT NULL
+                GROUP BY ALL ORDER BY day""",
+            params,
+        )
+
+    def breaker_events(self, f: Filters | None = None) -> pd.DataFrame:
+        """Per day: requests routed while a circuit breaker was open (the router notes it in the
+        route reason), read from SQLite since the mirror leaves reasons out."""
+        start, end = (f or Filters()).bounds()
+        with self._lock:
+            conn = self._source.conn()
+            if conn is None:
+                return pd.DataFrame(columns=["day", "requests"])
+            rows = conn.execute(
+                """SELECT substr(ts, 1, 10) AS day, count(*) FROM usage_logs
+                   WHERE ts >= ? AND ts < ? AND final = 1 AND route_reason LIKE '%breaker open:%' GROUP BY 1 ORDER BY 1""",
+                (start.strftime("%Y-%m-%d %H:%M:%S"), (end or datetime(9999, 1, 1)).strftime("%Y-%m-%d %H:%M:%S")),
+            ).fetchall()
+        return pd.DataFrame(rows, columns=["day", "requests"])
+
+    def model_votes(self) -> pd.DataFrame:
+        """Blind-vote standing per (provider, model, task) with the cost-quality frontier (``votes``)."""
+        with self._lock:
+            return votes.model_votes(self._source.conn())
+
+    def vote_progress(self, min_votes: int = 30) -> pd.DataFrame:
+        """How close each compared pair of models is to the votes the quality floor needs."""
+        with self._lock:
+            return votes.pair_progress(self._source.conn(), min_votes)
 
     # --- bill reconciliation ------------------------------------------------------------
 

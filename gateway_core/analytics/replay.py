@@ -65,15 +65,15 @@ class Scenario:
                 raise ValidationError("price_scale", f"{target}: factor must be zero or more; got {factor!r}")
 
     def describe(self) -> str:
-        parts = [f"priority {self.priority}" if self.priority else "each request's own priority"]
+        parts = [f"priority {self.priority}"] if self.priority else []
         if self.prices is not None:
             parts.append(f"prices {self.prices.version}")
         parts += [f"{t} prices x{f:g}" for t, f in self.price_scale]
         if self.providers:
-            parts.append("providers " + ", ".join(self.providers))
+            parts.append("only " + ", ".join(self.providers))
         if self.exclude:
             parts.append("without " + ", ".join(self.exclude))
-        return "; ".join(parts)
+        return "; ".join(parts) or "each request's own priority, re-ranked"
 
 
 @dataclass
