@@ -6,9 +6,12 @@ gateways (or a test and a gateway) in one process keep their own pipelines. The 
 path fills a ``RequestRecord`` (see ``recording``) and queues it when the request ends; one
 worker thread turns records into spans and metric points (``builder``), spans leave
 through a ``BatchSpanProcessor`` and metrics through a ``PeriodicExportingMetricReader``.
-So a request pays for clock readings and a queue put, never for building spans or for
-HTTP. If the worker falls more than ``MAX_PENDING`` records behind, new records are
-dropped and counted rather than letting memory grow.
+So a request pays for clock readings and a deque append, never for building spans or for
+HTTP. The worker polls rather than waiting on a queue: a put that wakes a waiting thread
+hands it the GIL at once, and the request then waits out the span building before it can
+return (the usage-log writer polls for the same reason). If the worker falls more than
+``MAX_PENDING`` records behind, new records are dropped and counted rather than letting
+memory grow.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from __future__ import annotations
 import atexit
 import importlib.metadata
 import logging
-import queue
 import threading
 import time
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry.metrics import NoOpMeter, Observation
@@ -47,6 +50,7 @@ from .wire import Parent, parent_from_headers
 
 _SCOPE = "gateway_core"
 MAX_PENDING = 4096
+POLL_S = 0.025  # how long the idle worker sleeps between looks at the pending records
 log = logging.getLogger(__name__)
 # Shut down at exit with the same time bound as an explicit shutdown; the SDK's own exit
 # hooks are turned off because they would wait out every retry of a dead collector.
@@ -153,7 +157,8 @@ class OtelTelemetry(Telemetry):
         self.instruments = Instruments(meter)
         mask = _content_mask(tuple(secrets)) if store_content else None
         self._builder = RecordBuilder(tracer, ids, self.instruments, mask)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending: deque = deque()  # appends and pops are atomic: no lock on the request path
+        self._wake = threading.Event()
         self._worker = threading.Thread(target=self._drain, name="telemetry-records", daemon=True)
         self._worker.start()
         _LIVE.add(self)
@@ -189,16 +194,22 @@ class OtelTelemetry(Telemetry):
         )
 
     def _submit(self, record: RequestRecord) -> None:
-        if self._queue.qsize() >= MAX_PENDING:
+        if len(self._pending) >= MAX_PENDING:
             self.dropped += 1
             return
-        self._queue.put(record)
+        self._pending.append(record)
 
     # --- the worker ----------------------------------------------------------------------
 
     def _drain(self) -> None:
+        pending = self._pending
         while True:
-            item = self._queue.get()
+            try:
+                item = pending.popleft()
+            except IndexError:
+                self._wake.wait(POLL_S)  # set only by a flush or shutdown, never by a request
+                self._wake.clear()
+                continue
             if item is _STOP:
                 return
             if isinstance(item, threading.Event):  # a flush marker: everything before it is built
@@ -213,7 +224,8 @@ class OtelTelemetry(Telemetry):
         if not self._worker.is_alive():
             return True
         marker = threading.Event()
-        self._queue.put(marker)
+        self._pending.append(marker)
+        self._wake.set()
         return marker.wait(timeout_s)
 
     # --- gauges, description, flushing -----------------------------------------------------
@@ -268,7 +280,8 @@ class OtelTelemetry(Telemetry):
         deadline = time.monotonic() + timeout_s
         _LIVE.discard(self)
         self._drained(timeout_s)
-        self._queue.put(_STOP)
+        self._pending.append(_STOP)
+        self._wake.set()
         providers = self._providers()
         self._tracer_provider = self._meter_provider = None
         if not _bounded([p.shutdown for p in providers], max(0.0, deadline - time.monotonic())):
