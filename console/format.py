@@ -1,4 +1,4 @@
-"""Pure formatting for the console: money, durations, savings, tokens and attempts.
+"""Pure formatting for the console: money, durations, savings, tokens, attempts and telemetry.
 
 Nothing here imports Streamlit, so every rule about how a number or an error reaches an
 operator's screen is tested on plain values. Money arrives as ``Decimal`` (or ``None`` for
@@ -237,3 +237,20 @@ def attempt_detail_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "route_reason",
     ]
     return frame[[c for c in cols if c in frame.columns]]
+
+
+def telemetry_text(described: dict) -> str:
+    """The sidebar's telemetry line, from ``Telemetry.describe()``: on and where to, or off and why.
+
+    The description never holds a credential (the endpoint comes without user info or
+    query, collector headers are left out), so nothing here has to hide anything."""
+    if not described.get("enabled"):
+        return f"Telemetry **off** · {described.get('reason') or 'not configured'}"
+    signals = [f"{name} {described.get(name)}" for name in ("traces", "metrics") if described.get(name) not in (None, "none")]
+    where = f"`{described['endpoint']}` ({described.get('protocol')})" if described.get("endpoint") else "the console"
+    line = f"Telemetry **on** → {where} · {', '.join(signals)}"
+    if described.get("content"):
+        line += " · content masked"
+    if described.get("dropped_requests"):
+        line += f" · {described['dropped_requests']} requests dropped"
+    return line

@@ -30,7 +30,8 @@ __all__ = ["provider_label"]  # re-exported for the pages: labels come from the 
 
 
 def status_sidebar(gw) -> None:
-    """Mode, a LIVE/EMULATED badge per provider, and where the usage log lives."""
+    """Mode, a LIVE/EMULATED badge per provider, where the usage log lives, and whether
+    telemetry is on and where it is sent."""
     with st.sidebar:
         st.caption(f"Mode **{gw.settings.mode}**")
         for provider, mode in gw.provider_modes().items():
@@ -41,6 +42,7 @@ def status_sidebar(gw) -> None:
                 color="green" if live else "gray",
             )
         st.caption(f"Usage log `{gw.settings.db_path}`")
+        st.caption(fmt.telemetry_text(gw.telemetry.describe()))
 
 
 def provider_badge(provider: str, model: str) -> None:

@@ -24,6 +24,7 @@ _CONFIG_PREFIXES = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_PROFILE",
+    "OTEL_",
 )
 
 

@@ -31,6 +31,35 @@ def test_small_costs_keep_their_digits_and_unpriced_is_never_zero():
     assert fmt.usd(Decimal(0)) == "$0"
 
 
+@pytest.mark.parametrize(
+    "described,expected",
+    [
+        (
+            {"enabled": False, "reason": "no OTEL_* variable is set", "endpoint": None},
+            "Telemetry **off** · no OTEL_* variable is set",
+        ),
+        (
+            {
+                "enabled": True,
+                "endpoint": "http://collector:4318",
+                "protocol": "http/protobuf",
+                "traces": "otlp",
+                "metrics": "otlp",
+                "content": False,
+                "dropped_requests": 0,
+            },
+            "Telemetry **on** → `http://collector:4318` (http/protobuf) · traces otlp, metrics otlp",
+        ),
+        (
+            {"enabled": True, "endpoint": None, "traces": "console", "metrics": "none", "content": True, "dropped_requests": 12},
+            "Telemetry **on** → the console · traces console · content masked · 12 requests dropped",
+        ),
+    ],
+)
+def test_telemetry_line_says_on_and_where_or_off_and_why(described, expected):
+    assert fmt.telemetry_text(described) == expected
+
+
 def test_saving_text_says_saved_or_cost_more():
     assert fmt.saving_text(Decimal("0.25"), Decimal("1.00")) == "saved $0.7500 (75%)"
     assert fmt.saving_text(Decimal("2"), Decimal("1")) == "cost $1.0000 more (100%)"

@@ -175,3 +175,21 @@ def test_content_filter_is_reported_without_fallback(console_env):
     at.sidebar.button_group(key="pg_hint").set_value("bedrock").run()
     ask(at, "Something the filter dislikes")
     assert any("AWS Bedrock refused this content" in e.value for e in at.error)
+
+
+def _sidebar_text(at) -> str:
+    return "\n".join(str(getattr(e, "value", "")) for e in at.sidebar)
+
+
+def test_sidebar_says_telemetry_is_off_when_nothing_asks_for_it(console_env):
+    assert "Telemetry **off** · no OTEL_* variable is set" in _sidebar_text(open_console())
+
+
+def test_sidebar_shows_where_telemetry_goes_but_never_its_credentials(console_env, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ops:Planted-Pass-4410@127.0.0.1:9/otlp?token=Planted-Query-8812")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20Planted-Header-2291")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    text = _sidebar_text(open_console())
+
+    assert "Telemetry **on** → `http://127.0.0.1:9/otlp` (http/protobuf) · traces otlp" in text
+    assert "Planted" not in text
