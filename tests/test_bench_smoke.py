@@ -63,9 +63,15 @@ def _b9_warm_arm_never_missed_the_cache(result):
 
 
 def _b10_every_span_reached_the_receiver(result):
-    exports = result["metrics"]["exports"]
+    sizes, exports = result["sizes"], result["metrics"]["exports"]
     assert exports["requests_dropped"] == 0 and exports["rejected"] == 0
-    assert exports["spans"] == exports["spans_expected"] == 3 * sum(result["sizes"][k] for k in ("rounds", "warmup", "burst"))
+    assert exports["spans"] == exports["spans_expected"] == 3 * sum(sizes[k] for k in ("rounds", "warmup", "burst"))
+    through = result["metrics"]["gateway"]["exports"]
+    requests = sum(sizes[k] for k in ("gw_rounds", "warmup", "burst"))
+    assert through["requests_dropped"] == {"on": 0, "sampled": 0} and through["rejected"] == 0
+    assert through["spans_on"] == through["spans_on_expected"] == 2 * requests
+    # Head sampling at 10% keeps some traces and drops most (whole traces: an even count).
+    assert 0 < through["spans_sampled"] < 0.3 * through["spans_on"] and through["spans_sampled"] % 2 == 0
 
 
 def _b11_every_scenario_replayed_the_same_requests(result):

@@ -122,6 +122,17 @@ class OtlpReceiver:
                     out.extend(ss.spans)
         return out
 
+    def spans_by_service(self) -> dict[str, int]:
+        """How many spans each ``service.name`` sent."""
+        counts: dict[str, int] = {}
+        for r in self.received:
+            if r.path != "/v1/traces":
+                continue
+            for rs in r.message.resource_spans:
+                name = attributes(rs.resource.attributes).get("service.name", "")
+                counts[name] = counts.get(name, 0) + sum(len(ss.spans) for ss in rs.scope_spans)
+        return counts
+
     def resources(self) -> list[dict]:
         return [
             attributes(rs.resource.attributes) for r in self.received if r.path == "/v1/traces" for rs in r.message.resource_spans
@@ -182,6 +193,7 @@ def _serve_until_stdin_closes() -> None:
             "traces": sum(r.path == "/v1/traces" for r in rx.received),
             "metrics": sum(r.path == "/v1/metrics" for r in rx.received),
             "spans": len(rx.spans()),
+            "spans_by_service": rx.spans_by_service(),
             "rejected": rx.rejected,
         }
     print(json.dumps(summary), flush=True)

@@ -185,3 +185,17 @@ def test_with_no_otel_variable_the_gateway_never_loads_opentelemetry(tmp_path):
 
     assert report["answered"] and report["loaded"] == []
     assert report["described"] == {"enabled": False, "reason": "no OTEL_* variable is set", "endpoint": None}
+
+
+def test_a_python_caller_inside_its_own_span_gets_the_request_as_a_child(receiver, gateway_for):
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    caller = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, TraceFlags(TraceFlags.SAMPLED))
+    gw = gateway_for()
+    with trace.use_span(NonRecordingSpan(caller)):
+        gw.generate(GenerateRequest(prompt="Inside my span.", provider_hint="bedrock", fallback=False))
+    request, _ = _tree(receiver, gw)
+
+    assert request.kind == Span.SPAN_KIND_INTERNAL
+    assert (request.trace_id.hex(), request.parent_span_id.hex()) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
