@@ -17,7 +17,8 @@ request (its final, successful attempt), applying the router's first-choice rule
   candidate listed first. Hints, exploration and breakers are live-only and not replayed.
 - **Latency from history:** a request that moves keeps its place in the latency
   distribution: at quantile q of its own model's latencies for its task, it gets quantile
-  q of the new model's (for that task, else over all tasks).
+  q of the new model's (for that task, else over all tasks), read off 1/16-octave
+  histograms by nearest rank (within ~2%, as on the Analytics page).
 - **Cost:** a request that stays is re-priced from its billed usage under the scenario's
   prices; one that moves costs its re-tokenised input and actual output at the new
   model's prices. The logged cost is the baseline.
@@ -37,13 +38,13 @@ import pandas as pd
 from ..errors import ValidationError
 from ..pricing import PriceTable
 from ..providers import PROVIDERS
-from ..router import PRIOR_TOTAL_MS, W_COST, W_LATENCY
+from ..router import PRIOR_TOTAL_MS
 from ..tokens import CALIBRATION_BOUNDS, DEFAULT_CALIBRATION
 from ..types import PRIORITIES
+from . import replay_sql as sql
 from .filters import Filters
 
 GROUPS = ("task", "team")
-_QUANTILES = 100  # latency quantile table resolution: percentiles 0..100
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ def candidate_table(con, f: Filters, scenario: Scenario, prices: PriceTable) -> 
         rates = _rates(prices, scale, r.provider, r.model)
         rows.append((r.provider, r.model, _factor(r.provider, r.billed_in, r.raw_in), *rates, r.p90))
     models = pd.DataFrame(rows, columns=["provider", "model", "factor", "in_rate", "cached_rate", "out_rate", "p90"])
+    models["mid"] = range(len(models))
     if models.empty:
         return models, models.assign(idx=pd.Series(dtype="int64"))
     known = models["p90"].dropna()
@@ -199,98 +201,11 @@ def candidate_table(con, f: Filters, scenario: Scenario, prices: PriceTable) -> 
 
 # --- the replay itself ---------------------------------------------------------------------
 
-_EXPECTED = """
-SELECT coalesce(task, 'unknown') AS task, round(avg(output_tokens)) AS exp_out
-FROM logs WHERE {where} AND final AND status = 'ok' AND output_tokens IS NOT NULL GROUP BY 1"""
-
-_REQUESTS = """
-SELECT l.id, coalesce(l.task, 'unknown') AS task, coalesce(l.team, '(no team)') AS team,
-       coalesce(CAST(? AS VARCHAR), l.priority, 'balanced') AS priority, l.provider, l.model,
-       l.output_tokens, l.cost_usd, l.latency_ms, e.exp_out,
-       coalesce(l.estimate_raw_tokens, l.input_tokens / s.factor) AS raw,
-       (l.input_tokens - coalesce(l.cached_input_tokens, 0)) * s.in_rate + coalesce(l.cached_input_tokens, 0) * s.cached_rate
-           + l.output_tokens * s.out_rate AS same_cost,
-       floor(log2(greatest(l.latency_ms, 0.01)) * 16)::SMALLINT AS bucket
-FROM (SELECT * FROM logs WHERE {where} AND final AND status = 'ok'
-      AND input_tokens IS NOT NULL AND output_tokens IS NOT NULL AND latency_ms IS NOT NULL) l
-JOIN _models s ON l.provider = s.provider AND l.model = s.model
-JOIN _expected e ON e.task = coalesce(l.task, 'unknown')"""
-
-# Each request's estimated cost on every candidate, as one list, then the index of the
-# lowest key for its priority: list_position finds the first minimum, so ties go to the
-# candidate listed first, as in ``rank``. An unpriced candidate's cost is NULL: it never
-# wins low_cost unless nothing is priced (then position 1), and its balanced cost term is
-# the worst priced term + 1.
-_CHOICE = """
-SELECT *, CASE priority
-          WHEN 'low_cost' THEN coalesce(list_position(costs, lo), 1) - 1
-          WHEN 'low_latency' THEN {fastest}
-          ELSE list_position(balanced, list_min(balanced)) - 1 END AS new_idx
-FROM (SELECT *, {balanced} AS balanced
-      FROM (SELECT *, list_min(costs) AS lo, list_max(costs) AS hi FROM (SELECT *, {costs} AS costs FROM _req)))"""
-
-# The source side's position in its latency distribution, from log2 buckets (1/16 octave):
-# the share of its (model, task) requests below the bucket's middle.
-_POSITIONS = """
-SELECT provider, model, task, bucket,
-       (sum(n) OVER (PARTITION BY provider, model, task ORDER BY bucket) - n / 2.0)
-           / sum(n) OVER (PARTITION BY provider, model, task) AS q
-FROM (SELECT provider, model, task, bucket, count(*) AS n FROM _req GROUP BY ALL)"""
-
-_LATENCY_TABLE = """
-SELECT provider, model, coalesce(task, 'unknown') AS task, quantile_cont(latency_ms, {points}) AS qs
-FROM logs WHERE {where} AND status = 'ok' AND latency_ms IS NOT NULL AND provider IS NOT NULL GROUP BY ALL
-UNION ALL
-SELECT provider, model, '*', quantile_cont(latency_ms, {points})
-FROM logs WHERE {where} AND status = 'ok' AND latency_ms IS NOT NULL AND provider IS NOT NULL GROUP BY ALL"""
-
-_RESULT = """
-SELECT r.id, r.task, r.team, r.provider || '/' || r.model AS before, c.provider || '/' || c.model AS after,
-       NOT (c.provider = r.provider AND c.model = r.model) AS moved,
-       r.cost_usd,
-       CASE WHEN c.provider = r.provider AND c.model = r.model THEN r.same_cost
-            ELSE ceil(r.raw * c.factor) * c.in_rate + r.output_tokens * c.out_rate END AS replay_cost,
-       r.latency_ms,
-       CASE WHEN c.provider = r.provider AND c.model = r.model THEN r.latency_ms
-            ELSE coalesce(qt.qs[CAST(round(p.q * {n}) AS INTEGER) + 1], qa.qs[CAST(round(p.q * {n}) AS INTEGER) + 1],
-                          r.latency_ms) END AS replay_latency_ms
-FROM _chosen r JOIN _cands c ON c.idx = r.new_idx
-LEFT JOIN _pos p ON p.provider = r.provider AND p.model = r.model AND p.task = r.task AND p.bucket = r.bucket
-LEFT JOIN _lat qt ON qt.provider = c.provider AND qt.model = c.model AND qt.task = r.task
-LEFT JOIN _lat qa ON qa.provider = c.provider AND qa.model = c.model AND qa.task = '*'"""
-
-_GROUP = """
-SELECT {g}, count(*) AS requests, avg(moved::INTEGER) AS moved_share,
-       sum(cost_usd) AS spend_usd, sum(replay_cost) AS replay_spend_usd,
-       sum(cost_usd) FILTER (replay_cost IS NOT NULL) - sum(replay_cost) FILTER (cost_usd IS NOT NULL) AS saving_usd,
-       count(*) FILTER (cost_usd IS NULL OR replay_cost IS NULL) AS unpriced,
-       quantile_disc(latency_ms, 0.5) AS p50_ms, quantile_disc(replay_latency_ms, 0.5) AS replay_p50_ms,
-       quantile_disc(latency_ms, 0.9) AS p90_ms, quantile_disc(replay_latency_ms, 0.9) AS replay_p90_ms
-FROM _replay GROUP BY ALL ORDER BY spend_usd DESC NULLS LAST"""
-
-_TEMP = ("_expected", "_req", "_chosen", "_pos", "_lat", "_replay")
+_TEMP = ("_expected", "_hist", "_qt", "_pos", "_replay")
 
 
-def _num(value) -> str:
-    return "NULL" if value is None or value != value else repr(float(value))
-
-
-def _choice_sql(cands: pd.DataFrame) -> str:
-    """``_CHOICE`` with every candidate's rates, factor and p90 written in as constants."""
-    costs, balanced = [], []
-    min_p90 = max(float(cands["p90"].min()), 1e-6)
-    for c in cands.itertuples(index=False):
-        priced = c.in_rate == c.in_rate and c.in_rate is not None
-        cost = f"(ceil(raw * {_num(c.factor)}) * {_num(c.in_rate)} + exp_out * {_num(c.out_rate)})" if priced else "NULL"
-        costs.append(cost if priced else "CAST(NULL AS DOUBLE)")
-        term = "(hi + 1e-12) / (lo + 1e-12) + 1.0" if not priced else f"({cost} + 1e-12) / (lo + 1e-12)"
-        balanced.append(f"({W_COST} * CASE WHEN lo IS NULL THEN 1.0 ELSE {term} END + {W_LATENCY} * {_num(c.p90)} / {min_p90!r})")
-    fastest = int(cands.sort_values(["p90", "idx"]).iloc[0]["idx"])
-    return _CHOICE.format(costs="[" + ", ".join(costs) + "]", balanced="[" + ", ".join(balanced) + "]", fastest=fastest)
-
-
-def _frame(con, sql: str, params=()) -> pd.DataFrame:
-    cur = con.execute(sql, list(params))
+def _frame(con, text: str) -> pd.DataFrame:
+    cur = con.execute(text)
     return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 
@@ -303,18 +218,27 @@ def _with_deltas(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _split(groups: pd.DataFrame) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """(the totals, one frame per group) from the grouping-sets result."""
+    total = groups[groups["scope"] == "all"].drop(columns=["scope", *GROUPS])
+    totals = {k: _plain(v) for k, v in total.to_dict("records")[0].items()} if len(total) else {"requests": 0}
+    by = {}
+    for g in GROUPS:
+        others = [o for o in GROUPS if o != g]
+        by[g] = groups[groups["scope"] == g].drop(columns=["scope", *others]).reset_index(drop=True)
+    return totals, by
+
+
 def _run_steps(con, where: str, params: list, scenario: Scenario, cands: pd.DataFrame) -> None:
-    points = "[" + ", ".join(str(i / _QUANTILES) for i in range(_QUANTILES + 1)) + "]"
     steps = (
-        ("_expected", _EXPECTED.format(where=where), params),
-        ("_req", _REQUESTS.format(where=where), [scenario.priority, *params]),
-        ("_chosen", _choice_sql(cands), []),
-        ("_pos", _POSITIONS, []),
-        ("_lat", _LATENCY_TABLE.format(points=points, where=where), params * 2),
-        ("_replay", _RESULT.format(n=_QUANTILES), []),
+        ("_expected", sql.EXPECTED.format(where=where), params),
+        ("_hist", sql.HISTOGRAM.format(where=where), params),
+        ("_qt", sql.QUANTILES, []),
+        ("_pos", sql.POSITIONS, []),
+        ("_replay", sql.replay_sql(cands, where), [scenario.priority, *params]),
     )
-    for name, sql, args in steps:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", args)
+    for name, text, args in steps:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {text}", args)
 
 
 def replay(con: duckdb.DuckDBPyConnection, f: Filters, scenario: Scenario, prices: PriceTable) -> ReplayResult:
@@ -331,19 +255,14 @@ def replay(con: duckdb.DuckDBPyConnection, f: Filters, scenario: Scenario, price
     con.register("_cands", cands)
     try:
         _run_steps(con, where, params, scenario, cands)
-        total = _with_deltas(_frame(con, _GROUP.format(g="'all' AS scope"))).drop(columns="scope")
-        by = {g: _with_deltas(_frame(con, _GROUP.format(g=g))) for g in GROUPS}
-        moves = _frame(
-            con,
-            """SELECT before, after, count(*) AS requests, sum(cost_usd) AS spend_usd, sum(replay_cost) AS replay_spend_usd
-               FROM _replay WHERE moved GROUP BY ALL ORDER BY requests DESC""",
-        )
+        groups = _with_deltas(_frame(con, sql.GROUPS))
+        moves = _frame(con, sql.MOVES)
     finally:
         for name in _TEMP:
             con.execute(f"DROP TABLE IF EXISTS {name}")
         con.unregister("_models")
         con.unregister("_cands")
-    totals = {k: _plain(v) for k, v in total.to_dict("records")[0].items()} if len(total) else {"requests": 0}
+    totals, by = _split(groups)
     notes = [f"scenario: {scenario.describe()}"]
     unpriced = cands[cands["in_rate"].isna()]
     if len(unpriced):

@@ -104,13 +104,15 @@ def test_replay_reports_by_task_and_team(an, prices):
 
 def test_moved_requests_take_the_same_place_in_the_new_models_latency_history(an, prices):
     # Azure never served summarise, so its latencies over all tasks (100, 200) are used; r3 and
-    # r4 sit at the 25th and 75th percentile of Bedrock's summarise latencies (300, 400).
+    # r4 sit at the 25th and 75th percentile of Bedrock's summarise latencies (300, 400), and the
+    # nearest-rank 25th and 75th percentiles of Azure's are 100 and 200 ms (read off 1/16-octave
+    # buckets, so within ~2.2%).
     r = an.replay(Scenario(providers=("azure",)), prices)
     summarise = r.by_task.set_index("task").loc["summarise"]
     assert summarise["p90_ms"] == 400.0
-    assert summarise["replay_p50_ms"] == pytest.approx(125.0)
-    assert summarise["replay_p90_ms"] == pytest.approx(175.0)
-    assert summarise["p90_change_ms"] == pytest.approx(175.0 - 400.0)
+    assert summarise["replay_p50_ms"] == pytest.approx(100.0, rel=0.022)
+    assert summarise["replay_p90_ms"] == pytest.approx(200.0, rel=0.022)
+    assert summarise["p90_change_ms"] == pytest.approx(summarise["replay_p90_ms"] - 400.0)
 
 
 def test_low_cost_sends_everything_to_the_cheapest_and_low_latency_to_the_fastest(an, prices):
