@@ -22,6 +22,7 @@ from .errors import (
     StreamInterrupted,
     ValidationError,
 )
+from .tools import ResponseFormat, Tool, ToolCall, ToolCallDelta
 from .types import Attempt, ChatMessage, GenerateRequest, GenerateResult, Usage
 
 __all__ = [
@@ -43,8 +44,12 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimited",
+    "ResponseFormat",
     "Settings",
     "StreamInterrupted",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
     "ValidationError",
 ]

@@ -1,7 +1,7 @@
 """The fallback executor: walks a ranked plan's candidates until one answers.
 
 ``execute`` is one generator for both ``generate`` and ``stream``: in streaming mode it
-yields text as it arrives; either way its return value is the ``GenerateResult``. Every
+yields text (and, when the model calls tools, ``ToolCallDelta`` pieces) as it arrives; either way its return value is the ``GenerateResult``. Every
 provider call becomes an ``Attempt`` recorded in the caller's ``Trail`` as it happens, so
 whoever logs the request sees every attempt however the request ended (answered, failed,
 or abandoned by its reader). A ``Trail`` may carry a ``watch`` callable: it is called as
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, StreamInterrupted
 from .planning import Plan
-from .providers.base import Completion, ProviderCall
+from .providers.base import Completion, ProviderCall, StreamItem
 from .runtime import Runtime
 from .types import Attempt, GenerateResult, Usage
 
@@ -49,13 +49,14 @@ class Trail:
 class _Outcome:
     """Mutable scratch for one attempt, so the generator body stays flat."""
 
-    __slots__ = ("started", "ttft_ms", "parts", "completion")
+    __slots__ = ("started", "ttft_ms", "parts", "completion", "sent")
 
     def __init__(self):
         self.started = time.perf_counter()
         self.ttft_ms = None
         self.parts: list[str] = []
         self.completion: Completion | None = None
+        self.sent = False  # text or a tool-call piece reached the caller
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -63,15 +64,17 @@ class _Outcome:
 
 def _call_stream(provider, call: ProviderCall, out: _Outcome):
     for item in provider.stream(call):
-        if isinstance(item, str):
-            if not item:
-                continue
-            if out.ttft_ms is None:
-                out.ttft_ms = out.elapsed_ms()
-            out.parts.append(item)
-            yield item
-        else:
+        if isinstance(item, Completion):
             out.completion = item
+            continue
+        if not item:
+            continue
+        if out.ttft_ms is None:
+            out.ttft_ms = out.elapsed_ms()
+        if isinstance(item, str):
+            out.parts.append(item)
+        out.sent = True
+        yield item
     if out.completion is None:  # adapters check this too; a silent end is never a success
         raise ProviderUnavailable("stream ended without a final message", provider=provider.name)
 
@@ -92,7 +95,9 @@ def _as_provider_error(exc: Exception, provider: str, streamed_text: bool) -> Pr
     return err
 
 
-def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=None) -> Generator[str, None, GenerateResult]:
+def execute(
+    rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=None
+) -> Generator[StreamItem, None, GenerateResult]:
     req = plan.request
     t_request = time.perf_counter()
     attempts = trail.attempts
@@ -104,7 +109,7 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
         out = _Outcome()
         provider = rt.provider(cand.provider)
         headers = watch.inject_headers() if watch is not None else None
-        call = ProviderCall(cand.model, plan.messages, plan.max_tokens, req.temperature, headers)
+        call = ProviderCall.for_request(cand.model, plan.messages, plan.max_tokens, req, headers)
         try:
             if plan.streaming:
                 yield from _call_stream(provider, call, out)
@@ -115,7 +120,7 @@ def execute(rt: Runtime, plan: Plan, request_id: str, trail: Trail, on_attempt=N
             _failed(attempts, watch, _cancelled_attempt(rt, plan, cand, out))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes an attempt
-            err = _as_provider_error(exc, cand.provider, bool(out.parts))
+            err = _as_provider_error(exc, cand.provider, out.sent)
             _record_failure(rt, cand, err, out.elapsed_ms())
             _failed(attempts, watch, _error_attempt(cand, out, err, rt.scrub(err.message), plan.streaming))
             failed_providers.add(cand.provider)
@@ -269,4 +274,5 @@ def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, atte
         finish_reason=completion.finish_reason,
         unpriced=cost is None,
         extra={"reported_model": completion.model, "provider_request_id": completion.request_id},
+        tool_calls=completion.tool_calls,
     )

@@ -34,7 +34,8 @@ from .usage.writer import UsageLog
 
 
 class GatewayStream:
-    """Iterate for text chunks; afterwards ``result`` holds the ``GenerateResult``.
+    """Iterate for text chunks (and ``ToolCallDelta`` pieces when the request has tools and
+    the model calls one); afterwards ``result`` holds the ``GenerateResult``.
 
     ``provider`` and ``model`` name the candidate being streamed from, as soon as its
     call starts (they change if the gateway falls back before the first token)."""

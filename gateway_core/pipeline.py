@@ -26,6 +26,7 @@ from collections.abc import Callable, Generator, Mapping
 
 from . import executor, planning
 from .executor import Trail
+from .providers.base import StreamItem
 from .runtime import Runtime
 from .telemetry import request_path as telemetry
 from .types import GenerateRequest, GenerateResult
@@ -40,7 +41,7 @@ def run(
     streaming: bool,
     on_attempt: Callable | None = None,
     trace_headers: Mapping[str, str] | None = None,
-) -> Generator[str, None, GenerateResult]:
+) -> Generator[StreamItem, None, GenerateResult]:
     """``trace_headers``: the incoming HTTP request's headers when the REST API serves it."""
     planning.check(rt, request)
     plan = planning.build_plan(rt, request, streaming=streaming)

@@ -18,6 +18,7 @@ from .errors import ValidationError
 from .pricing import split_profile
 from .router import Candidate, Ranking, rank
 from .tasks import build_messages, max_tokens_for
+from .tokens import tool_texts
 from .types import ChatMessage, GenerateRequest, Usage
 
 
@@ -81,9 +82,10 @@ def build_plan(rt, request: GenerateRequest, *, streaming: bool) -> Plan:
     expected_out = min(rt.output_stats.expected(request.task), max_tokens)
     estimates: dict = {}
     candidates = []
+    tools = tool_texts(request)
     for route in rt.routes:
         calibrate = rt.providers[route.provider].calibrate_input_tokens
-        est = rt.tokens.estimate_messages(route.priced_as, messages, calibrate=calibrate)
+        est = rt.tokens.estimate_messages(route.priced_as, messages, calibrate=calibrate, tools=tools)
         cost = rt.prices.estimate_cost(route.provider, route.priced_as, est.tokens, expected_out)
         estimates[(route.provider, route.model)] = Estimate(
             route.provider, route.model, route.priced_as, est.tokens, est.raw_tokens, expected_out, est.source, cost

@@ -40,6 +40,7 @@ def result_to_dict(r) -> dict:
         "route_reason": r.route_reason,
         "request_id": r.request_id,
         "finish_reason": r.finish_reason,
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in r.tool_calls],
     }
 
 

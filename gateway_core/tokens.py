@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -37,6 +38,10 @@ CALIBRATION_ALPHA = 0.1  # EWMA weight once past the warm-up, where a running me
 # priming the reply.
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
+# Tool definitions are not covered by the recipe (the service renders them in its own
+# format); they are counted as their JSON text plus a few tokens of framing each, which
+# tracks the rendered size closely enough for routing and limits.
+TOKENS_PER_TOOL = 8
 HEURISTIC_CHARS_PER_TOKEN = 4
 
 # Only short strings (system prompts, templates, repeated questions) are worth remembering;
@@ -150,16 +155,21 @@ class TokenCounter:
 
     # --- counting -----------------------------------------------------------------------
 
-    def estimate_messages(self, model: str, messages: Sequence[ChatMessage], *, calibrate: bool = False) -> TokenEstimate:
-        """Prompt tokens for a chat, with the chat overhead recipe; scaled by the model's learned
-        factor when ``calibrate`` (the service counts with a tokenizer tiktoken does not have)."""
+    def estimate_messages(
+        self, model: str, messages: Sequence[ChatMessage], *, calibrate: bool = False, tools: Sequence[str] = ()
+    ) -> TokenEstimate:
+        """Prompt tokens for a chat, with the chat overhead recipe, plus ``tools`` (each tool
+        definition or response schema as JSON text, see ``tool_texts``); scaled by the model's
+        learned factor when ``calibrate`` (the service counts with a tokenizer tiktoken does not have)."""
         name = encoding_name(model)
+        texts = [t for m in messages for t in _message_texts(m)]
         if self._encoding(name) is None:
-            n = sum(TOKENS_PER_MESSAGE + 1 + heuristic_tokens(m.content) for m in messages) + REPLY_PRIMING
+            n = sum(TOKENS_PER_MESSAGE + 1 for _ in messages) + sum(heuristic_tokens(t) for t in texts) + REPLY_PRIMING
+            n += sum(TOKENS_PER_TOOL + heuristic_tokens(t) for t in tools)
             return TokenEstimate(n, "heuristic", n)
-        raw = REPLY_PRIMING
-        for m in messages:
-            raw += TOKENS_PER_MESSAGE + self._count(name, m.role) + self._count(name, m.content)
+        raw = REPLY_PRIMING + sum(TOKENS_PER_MESSAGE + self._count(name, m.role) for m in messages)
+        raw += sum(self._count(name, t) for t in texts)
+        raw += sum(TOKENS_PER_TOOL + self._count(name, t) for t in tools)
         if not calibrate:
             return TokenEstimate(raw, "tiktoken", raw)
         return TokenEstimate(math.ceil(raw * self.calibration_factor(model)), "calibrated", raw)
@@ -207,6 +217,25 @@ class TokenCounter:
                 self.observe(model, int(raw), int(actual))
                 used += 1
         return used
+
+
+def _message_texts(m: ChatMessage) -> list[str]:
+    texts = [m.content]
+    for call in m.tool_calls:
+        texts += [call.name, call.arguments]
+    return texts
+
+
+def tool_texts(request) -> tuple[str, ...]:
+    """What a request's tools and response schema add to its prompt, as JSON text."""
+    texts = [
+        json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters}, separators=(",", ":"))
+        for t in request.tools or ()
+    ]
+    fmt = request.response_format
+    if fmt is not None and fmt.schema is not None:
+        texts.append(json.dumps(fmt.schema, separators=(",", ":")))
+    return tuple(texts)
 
 
 def _key(model: str) -> str:

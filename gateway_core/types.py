@@ -7,14 +7,16 @@ request that exists is a request that may be sent; bad input raises
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .errors import ValidationError
+from .tools import ResponseFormat, Tool, ToolCall, check_response_format, check_tool_choice, check_tools
 
 PRIORITIES = ("low_cost", "low_latency", "balanced")
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 
 # Limits are documented in the README, and these are their only definitions. The prompt
 # bound keeps one request well under any model's context window and under the REST API's
@@ -24,12 +26,18 @@ MAX_OUTPUT_TOKENS = 16_384
 MAX_TEMPERATURE = 2.0
 MAX_USER_CHARS = 128
 MAX_MESSAGES = 256
+MAX_STOP_SEQUENCES = 4
 
 
 @dataclass(frozen=True)
 class ChatMessage:
+    """One turn. An assistant turn may carry the ``tool_calls`` it made (its text may then be
+    empty); a ``tool`` turn carries one call's result and the ``tool_call_id`` it answers."""
+
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 def _check_text(field_name: str, value: object, *, allow_blank: bool = False) -> str:
@@ -89,10 +97,14 @@ def _provider_names():
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """One generation request. ``messages`` (optional) carries a multi-turn chat; when it is
-    given, ``prompt`` is the latest user turn and the task template is skipped."""
+    """One generation request: a ``prompt``, or ``messages`` carrying a multi-turn chat (the
+    task template is then skipped, and ``prompt`` defaults to the latest user turn).
 
-    prompt: str
+    ``tools`` the model may call (``tool_choice``: ``auto``, ``none``, ``required`` or a
+    tool's name), ``response_format`` asking for JSON, and ``stop`` sequences (up to 4)
+    are honoured on every provider, or the request is refused naming the field."""
+
+    prompt: str | None = None
     task: str = "chat"
     priority: str = "balanced"
     provider_hint: str | None = None
@@ -102,8 +114,21 @@ class GenerateRequest:
     fallback: bool = True
     model: str | None = None  # pin a configured model id / deployment
     messages: tuple[ChatMessage, ...] | None = None
+    tools: tuple[Tool, ...] | None = None
+    tool_choice: str | None = None
+    response_format: ResponseFormat | None = None
+    stop: tuple[str, ...] | None = None
+    top_p: float | None = None
+    parallel_tool_calls: bool | None = None
 
     def __post_init__(self):
+        if self.prompt is None and isinstance(self.messages, tuple):
+            last_user = next((m for m in reversed(self.messages) if getattr(m, "role", None) == "user"), None)
+            if last_user is None:
+                raise ValidationError("messages", "must contain at least one user message")
+            object.__setattr__(self, "prompt", last_user.content)
+        if self.prompt is None:
+            raise ValidationError("prompt", "is required (or give messages)")
         _check_text("prompt", self.prompt)
         _check_choice("task", self.task, _task_names())
         _check_choice("priority", self.priority, PRIORITIES)
@@ -120,22 +145,78 @@ class GenerateRequest:
         if self.model is not None:
             _check_text("model", self.model)
         if self.messages is not None:
-            self._check_messages()
+            _check_messages(self.messages)
+        self._check_generation_options()
 
-    def _check_messages(self):
-        if not isinstance(self.messages, tuple) or not self.messages:
-            raise ValidationError("messages", "must be a non-empty list")
-        if len(self.messages) > MAX_MESSAGES:
-            raise ValidationError("messages", f"at most {MAX_MESSAGES} messages")
-        total = 0
-        for i, m in enumerate(self.messages):
-            if not isinstance(m, ChatMessage):
-                raise ValidationError(f"messages[{i}]", "must be a message with role and content")
-            _check_choice(f"messages[{i}].role", m.role, ROLES)
-            _check_text(f"messages[{i}].content", m.content)
-            total += len(m.content)
-        if total > MAX_PROMPT_CHARS:
-            raise ValidationError("messages", f"total length {total} exceeds {MAX_PROMPT_CHARS} characters")
+    def _check_generation_options(self):
+        if self.tools is not None:
+            check_tools(self.tools)
+        check_tool_choice(self.tool_choice, self.tools)
+        if self.response_format is not None:
+            check_response_format(self.response_format)
+        if self.stop is not None:
+            if not isinstance(self.stop, tuple) or not 1 <= len(self.stop) <= MAX_STOP_SEQUENCES:
+                raise ValidationError("stop", f"must be 1 to {MAX_STOP_SEQUENCES} strings")
+            for i, seq in enumerate(self.stop):
+                _check_text(f"stop[{i}]", seq, allow_blank=True)
+                if not seq:
+                    raise ValidationError(f"stop[{i}]", "must not be empty")
+        _check_float("top_p", self.top_p, 0.0, 1.0)
+        if self.parallel_tool_calls is not None and not isinstance(self.parallel_tool_calls, bool):
+            raise ValidationError("parallel_tool_calls", "must be true or false")
+
+
+def _check_message(i: int, m: object) -> None:
+    if not isinstance(m, ChatMessage):
+        raise ValidationError(f"messages[{i}]", "must be a message with role and content")
+    _check_choice(f"messages[{i}].role", m.role, ROLES)
+    if not isinstance(m.tool_calls, tuple) or (m.tool_calls and m.role != "assistant"):
+        raise ValidationError(f"messages[{i}].tool_calls", "only an assistant message carries tool calls")
+    # An assistant turn that only called tools has no text of its own.
+    _check_text(f"messages[{i}].content", m.content, allow_blank=bool(m.tool_calls))
+    for j, call in enumerate(m.tool_calls):
+        where = f"messages[{i}].tool_calls[{j}]"
+        if not isinstance(call, ToolCall) or not isinstance(call.id, str) or not call.id:
+            raise ValidationError(where, "must be a tool call with an id")
+        _check_text(f"{where}.function.name", call.name)
+        try:
+            args = json.loads(call.arguments) if isinstance(call.arguments, str) else None
+        except ValueError:
+            args = None
+        if not isinstance(args, dict):
+            raise ValidationError(f"{where}.function.arguments", "must be the JSON text of an object")
+    if (m.role == "tool") != isinstance(m.tool_call_id, str):
+        raise ValidationError(f"messages[{i}].tool_call_id", "is required on a tool message, and only there")
+
+
+def _check_messages(messages) -> None:
+    """Each turn, the total size, and the tool-call protocol both services enforce: a tool
+    result answers a call of the assistant turn before it, and every call is answered
+    before the conversation moves on."""
+    if not isinstance(messages, tuple) or not messages:
+        raise ValidationError("messages", "must be a non-empty list")
+    if len(messages) > MAX_MESSAGES:
+        raise ValidationError("messages", f"at most {MAX_MESSAGES} messages")
+    total = 0
+    pending: dict[str, int] = {}  # call id -> index of the assistant turn that made it
+    for i, m in enumerate(messages):
+        _check_message(i, m)
+        total += len(m.content) + sum(len(c.arguments) for c in m.tool_calls)
+        if m.role == "tool":
+            if pending.pop(m.tool_call_id, None) is None:
+                raise ValidationError(f"messages[{i}].tool_call_id", "answers no tool call of the assistant turn before it")
+            continue
+        if pending:
+            raise ValidationError(
+                f"messages[{min(pending.values())}].tool_calls", "every tool call needs a tool message answering it"
+            )
+        pending = {c.id: i for c in m.tool_calls}
+    if pending:
+        raise ValidationError(
+            f"messages[{min(pending.values())}].tool_calls", "every tool call needs a tool message answering it"
+        )
+    if total > MAX_PROMPT_CHARS:
+        raise ValidationError("messages", f"total length {total} exceeds {MAX_PROMPT_CHARS} characters")
 
 
 @dataclass(frozen=True)
@@ -198,6 +279,7 @@ class GenerateResult:
     estimated_usage: Usage | None = None
     counterfactual_provider: str | None = None
     counterfactual_model: str | None = None
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # stop | length | tool_calls | content_filter
     unpriced: bool = False
     extra: dict = field(default_factory=dict, compare=False)
+    tool_calls: tuple[ToolCall, ...] = ()

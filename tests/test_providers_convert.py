@@ -102,7 +102,7 @@ def test_azure_from_wire_without_usage_is_an_error_not_a_free_answer():
 
 def test_azure_stream_skips_empty_first_chunk_and_reads_usage_chunk():
     acc = ow.ChunkAccumulator("gpt-4o-mini")
-    deltas = [d for d in map(acc.feed, AZURE_STREAM) if d]
+    deltas = [d for chunk in AZURE_STREAM for d in acc.feed(chunk)]
     done = acc.finish()
     assert deltas == ["Hel", "lo"]
     assert (done.text, done.model, done.finish_reason) == ("Hello", "gpt-4o-mini-2024-07-18", "stop")
@@ -161,7 +161,7 @@ def test_bedrock_from_wire_joins_text_blocks_and_folds_cache_reads_into_input():
     c = br.from_wire(payload, model="anthropic.claude-3-haiku-20240307-v1:0")
     assert (c.text, c.finish_reason, c.request_id, c.model) == (
         "Hello",
-        "end_turn",
+        "stop",  # end_turn, in OpenAI's spelling
         "rid",
         "anthropic.claude-3-haiku-20240307-v1:0",
     )
@@ -180,9 +180,9 @@ BEDROCK_EVENTS = [
 
 def test_bedrock_stream_events_accumulate_into_one_completion():
     acc = br.EventAccumulator("model-x")
-    assert [d for d in map(acc.feed, BEDROCK_EVENTS) if d] == ["Hi ", "there"]
+    assert [d for ev in BEDROCK_EVENTS for d in acc.feed(ev)] == ["Hi ", "there"]
     done = acc.finish()
-    assert (done.text, done.finish_reason, done.usage.input_tokens, done.usage.output_tokens) == ("Hi there", "end_turn", 9, 2)
+    assert (done.text, done.finish_reason, done.usage.input_tokens, done.usage.output_tokens) == ("Hi there", "stop", 9, 2)
 
 
 @pytest.mark.parametrize("cut", [3, 5], ids=["no_message_stop", "no_metadata"])

@@ -21,8 +21,12 @@ EXPECTED = {
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimited",
+    "ResponseFormat",
     "Settings",
     "StreamInterrupted",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
     "ValidationError",
 }

@@ -28,6 +28,7 @@ from ..config import Settings
 from ..errors import GatewayError
 from . import sse
 from .auth import BearerAuth
+from .bodies import chat_request, generate_request, user_of
 from .body import read_json_object
 from .errors import (
     ApiError,
@@ -41,18 +42,7 @@ from .errors import (
     route_error,
 )
 from .hygiene import HeaderHygiene
-from .models import (
-    CHAT_DOC,
-    GENERATE_DOC,
-    chat_request,
-    completion_json,
-    gateway_headers,
-    generate_json,
-    generate_request,
-    model_json,
-    models_json,
-    user_of,
-)
+from .models import completion_json, gateway_headers, generate_json, model_json, models_json
 
 log = logging.getLogger("gateway_core.api")
 
@@ -183,7 +173,7 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
     async def retrieve_model(request: Request, model_id: str):
         return json_response(model_json(request.app.state.gateway.candidates(), model_id))
 
-    @app.post("/generate", openapi_extra=GENERATE_DOC)
+    @app.post("/generate")
     async def generate(request: Request):
         gw = request.app.state.gateway
         req, stream = generate_request(await _body(request), gw.candidates())
@@ -193,7 +183,7 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
         result = await run_in_threadpool(gw.generate, req, trace_headers=request.headers)
         return json_response(generate_json(result), headers=gateway_headers(result))
 
-    @app.post("/v1/chat/completions", openapi_extra=CHAT_DOC)
+    @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
         gw = request.app.state.gateway
         req, opts = chat_request(await _body(request), gw.candidates())

@@ -1,214 +1,15 @@
-"""Pure converters between REST bodies and the gateway's types, dict in, dict out.
-
-``generate_request`` reads a ``/generate`` body and ``chat_request`` an OpenAI
-chat-completions body; both return a validated ``GenerateRequest`` (its constructor does
-the value checks and names the field) plus the options that only matter on the wire.
-``generate_json``, ``completion_json`` and ``chunk_json`` shape a ``GenerateResult`` for
-each route. Nothing here does I/O, so every rule is testable on plain dicts.
-
-Unknown fields: ``/generate`` rejects them (a misspelt ``max_token`` would otherwise be
-silently ignored); ``/v1`` ignores them, as OpenAI-compatible servers do, so SDK
-releases that add parameters keep working.
+"""Results to JSON, dict out: ``generate_json``, ``completion_json`` and ``chunk_json`` shape
+a ``GenerateResult`` for each route, ``models_json`` lists what can be routed to. Nothing
+here does I/O, so every rule is testable on plain values. (Bodies become requests in
+``bodies``.)
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
-from ..errors import ValidationError
 from ..providers import PROVIDER_NAMES
 from ..serialize import result_to_dict
-from ..tasks import TASKS
-from ..types import (
-    MAX_OUTPUT_TOKENS,
-    MAX_TEMPERATURE,
-    MAX_USER_CHARS,
-    PRIORITIES,
-    ROLES,
-    ChatMessage,
-    GenerateRequest,
-)
+from .bodies import AUTO, ChatOptions
 from .errors import ApiError
-
-GENERATE_FIELDS = (
-    "prompt",
-    "task",
-    "priority",
-    "provider_hint",
-    "max_tokens",
-    "temperature",
-    "user",
-    "stream",
-    "fallback",
-    "model",
-)
-AUTO = "auto"
-_MODEL_CHOICES = ", ".join((AUTO, *PROVIDER_NAMES))
-# OpenAI's newer "developer" role carries what older models call the system prompt.
-_ROLE_ALIASES = {"developer": "system"}
-# Bedrock's stop reasons spelled as OpenAI's finish_reason values.
-_FINISH = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "content_filtered": "content_filter",
-    "guardrail_intervened": "content_filter",
-    "tool_use": "tool_calls",
-}
-
-
-@dataclass(frozen=True)
-class ChatOptions:
-    model: str  # as the client named it: auto, a provider name or a model id
-    stream: bool = False
-    include_usage: bool = False
-    created: int = 0
-
-
-def _bool(body: dict, key: str, default: bool) -> bool:
-    value = body.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise ValidationError(key, f"must be true or false, got {type(value).__name__}")
-    return value
-
-
-def _or_default(body: dict, key: str, default):
-    value = body.get(key)
-    return default if value is None else value
-
-
-def _model_ids(candidates) -> set[str]:
-    return {model for _, model in candidates}
-
-
-def user_of(body: dict) -> str | None:
-    """The caller's ``user`` label when it is plausible, for the rejected-request log row."""
-    user = body.get("user") if isinstance(body, dict) else None
-    return user if isinstance(user, str) and 0 < len(user) <= MAX_USER_CHARS and user.isprintable() else None
-
-
-def generate_request(body: dict, candidates) -> tuple[GenerateRequest, bool]:
-    """A ``/generate`` body to (request, stream)."""
-    unknown = sorted(k for k in body if k not in GENERATE_FIELDS)
-    if unknown:
-        raise ValidationError(unknown[0][:40], f"is not a known field (known: {', '.join(GENERATE_FIELDS)})")
-    if "prompt" not in body:
-        raise ValidationError("prompt", "is required")
-    hint = body.get("provider_hint")
-    model = body.get("model")
-    if isinstance(model, str) and model not in _model_ids(candidates):
-        raise ValidationError("model", "is not a configured model id; GET /v1/models lists them")
-    stream = _bool(body, "stream", False)
-    req = GenerateRequest(
-        prompt=body["prompt"],
-        task=_or_default(body, "task", "chat"),
-        priority=_or_default(body, "priority", "balanced"),
-        provider_hint=None if hint == AUTO else hint,
-        max_tokens=body.get("max_tokens"),
-        temperature=body.get("temperature"),
-        user=body.get("user"),
-        fallback=_bool(body, "fallback", True),
-        model=model,
-    )
-    return req, stream
-
-
-def _content_text(i: int, content) -> str:
-    """OpenAI content is a string or a list of parts; only text parts can be routed."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise ValidationError(f"messages[{i}].content", f"must be a string or a list of text parts, got {type(content).__name__}")
-    texts = []
-    for j, part in enumerate(content):
-        if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise ValidationError(f"messages[{i}].content[{j}]", "only text content parts are supported")
-        texts.append(part["text"])
-    return "".join(texts)
-
-
-def _messages(raw) -> tuple[ChatMessage, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise ValidationError("messages", "must be a non-empty array of messages")
-    out = []
-    for i, m in enumerate(raw):
-        if not isinstance(m, dict):
-            raise ValidationError(f"messages[{i}]", "must be an object with role and content")
-        if "content" not in m:
-            raise ValidationError(f"messages[{i}].content", "is required")
-        role = m.get("role")
-        role = _ROLE_ALIASES.get(role, role) if isinstance(role, str) else role
-        if not isinstance(role, str) or role not in ROLES:
-            raise ValidationError(f"messages[{i}].role", f"must be one of {', '.join(ROLES)} (or developer)")
-        out.append(ChatMessage(role=role, content=_content_text(i, m["content"])))
-    return tuple(out)
-
-
-def _route(model, candidates) -> tuple[str | None, str | None]:
-    """The OpenAI ``model`` field to (provider_hint, pinned model)."""
-    if not isinstance(model, str) or not model:
-        raise ValidationError("model", f"is required: {_MODEL_CHOICES} or a model id from GET /v1/models")
-    if model == AUTO:
-        return None, None
-    if model in PROVIDER_NAMES:
-        return model, None
-    if model in _model_ids(candidates):
-        return None, model
-    raise ValidationError("model", f"does not exist; GET /v1/models lists {_MODEL_CHOICES} and the model ids")
-
-
-def _stream_options(body: dict) -> bool:
-    opts = body.get("stream_options")
-    if opts is None:
-        return False
-    if not isinstance(opts, dict):
-        raise ValidationError("stream_options", "must be an object")
-    return _bool(opts, "include_usage", False)
-
-
-def chat_request(body: dict, candidates) -> tuple[GenerateRequest, ChatOptions]:
-    """An OpenAI chat-completions body to (request, options)."""
-    hint, pinned = _route(body.get("model"), candidates)
-    messages = _messages(body.get("messages"))
-    users = [i for i, m in enumerate(messages) if m.role == "user"]
-    if not users:
-        raise ValidationError("messages", "must contain at least one user message")
-    n = body.get("n")
-    if n is not None and (isinstance(n, bool) or n != 1):
-        raise ValidationError("n", "only n=1 is supported")
-    max_tokens = body.get("max_completion_tokens")
-    field = "max_completion_tokens"
-    if max_tokens is None:
-        max_tokens, field = body.get("max_tokens"), "max_tokens"
-    try:
-        req = GenerateRequest(
-            prompt=messages[users[-1]].content,
-            task="chat",
-            priority=_or_default(body, "priority", "balanced"),
-            provider_hint=hint,
-            max_tokens=max_tokens,
-            temperature=body.get("temperature"),
-            user=body.get("user"),
-            fallback=_bool(body, "fallback", True),
-            model=pinned,
-            messages=messages,
-        )
-    except ValidationError as e:
-        # Name the field as the client sent it: /v1 has no "prompt" and may say max_completion_tokens.
-        if e.field == "max_tokens" and field != "max_tokens":
-            raise ValidationError(field, e.reason) from None
-        if e.field == "prompt":
-            raise ValidationError(f"messages[{users[-1]}].content", e.reason) from None
-        raise
-    stream = _bool(body, "stream", False)
-    opts = ChatOptions(
-        model=body["model"], stream=stream, include_usage=stream and _stream_options(body), created=int(time.time())
-    )
-    return req, opts
-
 
 # --- results to JSON ----------------------------------------------------------------------
 
@@ -242,8 +43,25 @@ def openai_usage(r) -> dict:
 
 
 def finish_reason(r) -> str:
-    reason = r.finish_reason or "stop"
-    return _FINISH.get(reason, reason)
+    return r.finish_reason or "stop"
+
+
+def openai_tool_calls(calls) -> list[dict] | None:
+    if not calls:
+        return None
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
+
+
+def tool_call_delta(piece) -> dict:
+    """One streamed piece of a tool call, as OpenAI's ``delta.tool_calls`` entry."""
+    entry: dict = {"index": piece.index}
+    if piece.id is not None:
+        entry.update(id=piece.id, type="function")
+    function = {"arguments": piece.arguments}
+    if piece.name is not None:
+        function["name"] = piece.name
+    entry["function"] = function
+    return entry
 
 
 def completion_id(request_id: str) -> str:
@@ -259,7 +77,12 @@ def completion_json(r, opts: ChatOptions) -> dict:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": r.text, "refusal": None},
+                "message": {
+                    "role": "assistant",
+                    "content": r.text if r.text or not r.tool_calls else None,
+                    "refusal": None,
+                    "tool_calls": openai_tool_calls(r.tool_calls),
+                },
                 "logprobs": None,
                 "finish_reason": finish_reason(r),
             }
@@ -326,49 +149,3 @@ def model_json(candidates, model_id: str) -> dict:
         if entry["id"] == model_id:
             return entry
     raise ApiError(404, "model_not_found", "no such model; GET /v1/models lists them", field="model", log=False)
-
-
-# --- OpenAPI descriptions (bodies are parsed by hand, so FastAPI cannot infer them) --------
-
-
-def _body_doc(properties: dict, required: list[str], additional: bool) -> dict:
-    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": additional}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-_ROUTING = {
-    "priority": {"type": "string", "enum": list(PRIORITIES), "default": "balanced"},
-    "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_TOKENS},
-    "temperature": {"type": "number", "minimum": 0, "maximum": MAX_TEMPERATURE},
-    "user": {"type": "string", "maxLength": MAX_USER_CHARS},
-    "stream": {"type": "boolean", "default": False},
-    "fallback": {"type": "boolean", "default": True},
-}
-GENERATE_DOC = _body_doc(
-    {
-        "prompt": {"type": "string", "example": "Hello"},
-        "task": {"type": "string", "enum": list(TASKS), "default": "chat"},
-        "provider_hint": {"type": "string", "enum": [AUTO, *PROVIDER_NAMES], "nullable": True},
-        "model": {"type": "string", "description": "a configured model id (GET /v1/models)"},
-        **_ROUTING,
-    },
-    ["prompt"],
-    False,
-)
-CHAT_DOC = _body_doc(
-    {
-        "model": {"type": "string", "example": AUTO, "description": f"{_MODEL_CHOICES} or a configured model id"},
-        "messages": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"role": {"type": "string", "enum": [*ROLES, "developer"]}, "content": {"type": "string"}},
-            },
-        },
-        "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_TOKENS},
-        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-        **_ROUTING,
-    },
-    ["model", "messages"],
-    True,
-)

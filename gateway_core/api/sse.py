@@ -18,13 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from .bodies import ChatOptions
 from .models import (
-    ChatOptions,
     chunk_json,
     completion_id,
     finish_reason,
     generate_json,
     openai_usage,
+    tool_call_delta,
     x_gateway,
 )
 
@@ -80,12 +81,22 @@ def _response(events: AsyncIterator[bytes], request_id: str) -> StreamingRespons
     return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, "x-request-id": request_id})
 
 
+def _generate_piece(item) -> dict:
+    if isinstance(item, str):
+        return {"delta": item}
+    return {"tool_call": {"index": item.index, "id": item.id, "name": item.name, "arguments": item.arguments}}
+
+
+def _chat_delta(item) -> dict:
+    return {"content": item} if isinstance(item, str) else {"tool_calls": [tool_call_delta(item)]}
+
+
 async def _generate_events(pump: Pump, first, on_error: Callable[[Exception], dict]):
     try:
         item = first
         while item is not _END:
             if item:
-                yield frame({"delta": item})
+                yield frame(_generate_piece(item))
             item = await pump.next()
         yield frame(generate_json(pump.stream.result))
         yield DONE
@@ -103,7 +114,7 @@ async def _chat_events(pump: Pump, first, opts: ChatOptions, on_error: Callable[
         item = first
         while item is not _END:
             if item:
-                yield frame(chunk_json(cid, opts, opts.model, delta={"content": item}))
+                yield frame(chunk_json(cid, opts, opts.model, delta=_chat_delta(item)))
             item = await pump.next()
         r = pump.stream.result
         facts = {"x_gateway": x_gateway(r)}

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from ..tools import ResponseFormat, Tool, ToolCall, ToolCallDelta
 from ..types import ChatMessage, Usage
 
 
 @dataclass(frozen=True)
 class ProviderCall:
-    """What an adapter needs for one call. ``messages`` may start with a system turn."""
+    """What an adapter needs for one call. ``messages`` may start with a system turn.
+    Every option here must be honoured or refused: an adapter never drops one silently."""
 
     model: str  # Azure deployment name or Bedrock model id / profile / ARN
     messages: tuple[ChatMessage, ...]
@@ -27,6 +29,28 @@ class ProviderCall:
     temperature: float | None = None
     # Trace-context headers (W3C ``traceparent``) the call carries to the service, if any.
     headers: Mapping[str, str] | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str | None = None  # auto | none | required | a tool's name
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+
+    @classmethod
+    def for_request(cls, model: str, messages, max_tokens: int, request, headers=None) -> ProviderCall:
+        return cls(
+            model,
+            messages,
+            max_tokens,
+            request.temperature,
+            headers,
+            request.top_p,
+            request.stop or (),
+            request.tools or (),
+            request.tool_choice,
+            request.parallel_tool_calls,
+            request.response_format,
+        )
 
 
 @dataclass(frozen=True)
@@ -37,12 +61,14 @@ class Completion:
     text: str
     model: str
     usage: Usage
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # OpenAI's spelling: stop | length | tool_calls | content_filter
     request_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
-# A stream yields text deltas (str) and, last, exactly one Completion with the usage.
-StreamItem = str | Completion
+# A stream yields text deltas (str), tool-call pieces (ToolCallDelta) and, last, exactly
+# one Completion with the usage.
+StreamItem = str | ToolCallDelta | Completion
 
 
 @runtime_checkable

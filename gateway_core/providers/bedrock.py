@@ -1,11 +1,7 @@
 """AWS Bedrock adapter: Anthropic Claude through boto3 ``bedrock-runtime`` Converse APIs.
 
-Converse is stricter than OpenAI chat, and ``to_wire`` bridges the gap: system turns move
-to the top-level ``system`` list, consecutive turns of one role are merged (Bedrock wants
-strict user/assistant alternation), a conversation that opens with an assistant turn gets
-a short user turn in front, and temperature is clamped to Bedrock's 0–1 (the gateway accepts
-OpenAI's 0–2; values are clamped, not rescaled, so 0.7 means 0.7 on both providers).
-Errors inside a stream arrive as ``EventStreamError`` with lowerCamel codes and are never
+The converting (messages, tools, structured output, stop sequences) is ``converse``'s;
+this module holds the settings, the facts, the client and the error mapping. Errors inside a stream arrive as ``EventStreamError`` with lowerCamel codes and are never
 retried by botocore; they are mapped like their HTTP twins. boto3 has no per-call header
 argument, so a call's trace-context headers travel through a ``ContextVar`` that a
 ``before-send`` hook on the client copies onto every HTTP attempt of that call.
@@ -15,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from botocore import exceptions as bce
 from pydantic import AliasChoices, Field, SecretStr
@@ -31,119 +26,12 @@ from ..errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from ..types import Usage
 from . import _errors
 from .base import Completion, ProviderCall, StreamItem, host_and_port
+from .converse import NAME, EventAccumulator, from_wire, request_id_of, to_wire
 
-NAME = "bedrock"
 EMULATOR_KEY = "emulated-key"  # the loopback emulator checks a signature is present, not its key
 DEFAULT_MODEL = "anthropic.claude-3-sonnet-20240229-v1:0"
-BEDROCK_MAX_TEMPERATURE = 1.0
-# Used only when a conversation opens with an assistant turn, which Converse rejects.
-OPENING_USER_TURN = "(conversation continues)"
-
-
-# --- pure converters -------------------------------------------------------------------
-
-
-def _turns(call: ProviderCall) -> tuple[list[dict], list[dict]]:
-    system: list[dict] = []
-    messages: list[dict] = []
-    for m in call.messages:
-        if not m.content.strip():
-            continue  # Converse rejects blank text blocks
-        if m.role == "system":
-            system.append({"text": m.content})
-        elif messages and messages[-1]["role"] == m.role:
-            messages[-1]["content"].append({"text": m.content})
-        else:
-            messages.append({"role": m.role, "content": [{"text": m.content}]})
-    if messages and messages[0]["role"] != "user":
-        messages.insert(0, {"role": "user", "content": [{"text": OPENING_USER_TURN}]})
-    return system, messages
-
-
-def to_wire(call: ProviderCall) -> dict:
-    """Keyword arguments for ``converse`` / ``converse_stream``."""
-    system, messages = _turns(call)
-    if not messages:
-        raise _errors.build(BadRequest, NAME, "the conversation has no user turn", code="no_user_turn")
-    inference: dict[str, Any] = {"maxTokens": call.max_tokens}
-    if call.temperature is not None:
-        inference["temperature"] = min(float(call.temperature), BEDROCK_MAX_TEMPERATURE)
-    wire: dict[str, Any] = {"modelId": call.model, "messages": messages, "inferenceConfig": inference}
-    if system:
-        wire["system"] = system
-    return wire
-
-
-def usage_from_wire(usage: dict | None) -> Usage | None:
-    """Converse usage as a ``Usage``. Bedrock counts cache reads/writes apart from
-    ``inputTokens``; they are folded into ``input_tokens`` so that, as on Azure,
-    ``cached_input_tokens`` is the cached part of the input."""
-    if not usage:
-        return None
-    cache_read = int(usage.get("cacheReadInputTokens") or 0)
-    cache_write = int(usage.get("cacheWriteInputTokens") or 0)
-    return Usage(
-        input_tokens=int(usage.get("inputTokens") or 0) + cache_read + cache_write,
-        output_tokens=int(usage.get("outputTokens") or 0),
-        source="provider",
-        cached_input_tokens=cache_read,
-    )
-
-
-def _request_id(payload: dict) -> str | None:
-    return (payload.get("ResponseMetadata") or {}).get("RequestId")
-
-
-def from_wire(payload: dict, *, model: str = "") -> Completion:
-    """A ``converse`` response as a ``Completion``. Converse does not echo the model, so the
-    caller passes the id it invoked."""
-    content = ((payload.get("output") or {}).get("message") or {}).get("content") or []
-    usage = usage_from_wire(payload.get("usage"))
-    if usage is None:
-        raise _errors.build(ProviderUnavailable, NAME, "response carried no usage", code="no_usage")
-    return Completion(
-        text="".join(block.get("text", "") for block in content if isinstance(block, dict)),
-        model=model,
-        usage=usage,
-        finish_reason=payload.get("stopReason"),
-        request_id=_request_id(payload),
-    )
-
-
-class EventAccumulator:
-    """Folds ConverseStream events into text deltas and, at the end, one ``Completion``."""
-
-    def __init__(self, model: str = "", request_id: str | None = None):
-        self.model = model
-        self.request_id = request_id
-        self.parts: list[str] = []
-        self.stop_reason: str | None = None
-        self.usage: Usage | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def feed(self, event: dict) -> str | None:
-        if "contentBlockDelta" in event:
-            text = (event["contentBlockDelta"].get("delta") or {}).get("text")
-            if text:
-                self.parts.append(text)
-                return text
-        elif "messageStop" in event:
-            self.stop_reason = event["messageStop"].get("stopReason")
-        elif "metadata" in event:
-            self.usage = usage_from_wire(event["metadata"].get("usage"))
-        return None
-
-    def finish(self) -> Completion:
-        if self.stop_reason is None or self.usage is None:
-            missing = "messageStop" if self.stop_reason is None else "metadata usage"
-            raise _errors.build(ProviderUnavailable, NAME, f"stream ended without {missing}", code="stream_cut")
-        return Completion(self.text, self.model, self.usage, self.stop_reason, self.request_id)
 
 
 # --- error mapping ---------------------------------------------------------------------
@@ -360,27 +248,25 @@ class BedrockProvider:
         try:
             with _CallHeaders(call):
                 payload = self.client.converse(**wire)
-            return from_wire(payload, model=call.model)
+            return from_wire(payload, model=call.model, call=call)
         except _CATCH as exc:
             raise _map_error(exc) from None
 
     def stream(self, call: ProviderCall) -> Iterator[StreamItem]:
         wire = to_wire(call)
-        acc = EventAccumulator(call.model)
+        acc = EventAccumulator(call.model, call=call)
         events = None
         try:
             with _CallHeaders(call):
                 response = self.client.converse_stream(**wire)
-            acc.request_id = _request_id(response)
+            acc.request_id = request_id_of(response)
             events = response["stream"]
             for event in events:
-                delta = acc.feed(event)
-                if delta:
-                    yield delta
+                yield from acc.feed(event)
             completion = acc.finish()
         except (*_CATCH, ProviderError) as exc:
             err = _map_error(exc)
-            if acc.parts:
+            if acc.parts or acc.blocks:
                 raise _errors.interrupted(err, acc.text) from None
             raise err from None
         finally:

@@ -19,22 +19,68 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import BadRequest, ContentFiltered, ContextTooLong, ProviderError, ProviderTimeout, ProviderUnavailable
+from ..tools import TOOL_CHOICE_MODES, ToolCall, ToolCallDelta
 from ..types import Usage
 from . import _errors
 from .base import Completion, ProviderCall, StreamItem, host_and_port
 
 # --- pure converters -------------------------------------------------------------------
 
+JSON_OBJECT_HINT = "Respond with a JSON object."
+
+
+def _message(m) -> dict:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["content"] = m.content or None  # the service wants null, not "", beside tool calls
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in m.tool_calls
+        ]
+    if m.tool_call_id is not None:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def _tool(t) -> dict:
+    function: dict[str, Any] = {"name": t.name, "parameters": dict(t.parameters)}
+    if t.description:
+        function["description"] = t.description
+    if t.strict:
+        function["strict"] = True
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: str) -> Any:
+    return choice if choice in TOOL_CHOICE_MODES else {"type": "function", "function": {"name": choice}}
+
+
+def _response_format(fmt) -> dict:
+    if fmt.type != "json_schema":
+        return {"type": fmt.type}
+    spec = {"name": fmt.name, "schema": dict(fmt.schema or {}), "strict": fmt.strict}
+    return {"type": "json_schema", "json_schema": spec}
+
 
 def to_wire(call: ProviderCall) -> dict:
-    """Keyword arguments for ``chat.completions.create`` (the SDK moves ``model`` into the path)."""
-    wire: dict[str, Any] = {
-        "model": call.model,
-        "messages": [{"role": m.role, "content": m.content} for m in call.messages],
-        "max_tokens": call.max_tokens,
-    }
-    if call.temperature is not None:
-        wire["temperature"] = call.temperature
+    """Keyword arguments for ``chat.completions.create`` (the SDK moves ``model`` into the path).
+    Every option maps natively: this wire format is the one the gateway's options are named after."""
+    messages = [_message(m) for m in call.messages]
+    fmt = call.response_format
+    if fmt is not None and fmt.type == "json_object" and not any("json" in m.content.lower() for m in call.messages):
+        # The service refuses json_object unless a message mentions JSON; the caller asked
+        # for JSON, so saying so keeps the request's meaning.
+        messages.insert(0, {"role": "system", "content": JSON_OBJECT_HINT})
+    wire: dict[str, Any] = {"model": call.model, "messages": messages, "max_tokens": call.max_tokens}
+    optional = {"temperature": call.temperature, "top_p": call.top_p, "parallel_tool_calls": call.parallel_tool_calls}
+    wire.update({k: v for k, v in optional.items() if v is not None})
+    if call.stop:
+        wire["stop"] = list(call.stop)
+    if call.tools:
+        wire["tools"] = [_tool(t) for t in call.tools]
+    if call.tool_choice is not None:
+        wire["tool_choice"] = _tool_choice(call.tool_choice)
+    if call.response_format is not None:
+        wire["response_format"] = _response_format(call.response_format)
     return wire
 
 
@@ -60,6 +106,14 @@ def usage_from_wire(usage: Any) -> Usage | None:
     )
 
 
+def tool_calls_from_wire(calls: Any) -> tuple[ToolCall, ...]:
+    out = []
+    for c in calls or ():
+        function = _get(c, "function")
+        out.append(ToolCall(_get(c, "id") or "", _get(function, "name") or "", _get(function, "arguments") or ""))
+    return tuple(out)
+
+
 def from_wire(payload: Any, *, deployment: str = "", request_id: str | None = None, provider: str = "") -> Completion:
     """A non-streaming answer (``response.model_dump()`` or a plain dict) as a ``Completion``."""
     choices = _get(payload, "choices") or []
@@ -75,11 +129,14 @@ def from_wire(payload: Any, *, deployment: str = "", request_id: str | None = No
         usage=usage,
         finish_reason=_get(choice, "finish_reason"),
         request_id=request_id or _get(payload, "id") or None,
+        tool_calls=tool_calls_from_wire(_get(message, "tool_calls")),
     )
 
 
 class ChunkAccumulator:
-    """Folds a stream's chunks into text deltas and, at the end, one ``Completion``."""
+    """Folds a stream's chunks into text deltas and tool-call pieces and, at the end, one
+    ``Completion``. A tool call arrives as a first piece with its ``index``, ``id`` and
+    name, then pieces of its arguments with the same ``index``."""
 
     def __init__(self, deployment: str = "", request_id: str | None = None, provider: str = ""):
         self.deployment = deployment
@@ -89,13 +146,27 @@ class ChunkAccumulator:
         self.model = ""
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.calls: dict[int, list] = {}  # index -> [id, name, argument pieces]
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
-    def feed(self, chunk: Any) -> str | None:
-        """Absorb one chunk; return its text delta, if any."""
+    def _tool_pieces(self, deltas) -> list[ToolCallDelta]:
+        out = []
+        for d in deltas or ():
+            index = int(_get(d, "index") or 0)
+            function = _get(d, "function")
+            piece = ToolCallDelta(index, _get(d, "id"), _get(function, "name"), _get(function, "arguments") or "")
+            call = self.calls.setdefault(index, [None, None, []])
+            call[0] = call[0] or piece.id
+            call[1] = call[1] or piece.name
+            call[2].append(piece.arguments)
+            out.append(piece)
+        return out
+
+    def feed(self, chunk: Any) -> list:
+        """Absorb one chunk; return what it carried for the caller: text and tool-call pieces."""
         model = _get(chunk, "model")
         if model:
             self.model = model
@@ -104,18 +175,20 @@ class ChunkAccumulator:
             self.usage = usage
         # Azure's first chunk (prompt filter results) and every usage chunk have no choices.
         choices = _get(chunk, "choices") or ()
-        delta_text = None
+        out: list = []
         for choice in choices:
             if (_get(choice, "index") or 0) != 0:
                 continue
             reason = _get(choice, "finish_reason")
             if reason:
                 self.finish_reason = reason
-            content = _get(_get(choice, "delta"), "content")
+            delta = _get(choice, "delta")
+            content = _get(delta, "content")
             if content:
                 self.parts.append(content)
-                delta_text = content
-        return delta_text
+                out.append(content)
+            out += self._tool_pieces(_get(delta, "tool_calls"))
+        return out
 
     def finish(self) -> Completion:
         """The final answer; raises if the stream ended without its finish reason or usage."""
@@ -128,6 +201,7 @@ class ChunkAccumulator:
             usage=self.usage,
             finish_reason=self.finish_reason,
             request_id=self.request_id,
+            tool_calls=tuple(ToolCall(c[0] or "", c[1] or "", "".join(c[2])) for _, c in sorted(self.calls.items())),
         )
 
 
@@ -246,13 +320,11 @@ class OpenAIWireProvider:
             acc.request_id = raw.headers.get("x-request-id")
             stream = raw.parse()
             for chunk in stream:
-                delta = acc.feed(chunk)
-                if delta:
-                    yield delta
+                yield from acc.feed(chunk)
             completion = acc.finish()
         except (*catchable(), ProviderError) as exc:
             err = map_error(exc, self.name, self._secrets)
-            if acc.parts:
+            if acc.parts or acc.calls:
                 raise _errors.interrupted(err, acc.text) from None
             raise err from None
         finally:

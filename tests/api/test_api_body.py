@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gateway_core.api.bodies import chat_request, generate_request
 from gateway_core.api.body import MAX_JSON_DEPTH, check_content_type, parse_object
 from gateway_core.api.errors import ApiError
-from gateway_core.api.models import chat_request, generate_request
 from gateway_core.errors import ValidationError
 
 CANDIDATES = [("azure", "gpt-4o-mini"), ("bedrock", "anthropic.claude-3-haiku-20240307-v1:0")]
@@ -72,7 +72,7 @@ def test_v1_prompt_is_the_last_user_turn_and_all_turns_are_kept():
             "model": "auto",
             "stream": True,
             "stream_options": {"include_usage": True},
-            "unknown_extension": {"ignored": True},
+            "seed": 7,  # on the documented ignore list
             "messages": [
                 {"role": "system", "content": "be brief"},
                 {"role": "user", "content": "first"},
@@ -95,9 +95,59 @@ def test_max_completion_tokens_wins_over_max_tokens():
     assert req.max_tokens == 20
 
 
-def test_generate_rejects_unknown_fields_but_v1_ignores_them():
+def test_both_routes_refuse_unknown_fields_naming_them():
     with pytest.raises(ValidationError) as e:
         generate_request({"prompt": "x", "temprature": 0.5}, CANDIDATES)
     assert e.value.field == "temprature"
-    req, _ = chat_request({"model": "auto", "messages": [{"role": "user", "content": "x"}], "temprature": 9}, CANDIDATES)
-    assert req.temperature is None
+    with pytest.raises(ValidationError) as e:
+        chat_request({"model": "auto", "messages": [{"role": "user", "content": "x"}], "temprature": 9}, CANDIDATES)
+    assert e.value.field == "temprature"
+
+
+V1_MIN = {"model": "auto", "messages": [{"role": "user", "content": "x"}]}
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("n", 2),
+        ("logprobs", True),
+        ("top_logprobs", 3),
+        ("frequency_penalty", 0.5),
+        ("presence_penalty", -1),
+        ("logit_bias", {"50256": -100}),
+        ("modalities", ["text", "audio"]),
+        ("audio", {"voice": "alloy", "format": "wav"}),
+        ("prediction", {"type": "content", "content": "x"}),
+        ("functions", [{"name": "f", "parameters": {"type": "object"}}]),
+        ("function_call", "auto"),
+        ("reasoning_effort", "high"),
+    ],
+)
+def test_v1_refuses_what_it_cannot_honour_naming_the_parameter(field, value):
+    with pytest.raises(ValidationError) as e:
+        chat_request({**V1_MIN, field: value}, CANDIDATES)
+    assert e.value.field == field
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"n": 1, "logprobs": False, "frequency_penalty": 0, "presence_penalty": 0, "logit_bias": {}, "modalities": ["text"]},
+        {"seed": 3, "metadata": {"k": "v"}, "store": False, "service_tier": "auto"},
+    ],
+    ids=["do_nothing_values", "ignore_list"],
+)
+def test_v1_accepts_do_nothing_values_and_the_ignore_list(extra):
+    req, _ = chat_request({**V1_MIN, **extra}, CANDIDATES)
+    assert req.prompt == "x"
+
+
+def test_v1_stop_and_top_p_reach_the_request():
+    req, _ = chat_request({**V1_MIN, "stop": "END", "top_p": 0.5}, CANDIDATES)
+    assert (req.stop, req.top_p) == (("END",), 0.5)
+    req, _ = chat_request({**V1_MIN, "stop": ["a", "b"]}, CANDIDATES)
+    assert req.stop == ("a", "b")
+    with pytest.raises(ValidationError) as e:
+        chat_request({**V1_MIN, "stop": ["a", "b", "c", "d", "e"]}, CANDIDATES)
+    assert e.value.field == "stop"

@@ -17,13 +17,13 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import text, tokens
+from .. import text, tokens, tooluse
 from ..faults import Fault
 from ..server import EmulatorHandler
-from . import wire
+from . import tools, wire
 
 _RESOURCE_NOT_FOUND = wire.error("404", "Resource not found")
 _DEPLOYMENT_NOT_FOUND = "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."
@@ -64,19 +64,44 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     reasoning_tokens: int
+    tool_calls: list = field(default_factory=list)  # (call id, tooluse.PlannedCall)
 
 
-def build_answer(version: str, turns: list, cap: int | None, stops: list[str]) -> Answer:
+def _tool_calls(version: str, spec: tools.ToolSpec, conv, prompt: int) -> Answer | None:
+    planned = tooluse.plan_calls(
+        spec.tools,
+        spec.choice,
+        conv,
+        after_results=spec.after_results,
+        called=spec.called,
+        parallel=spec.parallel,
+    )
+    if not planned:
+        return None
+    calls = [(tools.call_id(), c) for c in planned]
+    out = sum(3 + tokens.azure_text_tokens(version, c.name + c.json()) for _, c in calls)
+    return Answer("", "tool_calls", prompt, out, 0, calls)
+
+
+def build_answer(version: str, turns: list, cap: int | None, stops: list[str], spec: tools.ToolSpec | None = None) -> Answer:
     """The deterministic answer and its usage, after the stop sequences and the output cap."""
+    spec = spec or tools.ToolSpec()
     system = "\n".join(t for role, t, _ in turns if role in ("system", "developer"))
     conv = [(role, t) for role, t, _ in turns if role not in ("system", "developer")]
+    prompt = tokens.azure_prompt_tokens(version, turns)
+    if spec.tools:
+        prompt += tokens.azure_text_tokens(version, tooluse.definitions_text(spec.tools))
+    called = _tool_calls(version, spec, conv, prompt)
+    if called is not None:
+        return called
     full = text.generate("azure", version, system, conv)
+    json_wanted = spec.format != "text"
+    full = tooluse.shaped_text(full, results=spec.results, json_wanted=json_wanted, schema=spec.schema, turns=conv)
     answer, _ = text.apply_stop(full, stops)
     reasoning = 0
     if wire.model_info(version).reasoning:
         reasoning = 64 * (1 + len(full) % 3)
         reasoning = min(reasoning, cap // 2) if cap else reasoning
-    prompt = tokens.azure_prompt_tokens(version, turns)
     visible = tokens.azure_text_tokens(version, answer)
     if cap is not None and visible + reasoning > cap:
         answer = tokens.azure_truncate(version, answer, cap - reasoning)
@@ -123,7 +148,7 @@ class AzureHandler(EmulatorHandler):
     def _complete(self, body: dict, deployment: str, version: str) -> None:
         try:
             turns, cap, stops = wire.parse_chat(body, version)
-            answer = build_answer(version, turns, cap, stops)
+            answer = build_answer(version, turns, cap, stops, tools.parse(body))
             too_long = wire.context_error(version, answer.prompt_tokens, cap)
             if too_long:
                 raise too_long
@@ -146,7 +171,11 @@ class AzureHandler(EmulatorHandler):
         if not self.pause(ttft + gen, gen_id):
             return self.drop()
         use = wire.usage(answer.prompt_tokens, answer.completion_tokens, answer.reasoning_tokens)
-        self.send_json(200, wire.completion_body(cid, created, version, answer.text, answer.finish, use), headers)
+        body = wire.completion_body(cid, created, version, answer.text, answer.finish, use)
+        if answer.tool_calls:
+            message = body["choices"][0]["message"]
+            message.update(content=None, tool_calls=tools.message_calls(answer.tool_calls))
+        self.send_json(200, body, headers)
 
     def _stream(self, cid, created, version, answer: Answer, include_usage, headers, pace, cut: Fault | None) -> None:
         base = {
@@ -165,13 +194,14 @@ class AzureHandler(EmulatorHandler):
             self._event(wire.prompt_filter_chunk())
             if not self.pause(ttft, gen_id):
                 return self.drop()
-            self._event(wire.chunk(base, {"role": "assistant", "content": ""}))
-            for i, piece in enumerate(pieces):
+            self._event(wire.chunk(base, {"role": "assistant", "content": None if answer.tool_calls else ""}))
+            deltas = [{"content": p} for p in pieces] + tools.stream_deltas(answer.tool_calls, lambda s: text.chunks(s, version))
+            for i, delta in enumerate(deltas):
                 if cut is not None and i == cut.cut_stream_after:
                     return self._cut(cut)
-                if not self.pause(gen * len(piece) / max(1, len(answer.text)), gen_id):
+                if not self.pause(gen / max(1, len(deltas)), gen_id):
                     return self.drop()
-                self._event(wire.chunk(base, {"content": piece}, filters=wire.CONTENT_FILTER_RESULTS))
+                self._event(wire.chunk(base, delta, filters=wire.CONTENT_FILTER_RESULTS))
             if cut is not None:
                 return self._cut(cut)
             self._event(wire.chunk(base, {}, finish=answer.finish))

@@ -17,9 +17,10 @@ import time
 import uuid
 from urllib.parse import unquote
 
+from .. import text
 from ..faults import Fault
 from ..server import EmulatorHandler
-from . import eventstream, wire
+from . import eventstream, tools, wire
 from .models import ModelRejected, resolve
 
 OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens")
@@ -63,8 +64,9 @@ class BedrockHandler(EmulatorHandler):
                     raise wire.Invalid("The provided model doesn't support counting tokens. Use a foundation model id.")
                 count = wire.count_input(body, row)
             else:
-                req = (wire.parse_converse if op.startswith("converse") else wire.parse_invoke)(body, row)
-                answer = wire.answer(row, req)
+                converse = op.startswith("converse")
+                req = (wire.parse_converse if converse else wire.parse_invoke)(body, row)
+                answer = wire.answer(row, req, tools.parse(body) if converse else None)
         except wire.Invalid as exc:
             return self._error(400, "ValidationException", exc.message)
         cut = self.apply_faults(op.endswith("stream"))
@@ -104,12 +106,13 @@ class BedrockHandler(EmulatorHandler):
             if not self.pause(ttft, gen_id):
                 return self.drop()
             first_byte_ms = self._elapsed_ms()
-            for i, piece in enumerate(pieces):
+            steps = [frames.delta(i, piece) for i, piece in enumerate(pieces)] + frames.tool_steps()
+            for i, step in enumerate(steps):
                 if cut is not None and i == cut.cut_stream_after:
                     return self._cut(cut, invoke)
-                if not self.pause(gen * len(piece) / max(1, len(answer.text)), gen_id):
+                if not self.pause(gen / max(1, len(steps)), gen_id):
                     return self.drop()
-                self.write_chunk(frames.delta(i, piece))
+                self.write_chunk(step)
             if cut is not None:
                 return self._cut(cut, invoke)
             self.write_chunk(frames.end(self._elapsed_ms(), first_byte_ms))
@@ -167,10 +170,21 @@ class _ConverseFrames:
     def delta(self, i: int, piece: str) -> bytes:
         return eventstream.event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}, "p": _pad(i)})
 
+    def tool_steps(self) -> list[bytes]:
+        """The tool-use blocks, after the text block (closed first when there was text)."""
+        if not self.answer.tool_calls:
+            return []
+        close = [eventstream.event("contentBlockStop", {"contentBlockIndex": 0, "p": _pad(1)})] if self.answer.text else []
+        first = 1 if self.answer.text else 0
+        return close + tools.stream_steps(self.answer.tool_calls, first, lambda s: text.chunks(s, "bedrock"), _pad)
+
     def end(self, latency_ms: int, first_byte_ms: int) -> bytes:
+        text_stop = (
+            [] if self.answer.tool_calls else [eventstream.event("contentBlockStop", {"contentBlockIndex": 0, "p": _pad(1)})]
+        )
         return b"".join(
             (
-                eventstream.event("contentBlockStop", {"contentBlockIndex": 0, "p": _pad(1)}),
+                *text_stop,
                 eventstream.event("messageStop", {"stopReason": self.answer.stop_reason, "p": _pad(2)}),
                 eventstream.event(
                     "metadata", {"usage": wire.converse_usage(self.answer), "metrics": {"latencyMs": latency_ms}, "p": _pad(3)}
@@ -207,6 +221,9 @@ class _InvokeFrames:
 
     def delta(self, i: int, piece: str) -> bytes:
         return self._chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+
+    def tool_steps(self) -> list[bytes]:
+        return []  # InvokeModel is served as text only
 
     def end(self, latency_ms: int, first_byte_ms: int) -> bytes:
         a = self.answer

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
-from .. import text, tokens
+from .. import text, tokens, tooluse
 from ..tokens import Turn
 from .models import BedrockModel
 
@@ -60,6 +61,7 @@ class Answer:
     stop_reason: str  # Converse spelling: end_turn | max_tokens | stop_sequence
     input_tokens: int
     output_tokens: int
+    tool_calls: list = field(default_factory=list)  # (toolUseId, tooluse.PlannedCall)
 
 
 def _constraint(path: str, value, bound: str) -> Invalid:
@@ -202,17 +204,41 @@ def parse_invoke(body: object, row: BedrockModel) -> ChatRequest:
     return ChatRequest([s for s in system_texts if s], turns, cap, stops)
 
 
-def answer(row: BedrockModel, req: ChatRequest) -> Answer:
-    """The deterministic answer with Claude-like usage, after stop sequences and the cap."""
-    full = text.generate("bedrock", row.model_id, "\n".join(req.system), [(r, t) for r, t, _ in req.turns])
-    out, stopped = text.apply_stop(full, req.stops)
+def answer(row: BedrockModel, req: ChatRequest, spec=None) -> Answer:
+    """The deterministic answer with Claude-like usage, after stop sequences and the cap.
+    With tools (``spec``, a ``tools.ToolSpec``) the answer may be tool uses instead."""
+    turns = [(r, t) for r, t, _ in req.turns]
+    full = text.generate("bedrock", row.model_id, "\n".join(req.system), turns)
     input_tokens = tokens.claude_prompt_tokens(req.system, req.turns)
+    if spec is not None and spec.tools:
+        input_tokens += tokens.claude_text_tokens(tooluse.definitions_text(spec.tools))
     if input_tokens > row.context_window:
         raise Invalid("Input is too long for requested model.")
+    if spec is not None:
+        calls = tooluse.plan_calls(
+            spec.tools, spec.choice, turns, after_results=spec.after_results, called=spec.called, plain=full
+        )
+        if calls:
+            return _tool_answer(calls, spec.choice, input_tokens)
+        full = tooluse.shaped_text(full, results=spec.results, json_wanted=False, schema=None, turns=turns)
+    out, stopped = text.apply_stop(full, req.stops)
     output = tokens.claude_text_tokens(out)
     if output > req.cap:
         return Answer(tokens.claude_truncate(out, req.cap), "max_tokens", input_tokens, req.cap)
     return Answer(out, "stop_sequence" if stopped else "end_turn", input_tokens, output)
+
+
+def use_id() -> str:
+    return "tooluse_" + uuid.uuid4().hex[:22]
+
+
+def _tool_answer(calls, choice: str, input_tokens: int) -> Answer:
+    # Claude says what it is about to do before a tool it chose itself; a forced tool use
+    # ("any" or a named tool) comes without a preamble.
+    preamble = f"I'll use the {calls[0].name} tool to help with that." if choice == "auto" else ""
+    uses = [(use_id(), c) for c in calls]
+    output = tokens.claude_text_tokens(preamble + "".join(c.json() for c in calls)) + 8 * len(calls)
+    return Answer(preamble, "tool_use", input_tokens, output, uses)
 
 
 def converse_usage(a: Answer) -> dict:
@@ -226,8 +252,10 @@ def converse_usage(a: Answer) -> dict:
 
 
 def converse_body(a: Answer, latency_ms: int) -> dict:
+    content = [{"text": a.text}] if a.text or not a.tool_calls else []
+    content += [{"toolUse": {"toolUseId": uid, "name": c.name, "input": c.arguments}} for uid, c in a.tool_calls]
     return {
-        "output": {"message": {"role": "assistant", "content": [{"text": a.text}]}},
+        "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": a.stop_reason,
         "usage": converse_usage(a),
         "metrics": {"latencyMs": latency_ms},
