@@ -48,6 +48,16 @@ class FinOpsQueries:
         start = min(today.replace(day=1), today - timedelta(days=7))
         return forecast.month_end_forecast(self.daily_spend(_dims_only(f, start, today)), today)
 
+    def spend_spikes(self, f: Filters | None = None) -> pd.DataFrame:
+        """Flagged days of every team and every model, as (kind, series, day, spend, median, score), largest first."""
+        frames = []
+        for by in ANOMALY_DIMS:
+            found = self.spend_anomalies(f, by)
+            frames.append(found.rename(columns={by: "series"}).assign(kind=by))
+        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        cols = ["kind", "series", "day", "spend", "median", "score"]
+        return out[cols].sort_values("score", ascending=False, ignore_index=True) if len(out) else pd.DataFrame(columns=cols)
+
     def spend_anomalies(self, f: Filters | None = None, by: str = "team") -> pd.DataFrame:
         """Flagged days per team or model inside ``f``'s range, each judged against the 14 days before
         it; today is left out until it is over (a partial day is not a dip)."""

@@ -10,7 +10,7 @@ draws from the window: ``z × sd(daily) × √(days left)``, never below zero.
 
 **Anomalies.** Per series (a team, or a model), a day is flagged when its spend is more
 than ``k`` (3) scaled MADs above (or, asked for, below) the median of the trailing
-``window`` (14) days before it.
+``window`` (14) days before it, and at least ``min_lift`` (25%) above it.
 The MAD is scaled by 1.4826 so it estimates a standard deviation for normal data; a
 trailing window whose MAD is zero (flat spend) uses 1% of its median instead, so a flat
 series does not flag every cent. A day needs a full trailing window before it is judged.
@@ -63,12 +63,16 @@ def _series(daily: pd.DataFrame) -> pd.Series:
     return pd.Series(daily["spend"].astype(float).values, index=days).groupby(level=0).sum()
 
 
-def anomalies(daily: pd.DataFrame, by: str, *, window: int = 14, k: float = 3.0, both_ways: bool = False) -> pd.DataFrame:
+def anomalies(
+    daily: pd.DataFrame, by: str, *, window: int = 14, k: float = 3.0, min_lift: float = 0.25, both_ways: bool = False
+) -> pd.DataFrame:
     """Flag days per ``by`` series (``daily`` has day, ``by`` and spend).
 
     Returns every judged day with its baseline median, MAD, score (distance in scaled MADs)
     and ``flagged``; missing days in a series count as zero spend. Only spikes are flagged
-    unless ``both_ways``: weekends and holidays dip every week, and a dip costs nothing."""
+    unless ``both_ways``: weekends and holidays dip every week, and a dip costs nothing. A
+    flagged day must also differ from the median by ``min_lift`` (25%) of it, so a steady
+    series' few-cent wobble, which can be many MADs when the MAD is tiny, is not an alarm."""
     rows = []
     for key, group in daily.groupby(by):
         spend = _series(group)
@@ -82,6 +86,7 @@ def anomalies(daily: pd.DataFrame, by: str, *, window: int = 14, k: float = 3.0,
             mad = MAD_SCALE * float((trail - median).abs().median())
             scale = mad if mad > 0 else max(0.01 * abs(median), 1e-9)
             score = (values[i] - median) / scale
+            material = abs(values[i] - median) >= min_lift * abs(median)
             rows.append(
                 {
                     by: key,
@@ -90,7 +95,7 @@ def anomalies(daily: pd.DataFrame, by: str, *, window: int = 14, k: float = 3.0,
                     "median": median,
                     "mad": mad,
                     "score": score,
-                    "flagged": (abs(score) if both_ways else score) > k,
+                    "flagged": material and (abs(score) if both_ways else score) > k,
                 }
             )
     return pd.DataFrame(rows, columns=[by, "day", "spend", "median", "mad", "score", "flagged"])

@@ -145,7 +145,7 @@ def bill_gap(models: pd.DataFrame, threshold_pct: float) -> alt.Chart:
         alt.Chart(long)
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", title=None),
+            y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=320)),
             yOffset="measure:N",
             x=alt.X("gap_pct:Q", title="bill − log (% of log)"),
             color=alt.Color("measure:N", title=None),
@@ -157,7 +157,7 @@ def bill_gap(models: pd.DataFrame, threshold_pct: float) -> alt.Chart:
         .mark_rule(strokeDash=[4, 3], color="#64748b")
         .encode(x="x:Q")
     )
-    return (bars + band).properties(width=WIDTH - 160, height=max(80, 34 * long["label"].nunique()))
+    return (bars + band).properties(width=WIDTH - 160, height=max(120, 44 * long["label"].nunique()))
 
 
 def replay_savings(frame: pd.DataFrame, key: str) -> alt.Chart:
@@ -174,5 +174,5 @@ def replay_savings(frame: pd.DataFrame, key: str) -> alt.Chart:
             color=alt.Color("when:N", title=None, scale=alt.Scale(range=["#94a3b8", SAVED])),
             tooltip=[f"{key}:N", "when:N", alt.Tooltip("usd:Q", format="$,.2f")],
         ),
-        height=max(80, 34 * frame[key].nunique()),
+        height=max(160, 44 * frame[key].nunique()),
     )

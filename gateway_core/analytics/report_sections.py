@@ -43,18 +43,17 @@ def headline(ctx) -> tuple[str, str]:
         ("fallback rate", _share(h["fallback_rate"])),
         (f"forecast for {fc['month_end']:%B}", f"{usd(fc['forecast'])}"),
     ]
-    spikes = pd.concat([an.spend_anomalies(f, by="team"), an.spend_anomalies(f, by="model")], ignore_index=True)
+    spikes = an.spend_spikes(f)
     body = metrics(items) + (
         f"<p>Month to date {usd(fc['month_to_date'])}; at the last 7 days' run rate of {usd(fc['run_rate'])} a day, "
         f"the month ends near {usd(fc['forecast'])} (95% band {usd(fc['low'])} to {usd(fc['high'])}).</p>"
     )
     if spikes.empty:
-        body += "<p>No day's spend stood more than 3 MADs above its trailing 14 days, for any team or model.</p>"
+        body += "<p>No day's spend stood more than 3 MADs (and 25%) above its trailing 14 days, for any team or model.</p>"
     else:
-        spikes["series"] = spikes["team"].fillna(spikes.get("model"))
-        body += "<p class='flag'>Spend spikes (more than 3 MADs above the trailing 14 days):</p>" + table(
-            spikes.sort_values("score", ascending=False).head(12),
-            {"series": None, "day": None, "spend": usd, "median": usd, "score": lambda v: f"{v:.1f}"},
+        body += "<p class='flag'>Spend spikes (more than 3 MADs and 25% above the trailing 14 days' median):</p>" + table(
+            spikes.head(12),
+            {"kind": None, "series": None, "day": None, "spend": usd, "median": usd, "score": lambda v: f"{v:.1f}"},
         )
     return "Summary", body
 

@@ -39,6 +39,10 @@ def test_a_day_three_mads_above_its_trailing_fortnight_is_flagged_and_a_dip_is_n
     assert judged["day"].min() == days[14]  # judged only with a full trailing window
     assert judged[judged["flagged"]]["day"].tolist() == [days[20]]
     assert set(anomalies(daily, "team", both_ways=True).query("flagged")["day"]) == {days[20], days[25]}
+    # A steady series' wobble can be many MADs when the MAD is tiny; under 25% it is no alarm.
+    steady = daily.assign(spend=[100.0 + 0.01 * (i % 2) for i in range(29)] + [103.0])
+    judged = anomalies(steady, "team")
+    assert judged["score"].iloc[-1] > 100 and not judged["flagged"].any()
 
 
 def test_a_spike_planted_in_demo_history_is_flagged_for_its_team_and_model(tmp_path):
