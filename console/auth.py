@@ -49,9 +49,11 @@ def current() -> Identity | None:
 
 
 def _sign_in_page() -> None:
-    st.title("GenAI Cloud Gateway")
-    st.markdown("Sign in with your organisation's account to use the operator console.")
-    with st.container(horizontal=True):
+    _, middle, _ = st.columns([1, 2, 1])
+    box = middle.container(border=True)
+    box.title("GenAI Cloud Gateway")
+    box.markdown("Sign in with your organisation's account to use the operator console.")
+    with box.container(horizontal=True):
         for provider in providers(auth_section() or {}):
             label = "Sign in" if provider is None else f"Sign in with {provider.replace('-', ' ').title()}"
             if st.button(label, key=f"sign_in_{provider or 'default'}", type="primary", icon=":material/login:"):

@@ -30,6 +30,10 @@ def _names(values) -> str:
     return ", ".join(values) if values else "any"
 
 
+def _count(value: int | None) -> str:
+    return fmt.DASH if value is None else f"{value:,}"
+
+
 def _budget(amount: Decimal | None, period: str) -> str:
     return fmt.DASH if amount is None else f"{fmt.usd(amount)} per {period}"
 
@@ -44,8 +48,8 @@ def keys_frame(keys, now: float) -> pd.DataFrame:
             "user": k.user or fmt.DASH,
             "state": k.state(now),
             "budget": _budget(k.budget_usd, k.budget_period),
-            "rpm": k.rpm,
-            "tpm": k.tpm,
+            "rpm": _count(k.rpm),
+            "tpm": _count(k.tpm),
             "models": _names(k.models),
             "providers": _names(k.providers),
             "expires": _moment(k.expires_at),
@@ -90,8 +94,8 @@ def teams_frame(teams, statuses) -> pd.DataFrame:
                 "used": s.used_fraction if s else None,
                 "resets": s.resets_at.strftime(UTC_TEXT) if s else fmt.DASH,
                 "forecast": fmt.usd(s.forecast_usd) if s else fmt.DASH,
-                "rpm": t.rpm,
-                "tpm": t.tpm,
+                "rpm": _count(t.rpm),
+                "tpm": _count(t.tpm),
             }
         )
     return pd.DataFrame(
@@ -147,11 +151,13 @@ def burn_down_caption(s) -> str:
 def burn_down_chart(s, height: int = 200) -> alt.LayerChart:
     frame = burn_down_frame(s)
     limit = float(s.limit_usd)
-    floor = min(0.0, float(frame["remaining_usd"].min()))
+    # Down to one budget below zero at most: a steep forecast runs off the chart rather than
+    # squashing the part of the picture that shows what is left.
+    floor = max(min(0.0, float(frame["remaining_usd"].min())), -limit)
     y = alt.Y("remaining_usd:Q", title="left (USD)", axis=alt.Axis(format="$,.2f"), scale=alt.Scale(domain=[floor, limit]))
     lines = (
         alt.Chart(frame, height=height)
-        .mark_line(point=True)
+        .mark_line(point=True, clip=True)
         .encode(
             x=alt.X("ts:T", title=None),
             y=y,

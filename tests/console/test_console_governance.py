@@ -55,7 +55,7 @@ def test_a_created_key_is_shown_once_and_then_nowhere(admin_env, caplog):
     assert not at.code
     assert shown.encode() not in _all_bytes(at._tree)
     keys = at.dataframe[0].value
-    assert list(keys[["name", "team", "state", "rpm"]].iloc[0]) == ["ci-bot", "ml", "active", 30]
+    assert list(keys[["name", "team", "state", "rpm"]].iloc[0]) == ["ci-bot", "ml", "active", "30"]
     assert keys["key"].iloc[0].startswith("gwk_") and keys["key"].iloc[0].endswith("_…")
     assert shown.encode() not in database_bytes(admin_env)
     assert shown not in caplog.text
