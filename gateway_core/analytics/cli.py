@@ -183,13 +183,15 @@ def _report(args: argparse.Namespace) -> int:
 
     from .filters import Filters
     from .report import ReportContext, build_report
+    from .report_audit import audit_section
 
     out = Path(args.out)
     if not out.parent.is_dir():  # refuse before the seconds spent building
         raise ValidationError("out", f"cannot write {out}: no directory {out.parent}")
     _settings, prices, an = _context()
     try:
-        html = build_report(ReportContext(an, prices, Filters(start=args.since), threshold_pct=args.threshold))
+        ctx = ReportContext(an, prices, Filters(start=args.since), threshold_pct=args.threshold)
+        html = build_report(ctx, extra_sections=(audit_section,))
     finally:
         an.close()
     try:
