@@ -28,6 +28,7 @@ from .telemetry.otel_env import VARIABLES as OTEL_VARIABLES
 from .telemetry.otel_env import parse_otel_env
 
 MODES = ("auto", "demo", "live")
+MIN_ADMIN_KEY_CHARS = 16
 EMULATOR_PROFILES = ("demo", "zero")
 
 # A mapping standing in for the process environment while ``from_mapping`` reads it.
@@ -190,6 +191,9 @@ class Settings(ConfigModel):
     quality_min_votes: int = Field(30, ge=1, le=1_000_000, validation_alias="GATEWAY_QUALITY_MIN_VOTES")
     # Bill reconciliation: a meter table whose rows are tried before the packaged one.
     bill_meters_file: str | None = Field(None, validation_alias="GATEWAY_BILL_METERS_FILE")
+    # Governance: the secret that guards the admin API (keys, teams, budgets). Unset, the
+    # admin routes do not exist.
+    admin_key: SecretStr | None = Field(None, validation_alias="GATEWAY_ADMIN_KEY", repr=False)
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # The OTEL_* variables as set, filled by ``from_env`` (a collector header may be a credential).
@@ -210,6 +214,13 @@ class Settings(ConfigModel):
             if v in ("0", "false", "no", "off"):
                 return False
             raise ValueError("expected true or false")
+        return value
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_ADMIN_KEY_CHARS:
+            raise ValueError(f"must be at least {MIN_ADMIN_KEY_CHARS} characters; it guards every key and budget")
         return value
 
     @classmethod
@@ -276,7 +287,7 @@ class Settings(ConfigModel):
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value this configuration holds, for scrubbing text before it leaves."""
-        values = [secret_value(k) for k in self.api_keys]
+        values = [secret_value(k) for k in self.api_keys] + [secret_value(self.admin_key)]
         values += [v for p in self.providers.values() for v in p.secrets()]
         return tuple(v for v in values if v and len(v) >= 4)
 

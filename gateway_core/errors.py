@@ -30,6 +30,8 @@ and a stable ``code`` so an API can render them without a mapping table of its o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,9 +39,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class GatewayError(Exception):
-    """Base of every error the gateway raises on purpose."""
+    """Base of every error the gateway raises on purpose.
+
+    ``headers`` carries the limits news of a request that was admitted and then failed
+    (``x-ratelimit-*``), so its error answer says it as a success would."""
 
     type_name = "gateway_error"
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, message: str):
         super().__init__(message)

@@ -26,7 +26,7 @@ The rules that matter:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import AllProvidersFailed, ProviderError, ProviderUnavailable, StreamInterrupted
@@ -38,12 +38,17 @@ from .types import Attempt, GenerateResult, Usage
 
 @dataclass
 class Trail:
-    """What a request did, filled in as it happens: its attempts in order and, if one
-    answered, the result. The log step reads it whether or not execution finished."""
+    """What a request did, filled in as it happens: who it ran as and the limits news for
+    its caller (set before execution), its attempts in order and, if one answered, the
+    result. The log step reads it whether or not execution finished."""
 
     attempts: list[Attempt] = field(default_factory=list)
     result: GenerateResult | None = None
     watch: Callable | None = None  # candidate -> an attempt observer (inject_headers, end)
+    key_name: str | None = None  # who it ran as: the key's name (never the key), its public id, its team
+    key_id: str | None = None
+    team: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Outcome:
@@ -127,9 +132,10 @@ def execute(
             if not err.retryable or not req.fallback:
                 err.attempts = tuple(attempts)
                 err.request_id = request_id
+                err.headers = trail.headers
                 raise err from (None if err is exc else exc)
             continue
-        trail.result = _success(rt, plan, request_id, cand, out, attempts, t_request)
+        trail.result = _success(rt, plan, request_id, cand, out, trail, t_request)
         if watch is not None:
             done = out.completion
             watch.end(
@@ -140,7 +146,9 @@ def execute(
                 output_text=trail.result.text,
             )
         return trail.result
-    raise AllProvidersFailed(tuple(attempts), request_id=request_id)
+    failed = AllProvidersFailed(tuple(attempts), request_id=request_id)
+    failed.headers = trail.headers
+    raise failed
 
 
 def _failed(attempts: list, watch, attempt: Attempt) -> None:
@@ -233,7 +241,7 @@ def _cancelled_attempt(rt: Runtime, plan: Plan, cand, out: _Outcome) -> Attempt:
     )
 
 
-def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, attempts: list, t_request: float) -> GenerateResult:
+def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, trail: Trail, t_request: float) -> GenerateResult:
     completion = out.completion
     latency = out.elapsed_ms()
     ttft = out.ttft_ms if plan.streaming else latency
@@ -249,6 +257,7 @@ def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, atte
         cost_usd=cost,
         streamed=plan.streaming,
     )
+    attempts = trail.attempts
     attempts.append(attempt)
     _record_success(rt, plan, cand, completion, latency, ttft)
     cf = plan.counterfactual(cand.provider, completion.usage.output_tokens, rt.prices)
@@ -275,4 +284,7 @@ def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, atte
         unpriced=cost is None,
         extra={"reported_model": completion.model, "provider_request_id": completion.request_id},
         tool_calls=completion.tool_calls,
+        key_name=trail.key_name,
+        team=trail.team,
+        headers=trail.headers,
     )

@@ -2,8 +2,8 @@
 
 A ``Gateway`` builds one ``Runtime`` from ``Settings`` (the provider adapters, or the
 in-process emulators they point at, the price table, the token counter, the circuit
-breaker, the latency and output-token statistics, the background usage-log writer, and
-telemetry from the ``OTEL_*`` variables) and hands it to ``pipeline.run`` for every request; nothing below calls back up into it. It is
+breaker, the latency and output-token statistics, the background usage-log writer,
+``governance`` over the same database, and telemetry from the ``OTEL_*`` variables) and hands it to ``pipeline.run`` for every request; nothing below calls back up into it. It is
 safe to share between threads; the console and the API keep one per process.
 """
 
@@ -19,6 +19,8 @@ from . import pipeline
 from .breaker import CircuitBreaker
 from .config import Settings
 from .errors import GatewayError, ValidationError
+from .executor import Trail
+from .governance import Governance
 from .pricing import PriceTable
 from .providers import PROVIDERS
 from .redact import protect, scrub
@@ -38,19 +40,34 @@ class GatewayStream:
     the model calls one); afterwards ``result`` holds the ``GenerateResult``.
 
     ``provider`` and ``model`` name the candidate being streamed from, as soon as its
-    call starts (they change if the gateway falls back before the first token)."""
+    call starts (they change if the gateway falls back before the first token);
+    ``headers`` holds the limits news (``x-ratelimit-*``, ``x-gateway-budget``) once the
+    request is admitted, that is once the first chunk has arrived."""
 
     def __init__(
-        self, runtime: Runtime, request: GenerateRequest, request_id: str, trace_headers: Mapping[str, str] | None = None
+        self,
+        runtime: Runtime,
+        request: GenerateRequest,
+        request_id: str,
+        trace_headers: Mapping[str, str] | None = None,
+        key=None,
+        source: str = "python",
     ):
         self._runtime = runtime
         self.request = request
         self.request_id = request_id
         self._trace_headers = trace_headers
+        self._key = key
+        self._source = source
+        self._trail = Trail()
         self.result: GenerateResult | None = None
         self.provider: str | None = None
         self.model: str | None = None
         self._started = False
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._trail.headers
 
     def __iter__(self) -> Iterator[str]:
         if self._started:
@@ -61,8 +78,11 @@ class GatewayStream:
             self.request,
             self.request_id,
             streaming=True,
+            key=self._key,
+            source=self._source,
             on_attempt=self._on_attempt,
             trace_headers=self._trace_headers,
+            trail=self._trail,
         )
 
     def _on_attempt(self, candidate) -> None:
@@ -71,8 +91,16 @@ class GatewayStream:
 
 class Gateway:
     def __init__(
-        self, settings: Settings, *, providers: Mapping[str, object] | None = None, clock=time.monotonic, seed: int | None = None
+        self,
+        settings: Settings,
+        *,
+        providers: Mapping[str, object] | None = None,
+        clock=time.monotonic,
+        seed: int | None = None,
+        governance: Governance | None = None,
     ):
+        """``governance`` defaults to the one ``settings`` describe (the usage database); one
+        given (a test's, on its own clock) is closed with the gateway all the same."""
         self.settings = settings
         protect(settings.secrets())
         self.emulators = None
@@ -83,6 +111,7 @@ class Gateway:
         self.latency = LatencyTracker()
         self.output_stats = OutputTokenStats({name: spec.expected_output_tokens for name, spec in TASKS.items()})
         self.usage_log = UsageLog(settings.db_path)
+        self.governance = governance if governance is not None else Governance.from_settings(settings)
         # Built in the process that serves (each API worker builds its own gateway after the fork).
         self.telemetry = Telemetry.from_env(settings.otel_env, store_content=settings.store_content, secrets=self._secrets)
         built = dict(providers) if providers is not None else self._build_providers()
@@ -95,6 +124,7 @@ class Gateway:
             latency=self.latency,
             output_stats=self.output_stats,
             usage_log=self.usage_log,
+            governance=self.governance,
             scrub=self.scrub,
             store_content=settings.store_content,
             rng=LockedRandom(seed),
@@ -170,39 +200,59 @@ class Gateway:
         emulated = self.settings.emulated_providers() if self.emulators is not None else ()
         return {name: ("EMULATED" if name in emulated else "LIVE") for name in self.runtime.providers}
 
-    def generate(self, request: GenerateRequest, *, trace_headers: Mapping[str, str] | None = None) -> GenerateResult:
-        """Route and answer ``request``. ``trace_headers``: the HTTP headers of the request being
-        served (the REST API passes them so an incoming ``traceparent`` continues)."""
-        return pipeline.complete(self.runtime, request, self.new_request_id(), trace_headers)
+    # ``key`` says who a request runs as: an API key's name (trusted in-process callers), a
+    # ``Principal`` from ``governance.authenticate`` (the REST API), or None: the anonymous
+    # principal of the ``default`` team. ``source`` names the caller on refused requests.
 
-    def stream(self, request: GenerateRequest, *, trace_headers: Mapping[str, str] | None = None) -> GatewayStream:
-        return GatewayStream(self.runtime, request, self.new_request_id(), trace_headers)
+    def generate(
+        self,
+        request: GenerateRequest,
+        *,
+        key=None,
+        source: str = "python",
+        trace_headers: Mapping[str, str] | None = None,
+    ) -> GenerateResult:
+        """Route and answer ``request`` as ``key``. ``trace_headers``: the HTTP headers of the
+        request being served (the REST API passes them so an incoming ``traceparent`` continues)."""
+        return pipeline.complete(self.runtime, request, self.new_request_id(), trace_headers, key=key, source=source)
+
+    def stream(
+        self,
+        request: GenerateRequest,
+        *,
+        key=None,
+        source: str = "python",
+        trace_headers: Mapping[str, str] | None = None,
+    ) -> GatewayStream:
+        return GatewayStream(self.runtime, request, self.new_request_id(), trace_headers, key, source)
 
     def budget_statuses(self) -> list:
-        """Where each budget stands, for the ``gateway.budget.remaining`` gauge; none without governance."""
-        return []
+        """Where each budget stands, for the ``gateway.budget.remaining`` gauge."""
+        return self.governance.budgets()
 
     def configured_providers(self) -> tuple[str, ...]:
         """Providers with at least one route, in registry order."""
         return tuple(dict.fromkeys(r.provider for r in self.runtime.routes))
 
-    def compare(self, request: GenerateRequest, providers=None) -> list:
+    def compare(self, request: GenerateRequest, providers=None, *, key=None, source: str = "python") -> list:
         """Send the same request to each provider (default: every configured one) concurrently,
         without fallback. Returns one entry per provider, in order: a ``GenerateResult`` or the
-        ``GatewayError``."""
+        ``GatewayError``. Each is its own request under ``key``'s limits."""
         reqs = [self._pinned(request, p) for p in (providers or self.configured_providers())]
 
         def run(r):
             try:
-                return self.generate(r)
+                return self.generate(r, key=key, source=source)
             except GatewayError as e:
                 return e
 
         with ThreadPoolExecutor(max_workers=len(reqs)) as pool:
             return list(pool.map(run, reqs))
 
-    def compare_streams(self, request: GenerateRequest, providers=None) -> list[GatewayStream]:
-        return [self.stream(self._pinned(request, p)) for p in (providers or self.configured_providers())]
+    def compare_streams(
+        self, request: GenerateRequest, providers=None, *, key=None, source: str = "python"
+    ) -> list[GatewayStream]:
+        return [self.stream(self._pinned(request, p), key=key, source=source) for p in (providers or self.configured_providers())]
 
     def provider_status(self) -> list[dict]:
         modes = self.provider_modes()
@@ -253,6 +303,7 @@ class Gateway:
             self.runtime.quality.invalidate()
 
     def close(self) -> None:
+        self.governance.close()  # applies queued settles first
         self.usage_log.close()
         for p in self.runtime.providers.values():
             close = getattr(p, "close", None)

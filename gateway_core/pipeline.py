@@ -1,30 +1,37 @@
-"""One request's path, top to bottom: validate, plan, rank, execute, log.
+"""One request's path, top to bottom: authenticate, validate, plan, allow, rank, reserve,
+execute, settle, log, trace.
 
 ``run`` is the whole path as one generator (text chunks while streaming; the
 ``GenerateResult`` as its return value), and every step is a named call on the
 ``Runtime``:
 
-1. ``planning.check``: refuse what the configuration cannot serve (the request object
+1. ``gate.authenticate``: the principal the request runs as (a key, or no key);
+2. ``planning.check``: refuse what the configuration cannot serve (the request object
    validated its own fields when it was built);
-2. ``planning.build_plan``: chat messages, and a token and cost estimate per route;
-3. ``planning.rank_plan``: the pure router orders the candidates and says why;
-4. ``executor.execute``: call candidates in order, falling back on retryable failures,
+3. ``planning.build_plan``: chat messages, and a token and cost estimate per route;
+4. ``gate.allowed``: only the candidates the key may use (403 ``model_not_allowed``);
+5. ``planning.rank_plan``: the pure router orders the candidates and says why;
+6. ``gate.reserve``: rate limits checked and the worst case held on every budget, before
+   the first provider call (429); past a soft limit, ``gate.step_down`` ranks cheapest first;
+7. ``executor.execute``: call candidates in order, falling back on retryable failures,
    recording each attempt in the ``Trail`` as it happens;
-5. ``log``: one usage-log row per attempt, queued to the background writer;
-6. ``telemetry``: the request's span (opened once it is planned, with an attempt span per
-   provider call through the ``Trail``) is closed and handed to the exporter's worker.
+8. ``gate.settle``: the reservation becomes what the attempts were billed;
+9. ``log``: one usage-log row per attempt, queued to the background writer;
+10. ``telemetry``: the request's span (opened once it is planned, with an attempt span per
+    provider call through the ``Trail``) is closed and handed to the exporter's worker.
 
-``log`` and the span's end run in a ``finally``: a request that fails, or whose stream the
-caller abandons (``GeneratorExit``), is logged and traced as completely as one that answers. A step that belongs
-between two of these (a policy over the planned candidates, a budget reservation before
-the first call, settling it afterwards) is one more line here.
+Settle, log and the span's end run in a ``finally``: a request that fails, or whose stream
+the caller abandons (``GeneratorExit``), is settled, logged and traced as completely as one
+that answers. A refusal by the governance steps is recorded as a rejected request
+(``gate.Refusals``), never as an attempt. A step that belongs between two of these (a
+routing policy over the planned candidates) is one more line here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 
-from . import executor, planning
+from . import executor, gate, planning
 from .executor import Trail
 from .providers.base import StreamItem
 from .runtime import Runtime
@@ -39,37 +46,60 @@ def run(
     request_id: str,
     *,
     streaming: bool,
+    key=None,
+    source: str = "python",
     on_attempt: Callable | None = None,
     trace_headers: Mapping[str, str] | None = None,
+    trail: Trail | None = None,
 ) -> Generator[StreamItem, None, GenerateResult]:
-    """``trace_headers``: the incoming HTTP request's headers when the REST API serves it."""
-    planning.check(rt, request)
-    plan = planning.build_plan(rt, request, streaming=streaming)
-    trace = telemetry.start(rt, plan, trace_headers)
-    trail, outcome = Trail(watch=telemetry.watcher(rt, trace)), None
+    """``key``: who the request runs as (``gate.authenticate``); ``source``: who is calling, for
+    refused requests; ``trace_headers``: the incoming HTTP request's headers when the REST API
+    serves it; ``trail``: the caller's own, to read the limits news from while streaming."""
+    trail = Trail() if trail is None else trail
+    refusals = gate.Refusals(rt, request_id, request.user, source, trail)
+    with refusals:
+        principal = gate.authenticate(rt, key, trail)
+        planning.check(rt, request)
+        plan = planning.build_plan(rt, request, streaming=streaming)
+        plan = gate.allowed(rt, plan, principal)
+    trace = telemetry.start(rt, plan, trace_headers, principal)
+    trail.watch, admission, outcome = telemetry.watcher(rt, trace), None, None
     try:
         plan = planning.rank_plan(rt, plan)
+        with refusals:
+            admission = gate.reserve(rt, plan, principal, trail)
+        plan = gate.step_down(rt, plan, admission, trail)
         outcome = yield from executor.execute(rt, plan, request_id, trail, on_attempt)
         return outcome
     except BaseException as exc:
         outcome = exc
         raise
     finally:
+        gate.settle(rt, admission, trail)
         log(rt, plan, request_id, trail)
         telemetry.end(trace, outcome)
 
 
 def log(rt: Runtime, plan: planning.Plan, request_id: str, trail: Trail) -> None:
     """Queue one row per attempt; the request path never waits on disk."""
-    for row in request_rows(plan, request_id, trail.attempts, trail.result, rt.prices, rt.store_content):
+    rows = request_rows(
+        plan, request_id, trail.attempts, trail.result, rt.prices, rt.store_content, key_name=trail.key_name, team=trail.team
+    )
+    for row in rows:
         rt.usage_log.write(row)
 
 
 def complete(
-    rt: Runtime, request: GenerateRequest, request_id: str, trace_headers: Mapping[str, str] | None = None
+    rt: Runtime,
+    request: GenerateRequest,
+    request_id: str,
+    trace_headers: Mapping[str, str] | None = None,
+    *,
+    key=None,
+    source: str = "python",
 ) -> GenerateResult:
     """``run`` to its end without streaming: the result, or the request's error."""
-    steps = run(rt, request, request_id, streaming=False, trace_headers=trace_headers)
+    steps = run(rt, request, request_id, streaming=False, key=key, source=source, trace_headers=trace_headers)
     while True:
         try:
             next(steps)

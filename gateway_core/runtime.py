@@ -3,8 +3,9 @@
 A ``Runtime`` is a frozen, typed bundle: the provider adapters by name, the configured
 routes (which model on which provider, and which price row bills it), the price table, the
 token counter, the circuit breaker, the latency and output-length statistics, the usage
-log, the secret scrubber, whether content is stored, the random source for exploration,
-and telemetry (a no-op object when it is off). Planning, the executor and row building read it; none of them holds a
+log, governance (keys, budgets, rate limits), the secret scrubber, whether content is
+stored, the random source for exploration, and telemetry (a no-op object when it is off).
+Planning, the executor and row building read it; none of them holds a
 reference back to the ``Gateway`` that built it, so a request's path only ever goes down.
 The objects inside are shared and thread-safe; the bundle itself never changes.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .breaker import CircuitBreaker
+from .governance import Governance
 from .pricing import PriceTable
 from .providers.base import Provider
 from .stats import LatencyTracker, OutputTokenStats, QualityTracker
@@ -56,6 +58,7 @@ class Runtime:
     latency: LatencyTracker
     output_stats: OutputTokenStats
     usage_log: UsageLog
+    governance: Governance
     scrub: Callable[[str | None], str | None]
     store_content: bool
     rng: Callable[[], float]

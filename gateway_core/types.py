@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -283,3 +284,9 @@ class GenerateResult:
     unpriced: bool = False
     extra: dict = field(default_factory=dict, compare=False)
     tool_calls: tuple[ToolCall, ...] = ()
+    key_name: str | None = None  # the API key it ran as (None: no key); never the key itself
+    team: str | None = None
+    # Limits news for the caller: OpenAI-style x-ratelimit-* values when a rate limit applies,
+    # x-gateway-budget when a soft budget limit stepped the request down. The REST API sends
+    # them as response headers.
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)

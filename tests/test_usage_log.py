@@ -225,3 +225,23 @@ def test_router_warm_up_query_uses_the_partial_index(db):
     assert "usage_logs_real_id" in plan
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(usage_logs)")}
     assert "usage_logs_ts" not in indexes, "inserts should not pay for an index nothing reads"
+
+
+def test_a_log_from_before_keys_gains_the_key_name_column_and_keeps_its_rows(db):
+    from gateway_core.usage.migrations import m001_initial, m002_ab_votes, m003_log_meta, m004_write_path_indexes
+    from gateway_core.usage.schema import COLUMNS
+
+    conn = connect(db)
+    older = ", ".join(f'"{name}" {decl}' for name, decl in COLUMNS if name != "key_name")
+    conn.execute(f"CREATE TABLE usage_logs ({older})")
+    conn.execute("INSERT INTO usage_logs (ts, request_id, provider, model, team) VALUES ('2026-01-01', 'old', 'azure', 'm', 't')")
+    # The file was migrated up to m004 by an older release (m001 found its table already there).
+    migrate(conn, (m001_initial, m002_ab_votes, m003_log_meta, m004_write_path_indexes))
+    conn.close()
+    with UsageLog(db) as log:
+        log.write(_row(request_id="new", key_name="ci-bot", team="platform"))
+    with sqlite3.connect(db) as conn:
+        got = conn.execute("SELECT request_id, team, key_name FROM usage_logs ORDER BY id").fetchall()
+        tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert got == [("old", "t", None), ("new", "platform", "ci-bot")]
+    assert {"api_keys", "teams", "budget_ledger"} <= tables  # governance's tables come with the log

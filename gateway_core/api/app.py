@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -27,7 +28,8 @@ from starlette.responses import Response
 from ..config import Settings
 from ..errors import GatewayError
 from . import sse
-from .auth import BearerAuth
+from .admin import install_admin_routes
+from .auth import KeyAuth
 from .bodies import chat_request, generate_request, user_of
 from .body import read_json_object
 from .errors import (
@@ -42,7 +44,7 @@ from .errors import (
     route_error,
 )
 from .hygiene import HeaderHygiene
-from .models import completion_json, gateway_headers, generate_json, model_json, models_json
+from .models import RATE_LIMIT_HEADERS, completion_json, gateway_headers, generate_json, model_json, models_json
 
 log = logging.getLogger("gateway_core.api")
 
@@ -79,8 +81,7 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Added innermost first: CORS answers preflights, hygiene refuses ambiguous headers,
     # then keys are checked.
-    if settings.api_keys:
-        app.add_middleware(BearerAuth, keys=settings.api_key_values())
+    app.add_middleware(KeyAuth)
     app.add_middleware(HeaderHygiene)
     if settings.cors_origins:
         app.add_middleware(
@@ -88,10 +89,18 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "HEAD"],
             allow_headers=["authorization", "content-type", "content-encoding"],
-            expose_headers=["x-request-id", "x-gateway-provider", "x-gateway-model", "x-gateway-cost-usd"],
+            expose_headers=[
+                "x-request-id",
+                "x-gateway-provider",
+                "x-gateway-model",
+                "x-gateway-cost-usd",
+                "x-gateway-budget",
+                *RATE_LIMIT_HEADERS,
+            ],
         )
     _install_error_handlers(app)
     _install_routes(app, settings)
+    install_admin_routes(app, settings)
     return app
 
 
@@ -177,18 +186,20 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
     async def generate(request: Request):
         gw = request.app.state.gateway
         req, stream = generate_request(await _body(request), gw.candidates())
+        key = getattr(request.state, "principal", None)
         if stream:
-            pump, first = await sse.start(gw, req, request.headers)
+            pump, first = await sse.start(gw, req, key, request.headers)
             return sse.generate_response(pump, first, _in_band_error(request))
-        result = await run_in_threadpool(gw.generate, req, trace_headers=request.headers)
+        result = await run_in_threadpool(partial(gw.generate, req, key=key, source="api", trace_headers=request.headers))
         return json_response(generate_json(result), headers=gateway_headers(result))
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
         gw = request.app.state.gateway
         req, opts = chat_request(await _body(request), gw.candidates())
+        key = getattr(request.state, "principal", None)
         if opts.stream:
-            pump, first = await sse.start(gw, req, request.headers)
+            pump, first = await sse.start(gw, req, key, request.headers)
             return sse.chat_response(pump, first, opts, _in_band_error(request))
-        result = await run_in_threadpool(gw.generate, req, trace_headers=request.headers)
+        result = await run_in_threadpool(partial(gw.generate, req, key=key, source="api", trace_headers=request.headers))
         return json_response(completion_json(result, opts), headers=gateway_headers(result))

@@ -1,50 +1,88 @@
-"""Bearer-key authentication for the REST API, as ASGI middleware.
+"""Who is calling: the principal of every REST request, as ASGI middleware.
 
-When ``GATEWAY_API_KEYS`` is set, every route but ``/healthz`` needs ``Authorization:
-Bearer <key>``. Keys are compared in constant time, and a refusal is answered in the
-route's own error shape and recorded as a ``rejected`` row (without the key).
+Every route but ``/healthz`` and the admin routes (which have their own key, see
+``admin``) runs as a ``Principal`` that this middleware puts in the request's state:
+
+- when keys are required (``GATEWAY_API_KEYS`` is set, or a virtual key was ever
+  created), the one of ``Authorization: Bearer <key>``, checked by
+  ``Governance.authenticate`` (static keys and virtual keys alike are compared by hash, in
+  constant time); a missing or unknown key gets 401, a revoked or expired one 401 with
+  the reason;
+- otherwise the anonymous principal of the ``default`` team, whatever the header says
+  (the OpenAI SDKs always send some key).
+
+A refusal is answered in the route's own error shape and recorded as a rejected request
+(without the key). Cached principals are found on the event loop; a lookup that has to
+read the database runs in the threadpool, so a busy database never stalls other requests.
 """
 
 from __future__ import annotations
 
-import hmac
+from dataclasses import replace
 
-from .errors import ApiError, error_response, is_openai_path, log_rejected
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import AuthenticationError
+from .errors import error_response, governance_error, is_openai_path, log_rejected, rule_for
+
+EXEMPT = ("/healthz",)
+ADMIN_PREFIX = "/admin"
 
 
-def _key_matches(header: bytes | None, keys: tuple[bytes, ...]) -> bool:
+def bearer_token(header: bytes | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for anything else."""
     if not header:
-        return False
+        return None
     scheme, _, token = header.strip().partition(b" ")
-    if scheme.lower() != b"bearer" or not token.strip():
-        return False
     token = token.strip()
-    ok = False
-    for key in keys:  # no early exit: the time taken does not depend on which key matched
-        ok |= hmac.compare_digest(token, key)
-    return ok
+    if scheme.lower() != b"bearer" or not token:
+        return None
+    return token.decode("latin-1")
 
 
-class BearerAuth:
-    """ASGI middleware: every route but /healthz needs ``Authorization: Bearer <key>``."""
+def resolve(gov, token: str | None, *, cached_only: bool = False):
+    """The caller's principal, or None when ``cached_only`` and the answer needs the database."""
+    required = gov.requires_key(cached_only=cached_only)
+    if required is None:
+        return None
+    if not required:
+        return gov.anonymous(cached_only=cached_only)
+    if token is None:
+        raise AuthenticationError("missing API key", code="invalid_api_key")
+    return gov.authenticate(token, cached_only=cached_only)
 
-    def __init__(self, app, keys: tuple[str, ...]):
+
+async def principal_of(gov, header: bytes | None):
+    token = bearer_token(header)
+    principal = resolve(gov, token, cached_only=True)
+    if principal is None:
+        principal = await run_in_threadpool(resolve, gov, token)
+    return principal
+
+
+def _exempt(path: str) -> bool:
+    return path in EXEMPT or path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
+class KeyAuth:
+    """ASGI middleware: puts ``principal`` in the request state, or answers 401."""
+
+    def __init__(self, app):
         self.app = app
-        self.keys = tuple(k.encode("utf-8") for k in keys)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] == "/healthz":
+        if scope["type"] != "http" or _exempt(scope["path"]):
             return await self.app(scope, receive, send)
-        header = dict(scope.get("headers") or ()).get(b"authorization")
-        if _key_matches(header, self.keys):
-            return await self.app(scope, receive, send)
-        err = ApiError(
-            401,
-            "authentication_error",
-            "missing or invalid API key; send Authorization: Bearer <key>",
-            code="invalid_api_key",
-            headers={"www-authenticate": "Bearer"},
-        )
-        app_state = scope["app"].state if "app" in scope else None
-        log_rejected(getattr(app_state, "gateway", None), err, None)
-        await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)
+        gw = scope["app"].state.gateway
+        header = None
+        for name, value in scope.get("headers") or ():
+            if name == b"authorization":
+                header = value
+        try:
+            principal = await principal_of(gw.governance, header)
+        except AuthenticationError as exc:
+            err = replace(governance_error(exc, rule_for(exc)), log=True)  # refused here, before the gateway saw it
+            log_rejected(gw, err, None)
+            return await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)
+        scope.setdefault("state", {})["principal"] = principal
+        return await self.app(scope, receive, send)

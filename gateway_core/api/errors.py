@@ -23,14 +23,19 @@ from starlette.responses import Response
 
 from ..errors import (
     AllProvidersFailed,
+    AuthenticationError,
     AuthFailed,
     BadRequest,
+    BudgetExceeded,
     ConfigError,
     ContentFiltered,
     ContextTooLong,
     GatewayError,
+    GovernanceError,
+    ModelNotAllowed,
     ModelNotFound,
     ProviderError,
+    RateLimitExceeded,
     ValidationError,
 )
 from ..serialize import attempt_to_dict
@@ -45,6 +50,7 @@ _OPENAI_TYPE = {
     404: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
+    403: "invalid_request_error",
     422: "invalid_request_error",
     431: "invalid_request_error",
     500: "server_error",
@@ -61,6 +67,7 @@ class ApiError(Exception):
     message: str
     field: str | None = None
     code: str | None = None  # OpenAI ``code``; defaults to ``type``
+    openai_type: str | None = None  # OpenAI ``type`` when the status alone does not say it
     extra: dict = dataclasses.field(default_factory=dict)  # attempts, request_id
     headers: dict = dataclasses.field(default_factory=dict)
     log: bool = True  # False when the gateway already logged it, or it never was a request
@@ -91,7 +98,7 @@ def error_payload(err: ApiError, openai_shape: bool) -> dict:
     if openai_shape:
         body = {
             "message": err.message,
-            "type": _OPENAI_TYPE.get(err.status, "invalid_request_error"),
+            "type": err.openai_type or _OPENAI_TYPE.get(err.status, "invalid_request_error"),
             "param": err.field,
             "code": err.code or err.type,
         }
@@ -140,6 +147,10 @@ class Rule:
 # before their bases. A new error class (a refusal with its own status and code) is one
 # more row, and the OpenAPI document lists every row's status.
 GATEWAY_ERRORS: list[Rule] = [
+    Rule(AuthenticationError, 401, "authentication_error", description="missing, unknown, revoked or expired API key"),
+    Rule(ModelNotAllowed, 403, "model_not_allowed", field="model", description="the key may not use the model"),
+    Rule(BudgetExceeded, 429, "budget_exceeded", description="a hard budget cannot hold the request's worst case"),
+    Rule(RateLimitExceeded, 429, "rate_limited", description="a requests- or tokens-per-minute limit is spent"),
     Rule(ContentFiltered, 400, "content_filter", field="prompt", description="the provider's content filter refused"),
     Rule(ContextTooLong, 400, "context_too_long", "context_length_exceeded", "prompt", "the prompt does not fit the model"),
     Rule(AuthFailed, 502, "provider_auth_failed", description="the gateway's own provider credentials failed"),
@@ -167,6 +178,8 @@ def gateway_error(exc: GatewayError, openai_shape: bool, scrub: Callable[[str | 
     """A gateway error as an ``ApiError``, by ``GATEWAY_ERRORS``."""
     if isinstance(exc, ValidationError):
         return validation_error(exc, openai_shape)
+    if isinstance(exc, GovernanceError):
+        return governance_error(exc, rule_for(exc))
     rule = rule_for(exc)
     message = scrub(exc.message) or exc.type_name
     if rule.cls is ProviderError:
@@ -175,9 +188,52 @@ def gateway_error(exc: GatewayError, openai_shape: bool, scrub: Callable[[str | 
     status, headers = rule.status, {}
     if isinstance(exc, AllProvidersFailed):
         status, headers = failover_answer(attempts)
+    headers = {**exc.headers, **headers}  # the rate-limit news of an admitted request
     extra = {"request_id": getattr(exc, "request_id", None) or None, "attempts": _attempts(exc, scrub)}
     # The gateway logged its own attempts; configuration errors never reach a provider.
     return ApiError(status, rule.type, message, field=rule.field, code=rule.code, extra=extra, headers=headers, log=False)
+
+
+UNKNOWN_KEY = "missing or invalid API key; send Authorization: Bearer <key>"
+
+
+def governance_error(exc: GovernanceError, rule: Rule) -> ApiError:
+    """A refusal by keys, allow-lists, budgets or rate limits. The gateway recorded it itself.
+
+    On ``/v1`` a spent budget reads as OpenAI's ``insufficient_quota`` and a rate limit as
+    OpenAI's ``requests``/``tokens`` types; both say ``x-should-retry: false`` when waiting
+    a moment cannot help, so the SDKs do not retry into the same refusal."""
+    headers: dict[str, str] = {}
+    extra: dict = {}
+    openai_type = None
+    message = exc.message
+    if isinstance(exc, AuthenticationError):
+        headers["www-authenticate"] = "Bearer"
+        if exc.code == "invalid_api_key":
+            message = UNKNOWN_KEY  # one answer for missing and unknown keys: nothing to probe
+    elif isinstance(exc, BudgetExceeded):
+        openai_type = "insufficient_quota"
+        extra = {"budget": exc.budget, "resets_at": exc.resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        headers["x-should-retry"] = "false"
+    elif isinstance(exc, RateLimitExceeded):
+        openai_type = exc.limit.rsplit(":", 1)[-1]  # requests | tokens, as OpenAI types them
+        headers.update(exc.headers)
+        extra = {"limit": exc.limit}
+        if exc.retry_after is None:
+            headers["x-should-retry"] = "false"
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
+    return ApiError(
+        rule.status,
+        rule.type,
+        message,
+        field=rule.field,
+        code=exc.code,
+        openai_type=openai_type,
+        extra=extra,
+        headers=headers,
+        log=False,
+    )
 
 
 def failover_answer(attempts) -> tuple[int, dict]:

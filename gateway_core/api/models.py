@@ -123,8 +123,16 @@ def cost_header(r) -> str:
     return "unpriced" if r.cost_usd is None else format(r.cost_usd, "f")
 
 
+RATE_LIMIT_HEADERS = tuple(
+    f"x-ratelimit-{kind}-{metric}" for metric in ("requests", "tokens") for kind in ("limit", "remaining", "reset")
+)
+
+
 def gateway_headers(r) -> dict[str, str]:
+    """The gateway's response headers; with a key's or team's limits, ``x-ratelimit-*`` and,
+    past a soft budget limit, ``x-gateway-budget`` too."""
     return {
+        **r.headers,
         "x-gateway-provider": r.provider,
         "x-gateway-model": r.model,
         "x-gateway-cost-usd": cost_header(r),

@@ -65,10 +65,11 @@ class Pump:
                 pass
 
 
-async def start(gateway, request, trace_headers=None) -> tuple[Pump, object]:
-    """Open the stream and wait for its first chunk; errors before any text raise here.
-    ``trace_headers`` are the HTTP request's, for its telemetry span."""
-    pump = Pump(gateway.stream(request, trace_headers=trace_headers))
+async def start(gateway, request, key=None, trace_headers=None) -> tuple[Pump, object]:
+    """Open the stream (as ``key``'s principal) and wait for its first chunk; errors before
+    any text, governance refusals included, raise here. ``trace_headers`` are the HTTP
+    request's, for its telemetry span."""
+    pump = Pump(gateway.stream(request, key=key, source="api", trace_headers=trace_headers))
     try:
         first = await pump.next()
     except BaseException:
@@ -77,8 +78,10 @@ async def start(gateway, request, trace_headers=None) -> tuple[Pump, object]:
     return pump, first
 
 
-def _response(events: AsyncIterator[bytes], request_id: str) -> StreamingResponse:
-    return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, "x-request-id": request_id})
+def _response(events: AsyncIterator[bytes], stream) -> StreamingResponse:
+    # The request was admitted before its first chunk: its limits news is known here.
+    headers = {**SSE_HEADERS, **stream.headers, "x-request-id": stream.request_id}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 def _generate_piece(item) -> dict:
@@ -129,8 +132,8 @@ async def _chat_events(pump: Pump, first, opts: ChatOptions, on_error: Callable[
 
 
 def generate_response(pump: Pump, first, on_error) -> StreamingResponse:
-    return _response(_generate_events(pump, first, on_error), pump.stream.request_id)
+    return _response(_generate_events(pump, first, on_error), pump.stream)
 
 
 def chat_response(pump: Pump, first, opts: ChatOptions, on_error) -> StreamingResponse:
-    return _response(_chat_events(pump, first, opts, on_error), pump.stream.request_id)
+    return _response(_chat_events(pump, first, opts, on_error), pump.stream)

@@ -22,8 +22,10 @@ from .ratelimit import RateLimit
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-# Keys listed in GATEWAY_API_KEYS belong to this team, so a budget set on it caps them too.
+# Keys listed in GATEWAY_API_KEYS belong to this team, so a budget set on it caps them too,
+# as it caps requests made without any key.
 STATIC_TEAM = "default"
+ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,14 @@ class Principal:
     models: frozenset[str] | None = None
     budgets: tuple[BudgetLimit, ...] = ()
     rates: tuple[RateLimit, ...] = ()
-    static: bool = False
+    static: bool = False  # no stored key record to re-check: a GATEWAY_API_KEYS key, or no key at all
     expires_at: float | None = None
+    anonymous: bool = False  # no key was given: usage rows name no key
+
+    @property
+    def logged_key_name(self) -> str | None:
+        """The key name a usage row records: none for a request made without a key."""
+        return None if self.anonymous else self.key_name
 
     def allows(self, provider: str, model: str) -> bool:
         return (self.providers is None or provider in self.providers) and (self.models is None or model in self.models)
@@ -142,6 +150,16 @@ def static_principal(index: int, team: TeamRecord | None) -> Principal:
     budgets, rates = team_limits(team)
     name = f"static-{index}"
     return Principal(key_name=name, key_id=name, team=STATIC_TEAM, budgets=budgets, rates=rates, static=True)
+
+
+def anonymous_principal(team: TeamRecord | None) -> Principal:
+    """Who a request made without a key runs as (the Python API or console without one, the
+    REST API while no key is configured): the ``default`` team, under that team's limits,
+    so leaving the key out never escapes a budget."""
+    budgets, rates = team_limits(team)
+    return Principal(
+        key_name=ANONYMOUS, key_id=ANONYMOUS, team=STATIC_TEAM, budgets=budgets, rates=rates, static=True, anonymous=True
+    )
 
 
 def filter_candidates(

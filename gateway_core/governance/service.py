@@ -8,9 +8,13 @@ step-down signal and the ``x-ratelimit-*`` header values), then exactly one of `
 queue the end of the reservation (see ``settlement``), which a background thread applies in
 batches, so a request pays for one database transaction, not two.
 
-Revocation and expiry apply to the next request. ``authenticate`` keeps each principal it
-found for ``principal_ttl_s`` (5 s), keyed by the key's hash, because reading the key
-costs more than the rest of authentication; but expiry is checked on every call, this
+A request made without a key runs as ``anonymous()``: the ``default`` team, under its
+limits. ``principal_for`` names a key for trusted in-process callers (the Python API, the
+console), ``requires_key`` says whether callers must present one at all.
+
+Revocation and expiry apply to the next request. ``authenticate`` (and ``principal_for``)
+keeps each principal it found for ``principal_ttl_s`` (5 s), keyed by the key's hash,
+because reading the key costs more than the rest of authentication; but expiry is checked on every call, this
 process's own key and team changes empty the cache, and ``admit`` checks in its own
 transaction that the key is still active. So a key revoked anywhere (the CLI, another
 instance) is refused at the next request that reserves anything; requests that reserve
@@ -41,25 +45,27 @@ from ..errors import AuthenticationError, ModelNotAllowed, ValidationError
 from . import admin
 from .budgets import BudgetLimit, BudgetStatus, forecast, period_bounds, period_key, to_quanta, to_usd
 from .keys import StaticKeys, hash_key, key_id_of
+from .principals import PrincipalCache
 from .ratelimit import headers
 from .records import (
+    ANONYMOUS,
     STATIC_TEAM,
     KeyRecord,
     Principal,
     TeamRecord,
+    anonymous_principal,
     filter_candidates,
     principal_of,
     static_principal,
     team_limits,
 )
-from .refusals import budget_error, expired_error, key_error, rate_error, soft_signal, utc
+from .refusals import budget_error, key_error, rate_error, soft_signal, utc
 from .settlement import SettleQueue
 from .store import AdmitTicket, BudgetCharge, GovernanceStore
 
 RESERVATION_TTL_S = 900.0
 SWEEP_EVERY_S = 5.0
 PRINCIPAL_TTL_S = 5.0
-PRINCIPAL_CACHE_SIZE = 10_000  # cleared wholesale when full, so odd traffic cannot grow it
 FORGET_EXPIRED_AFTER_S = 86_400.0
 _ZERO = Decimal(0)
 
@@ -98,7 +104,7 @@ class Governance:
     ):
         self.store = store
         self.principal_ttl_s = principal_ttl_s
-        self._principals: dict[str, tuple[Principal, float]] = {}
+        self._principals = PrincipalCache(principal_ttl_s)
         self.reservation_ttl_s = reservation_ttl_s
         self._static = StaticKeys(tuple(static_keys))
         self._clock = clock
@@ -144,8 +150,11 @@ class Governance:
 
     # --- who is asking --------------------------------------------------------------------
 
-    def authenticate(self, bearer_token: str | None, *, now: float | None = None) -> Principal:
-        """The principal of a bearer key (with or without the ``Bearer`` word), or ``AuthenticationError``."""
+    def authenticate(self, bearer_token: str | None, *, now: float | None = None, cached_only: bool = False):
+        """The principal of a bearer key (with or without the ``Bearer`` word), or ``AuthenticationError``.
+
+        ``cached_only`` answers None instead of reading the store when the key is not cached,
+        so an event loop can authenticate cached keys in place and hand the rest to a thread."""
         key = (bearer_token or "").strip()
         if key[:7].lower() == "bearer ":
             key = key[7:].strip()
@@ -153,17 +162,9 @@ class Governance:
             raise AuthenticationError("missing API key; send Authorization: Bearer <key>", code="invalid_api_key")
         now = self._clock() if now is None else now
         digest = hash_key(key)
-        cached = self._principals.get(digest)
-        if cached is not None and now - cached[1] < self.principal_ttl_s:
-            principal = cached[0]
-            if principal.expires_at is not None and now >= principal.expires_at:
-                self._principals.pop(digest, None)
-                raise expired_error(principal.key_name, principal.expires_at)
-            return principal
-        principal = self._lookup(key, digest, now)
-        if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
-            self._principals.clear()
-        self._principals[digest] = (principal, now)
+        principal = self._principals.get(digest, now)
+        if principal is None and not cached_only:
+            principal = self._principals.put(digest, self._lookup(key, digest, now), now)
         return principal
 
     def _lookup(self, key: str, digest: str, now: float) -> Principal:
@@ -183,12 +184,46 @@ class Governance:
         self._principals.clear()
 
     def principal_for(self, key_name: str, *, now: float | None = None) -> Principal:
-        """The principal of a key chosen by name, for trusted in-process callers (console, Python API)."""
-        record = self.store.key_by_name(key_name) if isinstance(key_name, str) else None
+        """The principal of a key chosen by name, for trusted in-process callers (console, Python API).
+
+        Cached like ``authenticate``, under a slot no key's hash can take."""
+        now = self._clock() if now is None else now
+        slot = f"name:{key_name}" if isinstance(key_name, str) else None
+        principal = None if slot is None else self._principals.get(slot, now)
+        if principal is not None:
+            return principal
+        record = self.store.key_by_name(key_name) if slot is not None else None
         if record is None:
             raise AuthenticationError(f"no API key named {str(key_name)[:64]!r}", code="invalid_api_key")
-        self._check_state(record, self._clock() if now is None else now)
-        return principal_of(record, self.store.team(record.team))
+        self._check_state(record, now)
+        return self._principals.put(slot, principal_of(record, self.store.team(record.team)), now)
+
+    def anonymous(self, *, now: float | None = None, cached_only: bool = False):
+        """Who a request made without a key runs as: the ``default`` team, under its limits."""
+        now = self._clock() if now is None else now
+        principal = self._principals.get(ANONYMOUS, now)
+        if principal is None and not cached_only:
+            principal = self._principals.put(ANONYMOUS, anonymous_principal(self.store.team(STATIC_TEAM)), now)
+        return principal
+
+    def requires_key(self, *, now: float | None = None, cached_only: bool = False) -> bool | None:
+        """Whether callers must present a key: ``GATEWAY_API_KEYS`` is set, or a key was ever
+        created. Cached for ``principal_ttl_s``; this process's own key changes refresh it."""
+        if len(self._static):
+            return True
+        now = self._clock() if now is None else now
+        known = self._principals.census(now)
+        if known is None and not cached_only:
+            known = self._principals.count(self.store.has_keys(), now)
+        return known
+
+    def healthy(self) -> bool:
+        """Whether the governance storage answers a read (for a readiness check)."""
+        try:
+            self.store.ping()
+        except Exception:  # noqa: BLE001 - any failure to read means not ready
+            return False
+        return True
 
     @staticmethod
     def _check_state(record: KeyRecord, now: float) -> None:

@@ -28,7 +28,6 @@ from ..usage import schema as usage_schema
 from .budgets import to_quanta, to_usd
 from .ratelimit import RateDecision, RateLimit, gcra
 from .records import KeyRecord, TeamRecord, key_state
-from .schema import MIGRATION_STEPS
 from .settlement import End
 from .store import AdmitOutcome, AdmitTicket, BudgetCharge, LedgerState
 
@@ -128,7 +127,7 @@ class SQLiteGovernanceStore:
     def __init__(self, path: str | Path):
         self.path = str(path)
         self._conn = usage_schema.connect(self.path, any_thread=True)
-        usage_migrations.migrate(self._conn, (*usage_migrations.MIGRATIONS, *(step for _, step in MIGRATION_STEPS)))
+        usage_migrations.migrate(self._conn)  # the usage log's migrations include governance's
         # One cursor, reused under the lock: ``Connection.execute`` makes a cursor per
         # statement, which costs half a microsecond each, eight times per admission.
         self._cur = self._conn.cursor()
@@ -178,6 +177,9 @@ class SQLiteGovernanceStore:
 
     def keys(self) -> list[KeyRecord]:
         return [_key(r) for r in self._read(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY team, name")]
+
+    def has_keys(self) -> bool:
+        return bool(self._read("SELECT EXISTS (SELECT 1 FROM api_keys)")[0][0])
 
     def revoke_key(self, name: str, reason: str | None, at: float) -> KeyRecord | None:
         with self._write() as c:
@@ -316,6 +318,9 @@ class SQLiteGovernanceStore:
         return len(rows)
 
     # --- reads ----------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._read("SELECT 1 FROM budget_ledger LIMIT 1")
 
     def ledger(self, scope: str, period_start: str) -> tuple[int, int]:
         rows = self._read(

@@ -76,6 +76,9 @@ class GovernanceStore(Protocol):
 
     def keys(self) -> list[KeyRecord]: ...
 
+    def has_keys(self) -> bool:
+        """Whether any key was ever created (revoked and expired ones count)."""
+
     def revoke_key(self, name: str, reason: str | None, at: float) -> KeyRecord | None:
         """Revoke by name (a key already revoked keeps its first reason); None if unknown."""
 
@@ -103,5 +106,8 @@ class GovernanceStore(Protocol):
     # reads for burn-down ----------------------------------------------------------------
     def ledger(self, scope: str, period_start: str) -> tuple[int, int]:
         """``(spent_q, reserved_q)`` of one budget period; zeros if it has none yet."""
+
+    def ping(self) -> None:
+        """Read something cheap; raise if the storage cannot be reached."""
 
     def close(self) -> None: ...

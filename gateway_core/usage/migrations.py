@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from ..governance.schema import MIGRATION_STEPS as GOVERNANCE_STEPS
 from .schema import COLUMNS, REJECTED_COLUMNS, STATUSES, connect, utc_now_text
 
 
@@ -58,6 +59,14 @@ def m004_write_path_indexes(conn: sqlite3.Connection) -> None:
     partial index serves in under a millisecond at a million rows."""
     conn.execute("DROP INDEX IF EXISTS usage_logs_ts")
     conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_real_id ON usage_logs (id) WHERE synthetic = 0")
+
+
+def m005_key_name(conn: sqlite3.Connection) -> None:
+    """Usage rows name the API key a request ran as (never the key itself), beside its team.
+
+    A log created since the column joined ``COLUMNS`` has it already."""
+    if "key_name" not in {row[1] for row in conn.execute("PRAGMA table_info(usage_logs)")}:
+        conn.execute("ALTER TABLE usage_logs ADD COLUMN key_name TEXT")
 
 
 # What rejected rows used to say in usage_logs.error_message: "invalid <field> (<source>)".
@@ -189,6 +198,8 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m002_ab_votes,
     m003_log_meta,
     m004_write_path_indexes,
+    *(step for _, step in GOVERNANCE_STEPS),
+    m005_key_name,
     m006_rejected_requests,
     m008_console_audit,
     m009_billing,

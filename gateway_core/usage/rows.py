@@ -4,11 +4,12 @@
 numbered in order, with the last one marked ``final`` however the request ended. Each row
 carries the estimate made before the call, the actual usage and cost, the counterfactual
 (what the best priced candidate on another provider would have cost), timing, the
-outcome and the price table's version; prompt and response text only when content is
-stored, and then masked. A cancelled attempt (the caller stopped reading a stream) carries
-the estimated usage and cost of what was delivered, like any other attempt's actuals.
-``rejected_row`` records a refused request for the ``rejected_requests`` table: which
-field, where it came from and whose it was, never its content. Money stays ``Decimal`` here; ``schema.row_values`` turns
+outcome, the price table's version, and the name of the API key and the team it ran as;
+prompt and response text only when content is stored, and then masked. A cancelled attempt
+(the caller stopped reading a stream) carries the estimated usage and cost of what was
+delivered, like any other attempt's actuals. ``rejected_row`` records a refused request
+for the ``rejected_requests`` table: which field, where it came from and whose it was,
+never its content. Money stays ``Decimal`` here; ``schema.row_values`` turns
 it into the REAL the table stores.
 """
 
@@ -61,13 +62,27 @@ def attempt_row(plan, request_id: str, attempt: Attempt, prices, result: Generat
     return row
 
 
-def request_rows(plan, request_id: str, attempts, result: GenerateResult | None, prices, store_content: bool) -> list[dict]:
-    """Every attempt's row in order, numbered from 1; the last is the request's final row."""
+def request_rows(
+    plan,
+    request_id: str,
+    attempts,
+    result: GenerateResult | None,
+    prices,
+    store_content: bool,
+    *,
+    key_name: str | None = None,
+    team: str | None = None,
+) -> list[dict]:
+    """Every attempt's row in order, numbered from 1; the last is the request's final row.
+
+    ``key_name`` and ``team`` say who the request ran as: a key's name, never the key."""
     rows = []
     for i, attempt in enumerate(attempts, start=1):
         answered = result if (i == len(attempts) and result is not None) else None
         row = attempt_row(plan, request_id, attempt, prices, answered)
         row["attempt"] = i
+        row["key_name"] = key_name
+        row["team"] = team
         if store_content:
             row["prompt_text"] = mask_content(plan.request.prompt)
             if answered is not None:

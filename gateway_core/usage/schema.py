@@ -65,6 +65,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("response_text", "TEXT"),
     ("synthetic", "INTEGER NOT NULL DEFAULT 0"),
     ("estimate_raw_tokens", "INTEGER"),
+    ("key_name", "TEXT"),  # the API key's name (never the key); NULL for a request made without one
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite

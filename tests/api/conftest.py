@@ -88,3 +88,35 @@ def rejected(gw, where: str = "1=1") -> list[dict]:
     """Rows of ``rejected_requests`` after the background writer has caught up."""
     gw.usage_log.flush()
     return log_rows(gw.usage_log.path, where, table="rejected_requests")
+
+
+# --- a governed server: keys, budgets and limits, with governance on a clock the tests move ---
+
+
+@pytest.fixture(scope="module")
+def clock():
+    from governance.conftest import Clock
+
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory, clock):
+    from governance.gateway_support import governed_gateway
+
+    from .governed import ADMIN
+
+    db = tmp_path_factory.mktemp("governed") / "usage.sqlite"
+    gw = governed_gateway(db, clock, GATEWAY_ADMIN_KEY=ADMIN)
+    with Served(create_app(gw)) as s:
+        s.gw, s.db = gw, db
+        yield s
+    gw.close()
+
+
+@pytest.fixture(scope="module")
+def admin(governed):
+    from .governed import ADMIN
+
+    with httpx.Client(base_url=governed.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30) as c:
+        yield c

@@ -200,4 +200,5 @@ def test_the_migration_joins_the_usage_log_migrations_once(db, clock):
     log.close()
     with sqlite3.connect(db) as con:
         names = [n for (n,) in con.execute("SELECT name FROM migrations ORDER BY name")]
-    assert names == sorted([s.__name__ for s in MIGRATIONS] + ["m005_governance"])
+    assert "m005_governance" in [s.__name__ for s in MIGRATIONS]
+    assert names == sorted(s.__name__ for s in MIGRATIONS)
