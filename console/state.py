@@ -71,20 +71,10 @@ def fresh_analytics():
     return an
 
 
-def _close_governance(gov) -> None:
-    gov.close()
-
-
-@st.cache_resource(show_spinner=False, max_entries=2, on_release=_close_governance)
-def _build_governance(env_key: str):
-    from gateway_core.governance import Governance
-
-    return Governance.from_settings(gateway().settings)
-
-
 def governance():
-    """The governance facade (keys, teams, budgets) over the gateway's usage database."""
-    return _build_governance(_env_key())
+    """The gateway's own governance facade (keys, teams, budgets): one per process, so a key
+    revoked or a budget changed here applies to the console's next request at once."""
+    return gateway().governance
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

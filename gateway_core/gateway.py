@@ -303,7 +303,6 @@ class Gateway:
             self.runtime.quality.invalidate()
 
     def close(self) -> None:
-        self.governance.close()  # applies queued settles first
         self.usage_log.close()
         for p in self.runtime.providers.values():
             close = getattr(p, "close", None)
@@ -312,7 +311,8 @@ class Gateway:
         if self.emulators is not None:
             self.emulators.close()
             self.emulators = None
-        self.telemetry.shutdown()
+        self.telemetry.shutdown()  # its last collection still reads the budgets
+        self.governance.close()  # applies queued settles, then closes the store
 
     def __enter__(self):
         return self

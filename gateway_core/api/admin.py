@@ -12,13 +12,16 @@ compared in constant time; API keys are never admin keys, nor the reverse.
 - ``GET /admin/teams``, ``GET /admin/budgets``: teams and budgets with their burn-down.
 
 Bodies are read as strictly as the generation routes' (``body``); a bad field gets 422
-naming it as this API spells it. Admin calls are not generation requests, so nothing here
-is written to the usage log. The JSON views are pure functions of the governance records.
+naming it as this API spells it. Every change is recorded in the admin audit log (source
+``api``, actor ``admin-key@<client address>``: the admin key is one shared secret, so the
+address is what tells callers apart); admin calls are not generation requests, so nothing
+here is written to the usage log. The JSON views are pure functions of the governance records.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -26,6 +29,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ValidationError
+from ..governance.audit_log import AuditLog, key_detail, team_change
 from ..governance.keys import display
 from ..governance.records import team_limits
 from .body import check_content_type, parse_object, read_limited
@@ -34,6 +38,7 @@ from .errors import ApiError, json_response, validation_error
 KEY_FIELDS = ("name", "team", "user", "budget_usd", "budget_period", "soft", "rpm", "tpm", "models", "providers", "expires_at")
 TEAM_FIELDS = ("budget_usd", "budget_period", "soft", "rpm", "tpm")
 REVOKE_FIELDS = ("reason",)
+log = logging.getLogger("gateway_core.api")
 
 
 # --- views (pure) ---------------------------------------------------------------------------
@@ -165,10 +170,19 @@ def _refused() -> ApiError:
 
 
 class AdminGuard:
-    """Checks the admin key; runs the governance call off the event loop; shapes its errors."""
+    """Checks the admin key; runs the governance call off the event loop; shapes its errors;
+    records each change in the audit log."""
 
-    def __init__(self, admin_key: str):
+    def __init__(self, admin_key: str, audit: AuditLog):
         self._key = admin_key.encode("utf-8")
+        self._audit = audit
+
+    async def record(self, request: Request, action: str, target: str, detail: dict) -> None:
+        actor = f"admin-key@{request.client.host if request.client else 'unknown'}"
+        try:
+            await run_in_threadpool(self._audit.record, actor, action, target, detail, role="admin")
+        except Exception:  # noqa: BLE001 - the change is made; its answer (a key shown once) must not be lost
+            log.exception("could not record %s for %s in the audit log", action, target)
 
     def check(self, request: Request) -> None:
         scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
@@ -196,6 +210,10 @@ class AdminGuard:
             raise _admin_error(validation_error(err, openai_shape=False)) from None
 
 
+def _team(gov, name: str):
+    return next((t for t in gov.teams() if t.name == name), None)
+
+
 def _teams(gov) -> list[dict]:
     out = []
     for team in gov.teams():
@@ -208,7 +226,7 @@ def install_admin_routes(app: FastAPI, settings) -> None:
     """Add the admin routes, only when ``GATEWAY_ADMIN_KEY`` is set."""
     if settings.admin_key is None:
         return
-    guard = AdminGuard(settings.admin_key.get_secret_value())
+    guard = AdminGuard(settings.admin_key.get_secret_value(), AuditLog(settings.db_path, source="api"))
 
     def governance(request: Request):
         guard.check(request)
@@ -223,6 +241,7 @@ def install_admin_routes(app: FastAPI, settings) -> None:
         except ValidationError as err:
             raise _admin_error(validation_error(err, openai_shape=False)) from None
         record, key = await guard.call(gov.create_key, **fields)
+        await guard.record(request, "key.created", record.name, key_detail(record))
         return json_response({"key": key, **key_json(record, gov.now())}, status=201)
 
     @app.get("/admin/keys", tags=["admin"])
@@ -236,13 +255,16 @@ def install_admin_routes(app: FastAPI, settings) -> None:
         gov = governance(request)
         body = await guard.body(request, REVOKE_FIELDS, optional=True)
         record = await guard.call(gov.revoke_key, name, body.get("reason"))
+        await guard.record(request, "key.revoked", record.name, {"key_id": record.key_id, "reason": record.revoked_reason})
         return json_response(key_json(record, gov.now()))
 
     @app.patch("/admin/teams/{name}", tags=["admin"])
     async def set_team(request: Request, name: str):
         gov = governance(request)
         changes = await guard.body(request, TEAM_FIELDS)
+        before = await guard.call(_team, gov, name)
         team = await guard.call(gov.set_team, name, **changes)
+        await guard.record(request, "team.changed", team.name, team_change(before, team))
         budgets, _ = team_limits(team)
         status = await guard.call(gov.budget_status, budgets[0]) if budgets else None
         return json_response(team_json(team, status))

@@ -1,9 +1,9 @@
 """Governance tables in the usage database, as one ordered migration step.
 
 ``MIGRATION_STEPS`` is a list of ``(name, function)`` pairs in the shape of the usage
-log's ordered migrations, which include them: whoever opens the file first (the usage-log
-writer or the governance store) creates these tables, recorded in the same ``migrations``
-table, so no file is migrated twice.
+log's ordered migrations, whose ``m005_governance`` runs them: whoever opens the file first
+(the usage-log writer or the governance store) creates these tables, recorded under that
+name in the same ``migrations`` table, so no file is migrated twice.
 
 The DDL sticks to types SQLite and PostgreSQL read alike (``BIGINT``, ``DOUBLE PRECISION``,
 ``TEXT``). Money is integer quanta of 1e-10 USD (see ``budgets``); instants are epoch

@@ -84,7 +84,7 @@ def request_attributes(request, principal=None) -> dict:
     attrs = {"task": request.task, "priority": request.priority}
     if principal is not None:
         attrs["team"] = principal.team
-        attrs["key_name"] = principal.key_name
+        attrs["key_name"] = getattr(principal, "logged_key_name", principal.key_name)  # None: no key
     return attrs
 
 

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from ..governance.schema import MIGRATION_STEPS as GOVERNANCE_STEPS
 from .schema import COLUMNS, REJECTED_COLUMNS, STATUSES, connect, utc_now_text
 
 
@@ -59,6 +58,16 @@ def m004_write_path_indexes(conn: sqlite3.Connection) -> None:
     partial index serves in under a millisecond at a million rows."""
     conn.execute("DROP INDEX IF EXISTS usage_logs_ts")
     conn.execute("CREATE INDEX IF NOT EXISTS usage_logs_real_id ON usage_logs (id) WHERE synthetic = 0")
+
+
+def m005_governance(conn: sqlite3.Connection) -> None:
+    """Keys, teams, the budget ledger and reservations, rate-limit state: ``governance.schema``.
+
+    Imported here, when it runs: the governance package itself opens the usage log."""
+    from ..governance.schema import MIGRATION_STEPS
+
+    for _, step in MIGRATION_STEPS:
+        step(conn)
 
 
 def m005_key_name(conn: sqlite3.Connection) -> None:
@@ -198,7 +207,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m002_ab_votes,
     m003_log_meta,
     m004_write_path_indexes,
-    *(step for _, step in GOVERNANCE_STEPS),
+    m005_governance,
     m005_key_name,
     m006_rejected_requests,
     m008_console_audit,

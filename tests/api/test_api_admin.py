@@ -94,3 +94,21 @@ def test_a_duplicate_key_name_and_bad_json_are_refused(governed, admin):
     assert (r.status_code, r.json()["error"]["field"]) == (422, "name")
     r = admin.post("/admin/keys", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_json"
+
+
+def test_every_admin_change_is_in_the_audit_log_without_the_key(governed, admin):
+    from gateway_core.governance.audit_log import AuditLog
+
+    key = new_key(admin, "audited", team="audit-team", rpm=5)
+    admin.post("/admin/keys/audited/revoke", json={"reason": "rotation"})
+    admin.patch("/admin/teams/audit-team", json={"budget_usd": "3"})
+    entries = [e for e in AuditLog(governed.db).entries() if e.target in ("audited", "audit-team")]
+    assert [(e.action, e.source, e.role) for e in entries] == [
+        ("team.changed", "api", "admin"),
+        ("key.revoked", "api", "admin"),
+        ("key.created", "api", "admin"),
+    ]
+    assert entries[0].actor == "admin-key@127.0.0.1"
+    assert entries[0].detail["budget_usd"][1] == "3"
+    assert entries[1].detail["reason"] == "rotation"
+    assert key.split("_", 2)[2] not in str([e.detail for e in entries])

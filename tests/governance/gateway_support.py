@@ -47,8 +47,14 @@ def rows(gw: Gateway, where: str = "1=1") -> list[dict]:
 
 
 def attempt_rows(gw: Gateway, where: str = "1=1") -> list[dict]:
-    return rows(gw, f"status != 'rejected' AND ({where})")
+    """``usage_logs``: provider attempts only."""
+    return rows(gw, where)
 
 
-def rejected_rows(gw: Gateway, where: str = "1=1") -> list[dict]:
-    return rows(gw, f"status = 'rejected' AND ({where})")
+def rejected_rows(gw: Gateway, where: str = "1=1", *, key: str | None = None) -> list[dict]:
+    """``rejected_requests``, optionally of the key named ``key`` (rows hold its public id)."""
+    if key is not None:
+        record = gw.governance.store.key_by_name(key)
+        where = f"key_id = '{record.key_id}' AND ({where})"
+    gw.usage_log.flush()
+    return log_rows(gw.usage_log.path, where, table="rejected_requests")

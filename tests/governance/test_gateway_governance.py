@@ -55,8 +55,10 @@ def test_a_key_outside_its_allow_list_is_refused_before_any_call_and_logged_as_r
     assert served.model == MINI
     assert [r["request_id"] for r in attempt_rows(gw)] == [served.request_id]
     (row,) = rejected_rows(gw)
-    assert (row["error_type"], row["key_name"], row["team"]) == ("model_not_allowed", "mini-only", "web")
-    assert row["provider"] is None and row["prompt_text"] is None and row["response_text"] is None
+    key_id = gw.governance.store.key_by_name("mini-only").key_id
+    assert (row["error_type"], row["field"], row["key_id"], row["team"]) == ("model_not_allowed", "model", key_id, "web")
+    assert row["source"] == "python"
+    assert set(row) == {"id", "ts", "request_id", "source", "field", "error_type", "user", "team", "key_id"}  # no content
 
 
 def test_an_unknown_or_revoked_key_name_is_refused_with_the_reason(gw, db, clock):
@@ -164,11 +166,11 @@ def test_a_refusal_names_the_budget_and_when_it_resets(gw, clock):
 
 def test_past_the_soft_limit_the_request_steps_down_to_the_cheapest_model_and_says_so(gw, db):
     worst = worst_case_usd(gw, request())
-    budget = worst * 20
+    budget = worst * 8  # the soft limit (6.4 worst cases) comes well before the hard one
     gw.governance.set_team("ml", budget_usd=budget, soft=0.8)
     gw.governance.create_key(name="ml-key", team="ml")
     history = []
-    for _ in range(200):
+    for _ in range(400):
         gw.governance.flush()
         spent, _ = ledger(db, "team:ml")
         if spent + worst > budget:
