@@ -33,13 +33,14 @@ TARGET_1M_S = 5.0
 
 def _scenarios():
     from gateway_core.analytics.replay import Scenario
+    from gateway_core.providers import PROVIDER_NAMES
 
     return {
         "low_cost": Scenario(priority="low_cost"),
         "low_latency": Scenario(priority="low_latency"),
         "balanced": Scenario(priority="balanced"),
         "own_priority": Scenario(),
-        "without_one_provider": Scenario(exclude=("bedrock",)),
+        "without_one_provider": Scenario(exclude=(PROVIDER_NAMES[1],)),
     }
 
 

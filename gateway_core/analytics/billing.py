@@ -215,48 +215,45 @@ def _frame(conn, sql: str, params=()) -> pd.DataFrame:
 # --- reading back -----------------------------------------------------------------------------
 
 
-def imports(conn: sqlite3.Connection | None) -> pd.DataFrame:
-    """Every import, newest first."""
-    cols = ["id", "imported_at", "file_name", "format", "rows", "first_day", "last_day", "out_of_scope_rows"]
+def _read(conn: sqlite3.Connection | None, sql: str, cols: list[str]) -> pd.DataFrame:
+    """``sql``'s rows, or an empty frame with ``cols`` when there is no log or no bill table yet."""
     if conn is None:
         return pd.DataFrame(columns=cols)
     try:
-        return _frame(conn, f"SELECT {', '.join(cols)} FROM bill_imports ORDER BY id DESC")
+        return _frame(conn, sql)
     except sqlite3.OperationalError:  # not migrated yet: no bill imported
         return pd.DataFrame(columns=cols)
+
+
+_IMPORT_COLUMNS = ["id", "imported_at", "file_name", "format", "rows", "first_day", "last_day", "out_of_scope_rows"]
+
+
+def imports(conn: sqlite3.Connection | None) -> pd.DataFrame:
+    """Every import, newest first."""
+    return _read(conn, f"SELECT {', '.join(_IMPORT_COLUMNS)} FROM bill_imports ORDER BY id DESC", _IMPORT_COLUMNS)
 
 
 def bill_by_model_day(conn: sqlite3.Connection | None) -> pd.DataFrame:
     """The bill per (day, provider, model): input and output tokens and dollars, newest import per
     (provider, day); plus unknown meters as provider None."""
-    cols = ["day", "provider", "model", "bill_input", "bill_output", "bill_cost_usd"]
-    if conn is None:
-        return pd.DataFrame(columns=cols)
-    try:
-        return _frame(
-            conn,
-            """WITH owner AS (SELECT coalesce(provider, '?') AS p, day, max(import_id) AS import_id FROM bill_lines GROUP BY 1, 2)
-               SELECT l.day, l.provider, l.model,
-                      sum(l.tokens) FILTER (WHERE l.direction = 'input') AS bill_input,
-                      sum(l.tokens) FILTER (WHERE l.direction = 'output') AS bill_output,
-                      sum(l.cost_usd) AS bill_cost_usd
-               FROM bill_lines l JOIN owner o ON o.p = coalesce(l.provider, '?') AND o.day = l.day AND o.import_id = l.import_id
-               GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-        )
-    except sqlite3.OperationalError:
-        return pd.DataFrame(columns=cols)
+    return _read(
+        conn,
+        """WITH owner AS (SELECT coalesce(provider, '?') AS p, day, max(import_id) AS import_id FROM bill_lines GROUP BY 1, 2)
+           SELECT l.day, l.provider, l.model,
+                  sum(l.tokens) FILTER (WHERE l.direction = 'input') AS bill_input,
+                  sum(l.tokens) FILTER (WHERE l.direction = 'output') AS bill_output,
+                  sum(l.cost_usd) AS bill_cost_usd
+           FROM bill_lines l JOIN owner o ON o.p = coalesce(l.provider, '?') AND o.day = l.day AND o.import_id = l.import_id
+           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        ["day", "provider", "model", "bill_input", "bill_output", "bill_cost_usd"],
+    )
 
 
 def unknown_meters(conn: sqlite3.Connection | None) -> pd.DataFrame:
     """In-scope lines no meter rule maps, per import and meter, largest cost first."""
-    cols = ["import_id", "meter", "first_day", "last_day", "rows", "cost_usd"]
-    if conn is None:
-        return pd.DataFrame(columns=cols)
-    try:
-        return _frame(
-            conn,
-            """SELECT import_id, meter, min(day) AS first_day, max(day) AS last_day, sum(rows) AS rows, sum(cost_usd) AS cost_usd
-               FROM bill_lines WHERE provider IS NULL GROUP BY 1, 2 ORDER BY cost_usd DESC""",
-        )
-    except sqlite3.OperationalError:
-        return pd.DataFrame(columns=cols)
+    return _read(
+        conn,
+        """SELECT import_id, meter, min(day) AS first_day, max(day) AS last_day, sum(rows) AS rows, sum(cost_usd) AS cost_usd
+           FROM bill_lines WHERE provider IS NULL GROUP BY 1, 2 ORDER BY cost_usd DESC""",
+        ["import_id", "meter", "first_day", "last_day", "rows", "cost_usd"],
+    )
