@@ -7,14 +7,22 @@ write lock and must retry rather than drop. Throughput runs from the first ``wri
 the end of ``close()`` (everything committed). Every phase counts the rows in the file
 afterwards: expected minus written is rows lost. The baseline is the naive alternative
 measured in the same run: one INSERT plus commit per row, in WAL with synchronous=NORMAL.
+
+The writer's in-memory queue is bounded in bytes; these phases enqueue far faster than any
+request path could (80k rows in half a second), so they raise the bound to the whole run
+to measure throughput, not the bound. A last phase measures what the bound is made of:
+the memory one queued row takes, from real gateway requests whose rows wait behind a
+held database lock, against the ``ROW_BYTES`` each row is charged.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sqlite3
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 from . import common
@@ -25,10 +33,32 @@ NAME = "b4_usage_log"
 TITLE = "Usage-log throughput (8 threads, 4 processes) against one INSERT+commit per row"
 
 SIZES = {
-    "smoke": {"threads": 8, "thread_rows": 2_000, "processes": 2, "process_rows": 1_000, "baseline_rows": 300},
-    "quick": {"threads": 8, "thread_rows": 80_000, "processes": 4, "process_rows": 40_000, "baseline_rows": 4_000},
-    "full": {"threads": 8, "thread_rows": 800_000, "processes": 4, "process_rows": 400_000, "baseline_rows": 50_000},
+    "smoke": {
+        "threads": 8,
+        "thread_rows": 2_000,
+        "processes": 2,
+        "process_rows": 1_000,
+        "baseline_rows": 300,
+        "memory_rows": 200,
+    },
+    "quick": {
+        "threads": 8,
+        "thread_rows": 80_000,
+        "processes": 4,
+        "process_rows": 40_000,
+        "baseline_rows": 4_000,
+        "memory_rows": 3_000,
+    },
+    "full": {
+        "threads": 8,
+        "thread_rows": 800_000,
+        "processes": 4,
+        "process_rows": 400_000,
+        "baseline_rows": 50_000,
+        "memory_rows": 10_000,
+    },
 }
+UNBOUNDED = 8 * 1024**3  # the throughput phases measure the writer, not the queue's bound
 TARGET_ROWS_PER_S = 50_000
 TARGET_WRITE_P50_US = 50.0
 
@@ -80,7 +110,7 @@ def _count(db: Path) -> int:
 def _threads(cfg: Config, n_threads: int, n_rows: int, db: Path) -> dict:
     from gateway_core.usage import UsageLog
 
-    log = UsageLog(db)
+    log = UsageLog(db, queue_max_bytes=UNBOUNDED)
     per = n_rows // n_threads
     rows = [[sample_row(t * per + i, f"t{t}") for i in range(per)] for t in range(n_threads)]
     samples: list[list[float]] = [[] for _ in range(n_threads)]
@@ -127,7 +157,7 @@ def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
     """One gateway-like process: its own UsageLog on the shared file."""
     from gateway_core.usage import UsageLog
 
-    log = UsageLog(db)
+    log = UsageLog(db, queue_max_bytes=UNBOUNDED)
     rows = [sample_row(i, tag) for i in range(n)]
     ready.put(tag)
     go.wait()
@@ -211,12 +241,52 @@ def _baseline(cfg: Config, n_rows: int, db: Path) -> dict:
     return {"rows": n_rows, "rows_written": _count(db), "rows_per_s": n_rows / total, "per_row_us": per_row}
 
 
+def _queued_row_memory(cfg: Config, n_requests: int, db: Path) -> dict:
+    """Bytes one queued row holds, from real requests whose rows wait behind a held lock."""
+    from gateway_core import GenerateRequest
+    from gateway_core.gateway import Gateway
+    from gateway_core.usage.schema import connect
+    from gateway_core.usage.storage import ROW_BYTES
+
+    gw = Gateway.from_env(common.demo_env(db, GATEWAY_DB_BUSY_TIMEOUT_S="600"), dotenv_path=None)
+    blocker = connect(db)
+    try:
+        for i in range(50):  # warm caches and statistics windows before counting
+            gw.generate(GenerateRequest(prompt=f"warm-up {i}"))
+        assert gw.usage_log.flush()
+        blocker.execute("BEGIN IMMEDIATE")
+        gw.generate(GenerateRequest(prompt="the writer takes this row and waits on the lock"))
+        time.sleep(0.2)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for i in range(n_requests):
+            gw.generate(GenerateRequest(prompt=f"Question {i}: how does cost-aware routing choose?", user=f"user{i % 9}"))
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        queued = gw.usage_log.health().queue_depth
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+        gw.close()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    per_row = grown / n_requests
+    cfg.log(
+        f"  queued row: {per_row:,.0f} bytes measured (everything a request leaves in memory while its row waits), "
+        f"charged {ROW_BYTES:,}; {queued:,} rows were waiting"
+    )
+    return {"requests": n_requests, "rows_waiting": queued, "bytes_per_queued_row": per_row, "charged_bytes_per_row": ROW_BYTES}
+
+
 def run(cfg: Config) -> dict:
     sizes = cfg.sizes(SIZES)
     t0 = clock()
     threads = _threads(cfg, sizes["threads"], sizes["thread_rows"], cfg.work_dir / "b4_threads.sqlite")
     procs = _processes(cfg, sizes["processes"], sizes["process_rows"], cfg.work_dir / "b4_procs.sqlite")
     base = _baseline(cfg, sizes["baseline_rows"], cfg.work_dir / "b4_baseline.sqlite")
+    memory = _queued_row_memory(cfg, sizes["memory_rows"], cfg.work_dir / "b4_memory.sqlite")
     for phase in (threads, procs):
         phase["ratio_vs_baseline"] = common.ratio(phase["rows_per_s"], base["rows_per_s"])
         phase["request_path_speedup_vs_baseline_p50"] = None
@@ -231,6 +301,12 @@ def run(cfg: Config) -> dict:
         Target("write() p50 on the request path", threads["write_us"]["p50"], TARGET_WRITE_P50_US, "us"),
         Target("rows lost, threads", threads["rows_lost"], 0, "rows"),
         Target("rows lost, processes", procs["rows_lost"], 0, "rows"),
+        Target(
+            "queued row memory within what it is charged",
+            memory["bytes_per_queued_row"],
+            memory["charged_bytes_per_row"],
+            "bytes",
+        ),
     ]
     common.report_targets(cfg, targets)
     return common.make_result(
@@ -239,11 +315,12 @@ def run(cfg: Config) -> dict:
         TITLE,
         cfg,
         sizes=sizes,
-        metrics={"threads": threads, "processes": procs, "baseline_insert_commit_per_row": base},
+        metrics={"threads": threads, "processes": procs, "baseline_insert_commit_per_row": base, "queued_row_memory": memory},
         targets=targets,
         notes=[
             "throughput counts from the first write() to close() returning, i.e. rows durably committed",
             "processes each run their own UsageLog on one WAL file, so they contend for the write lock",
+            "the throughput phases raise the queue's byte bound to the whole run; the memory phase measures a row",
         ],
         duration_s=clock() - t0,
         headlines=[
@@ -252,5 +329,6 @@ def run(cfg: Config) -> dict:
             f"(x{threads['ratio_vs_baseline']}, x{procs['ratio_vs_baseline']})",
             f"write() p50 {threads['write_us']['p50']:.2f} us vs {base['per_row_us']['p50']:.1f} us per committed row; "
             f"rows lost {threads['rows_lost'] + procs['rows_lost']}",
+            f"a queued row holds {memory['bytes_per_queued_row']:,.0f} bytes; each is charged {memory['charged_bytes_per_row']:,}",
         ],
     )

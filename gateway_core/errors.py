@@ -5,6 +5,7 @@
     GatewayError
     ├── ValidationError(field)          bad input; nothing was sent
     ├── ConfigError(variable)           missing or invalid configuration
+    ├── AuditLogUnavailable             nothing can record the request; refused before any call
     ├── ProviderError(provider, status, code, retry_after, retryable)
     │   ├── RateLimited                 429 / ThrottlingException            retryable
     │   ├── ProviderTimeout             read/connect timeout, 408            retryable
@@ -71,6 +72,14 @@ class ConfigError(GatewayError):
     def __init__(self, variable: str, message: str):
         super().__init__(f"{variable}: {message}")
         self.variable = variable
+
+
+class AuditLogUnavailable(GatewayError):
+    """The usage log can store nothing (database and spill both failing, or its memory bound
+    reached) and ``GATEWAY_ON_LOG_FAILURE=refuse``: the request is turned away before any
+    provider is called, because an unrecorded call is worse than no call."""
+
+    type_name = "audit_log_unavailable"
 
 
 class ProviderError(GatewayError):

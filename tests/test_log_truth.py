@@ -76,7 +76,7 @@ def test_migration_moves_rejected_rows_out_and_lets_usage_logs_record_cancelled(
     assert conn.execute("SELECT count(*), count(provider) FROM usage_logs").fetchone() == (50, 50)
     assert conn.execute("SELECT value FROM log_meta WHERE key = 'generation'").fetchone() == (1,)  # mirrors rebuild
     indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_logs'")}
-    assert {"usage_logs_request_id", "usage_logs_real_id"} <= indexes
+    assert {"usage_logs_attempt_key", "usage_logs_real_id"} <= indexes  # the key replaced the request_id index
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.execute("INSERT INTO usage_logs (ts, request_id, status) VALUES ('2026-01-02', 'req_c', 'cancelled')")
     # ids never go backwards, even though the newest row was moved out

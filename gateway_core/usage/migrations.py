@@ -202,6 +202,40 @@ def m009_billing(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS bill_lines_day ON bill_lines (day, provider)")
 
 
+def _move_repeated_keys(conn: sqlite3.Connection, table: str, key: tuple[str, ...]) -> int:
+    """Keep the first row (lowest id) of each repeated ``key`` in ``table``; move the later
+    copies, whole and with their ids, to ``<table>_duplicates``. Returns how many moved."""
+    cols = ", ".join(key)
+    repeated = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {cols} HAVING count(*) > 1)").fetchone()[0]
+    if not repeated:
+        return 0
+    aside = f"{table}_duplicates"
+    same = " AND ".join(f"f.{c} = u.{c}" for c in key)
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {aside} AS SELECT * FROM {table} WHERE 0")
+    conn.execute(
+        f"INSERT INTO {aside} SELECT * FROM {table} AS u WHERE EXISTS (SELECT 1 FROM {table} AS f WHERE {same} AND f.id < u.id)"
+    )
+    return conn.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {aside})").rowcount
+
+
+def m010_attempt_key(conn: sqlite3.Connection) -> None:
+    """One row per ``(request_id, attempt)``, and one refusal per ``request_id``, so replaying
+    a spill file skips rows already stored.
+
+    The gateway numbers attempts from 1 under a fresh random request id, and gives each
+    refusal its own id, so its own rows never collide; a log can still hold a repeated key
+    from rows written by hand through ``UsageLog.write``. The first row of such a key stays;
+    later copies move to ``<table>_duplicates``: nothing leaves the log silently, and
+    analytics counts each attempt once. The key's index also serves every lookup by
+    ``request_id``, so the old single-column index goes (one index fewer per insert)."""
+    if _move_repeated_keys(conn, "usage_logs", ("request_id", "attempt")):
+        bump_generation(conn)  # mirrors drop the moved rows on their rebuild
+    _move_repeated_keys(conn, "rejected_requests", ("request_id",))
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS usage_logs_attempt_key ON usage_logs (request_id, attempt)")
+    conn.execute("DROP INDEX IF EXISTS usage_logs_request_id")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS rejected_requests_key ON rejected_requests (request_id)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_initial,
     m002_ab_votes,
@@ -212,6 +246,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m006_rejected_requests,
     m008_console_audit,
     m009_billing,
+    m010_attempt_key,
 )
 
 

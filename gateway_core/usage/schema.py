@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 BUSY_TIMEOUT_MS = 10_000
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -72,7 +73,12 @@ WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite
 WRITABLE_SET = frozenset(WRITABLE)
 STATUSES = ("ok", "error", "cancelled")
 _DEFAULTS = {"attempt": 1, "final": 1, "unpriced": 0, "streamed": 0, "status": "ok", "synthetic": 0}
-INSERT_SQL = f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
+# A row whose (request_id, attempt) is already stored is skipped, not an error: that is what
+# makes replaying a spill file idempotent (the key is unique since m010_attempt_key).
+INSERT_SQL = (
+    f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
+    " ON CONFLICT (request_id, attempt) DO NOTHING"
+)
 
 # A refused request: where it came from, which field, the error type, and whose it was
 # (user, team, the public id of an API key), never its content.
@@ -91,7 +97,13 @@ REJECTED_WRITABLE = tuple(name for name, _ in REJECTED_COLUMNS[1:])
 REJECTED_WRITABLE_SET = frozenset(REJECTED_WRITABLE)
 REJECTED_INSERT_SQL = (
     f"INSERT INTO rejected_requests ({', '.join(REJECTED_WRITABLE)}) VALUES ({', '.join('?' * len(REJECTED_WRITABLE))})"
+    " ON CONFLICT (request_id) DO NOTHING"
 )
+
+
+class RejectedValues(tuple):
+    """A ``rejected_requests`` INSERT tuple, told apart from ``usage_logs`` tuples in one batch."""
+
 
 RECENT_COLUMNS = (
     "ts",
@@ -111,18 +123,27 @@ RECENT_COLUMNS = (
 # --- connections and migrations --------------------------------------------------------
 
 
-def connect(path: str | Path, *, read_only: bool = False, any_thread: bool = False) -> sqlite3.Connection:
+def connect(path: str | Path, *, read_only: bool = False, create: bool = True, any_thread: bool = False) -> sqlite3.Connection:
     """Open a connection in autocommit mode with the pragmas every user of the log needs.
 
     Read-only connections may be used from any thread: analytics serialises every use under
     its own lock, and Streamlit runs each rerun of a page on a fresh thread. ``any_thread``
-    allows the same for a writable connection whose owner serialises every use."""
-    if read_only:
+    allows the same for a writable connection whose owner serialises every use (the writer
+    opens its connection at start-up, to report a bad path at once, then hands it to its
+    thread). ``create=False`` opens an existing file only: a log deleted while in use must
+    not come back empty."""
+    same_thread = not (read_only or any_thread)
+    if read_only or not create:
+        mode = "ro" if read_only else "rw"
         conn = sqlite3.connect(
-            f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            f"file:{quote(str(Path(path)))}?mode={mode}",
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=same_thread,
         )
     else:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=not any_thread)
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=same_thread)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if not read_only:
         _switch_to_wal(conn)

@@ -1,18 +1,34 @@
-"""The usage log: the gateway's system of record, one SQLite row per provider attempt.
+"""The usage log: the gateway's system of record, one row per provider attempt, that loses nothing.
 
-The request path only calls ``UsageLog.write(row)``, which validates the keys and puts the
-row on an in-memory queue; a daemon thread drains the queue and commits rows in batches
-(one transaction, one ``executemany`` per table per batch). Refused requests travel the
-same queue to their own table (``write_rejected``), so logging a refusal never blocks either. The database runs in WAL mode with
-``synchronous=NORMAL`` and a busy timeout, so several gateway processes can share one
-file: a locked database is retried with backoff, never dropped. The schema, migrations
-and row shape live in ``schema`` and ``migrations``; rows are built in ``rows``.
+The request path only calls ``UsageLog.write(row)``: it checks the keys, charges the row to
+the queue's memory bound and puts it on an in-memory queue. Refused requests travel the same
+queue to their own table (``write_rejected``), so logging a refusal never blocks either. A
+daemon thread drains the queue in batches (up to ``batch_max`` rows) and hands each batch to
+the store (``SqliteSink``: one transaction, one ``executemany`` per table; WAL,
+``synchronous=NORMAL``, a busy timeout, so several gateway processes can share one file).
 
-Crash-loss bound: an application crash loses only rows that were queued but not yet
-committed, i.e. at most one batch (``batch_max`` rows) plus whatever was queued during
-the last ``flush_interval_s``. ``close()`` and the ``atexit`` hook flush, so a normal
-exit loses nothing. WAL with ``synchronous=NORMAL`` keeps every commit across an
-application crash; only a power loss can drop the last few commits.
+When the store cannot take a batch (disk full, read-only, the file deleted, a lock held
+past the busy timeout) the batch goes to a spill file instead (``spill``: JSON Lines,
+fsynced per batch), and the writer stops waiting on the database: later batches spill at
+once, and every ``probe_interval_s`` the writer probes the database by replaying the
+spill, oldest first. A replay that finishes makes the log ``ok`` again, so new rows always
+land after the ones spilled before them; rows already present are skipped, and a file is
+deleted only after its rows are committed. Spill files left by an earlier process (or a
+crashed one) are replayed at start. When the spill cannot be written either, batches are
+held in memory and retried; see ``health`` for the states and for what the
+``serve``/``refuse`` policy does to requests then.
+
+Memory bound: the queue and the held batches together hold at most ``queue_max_bytes``
+(default ``QUEUE_MAX_BYTES``). A row is charged ``storage.ROW_BYTES`` (measured: a queued attempt
+row without content takes about 1.6 KB; see bench B4) plus its prompt and response text
+when content is stored. A row that does not fit is lost and counted (``serve``), and under
+``refuse`` no new request starts until there is room: memory never grows without limit.
+
+Crash-loss bound: an application crash loses only rows still in memory, i.e. at most one
+batch plus what was queued during the last ``flush_interval_s`` (and, while the store is
+failing, the batches held). ``close()`` and the ``atexit`` hook flush, so a normal exit
+loses nothing. A committed row, or a spilled batch once ``append`` returned, survives an
+application crash; only a power loss can drop the last few database commits.
 """
 
 from __future__ import annotations
@@ -20,59 +36,70 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from ..errors import ValidationError
-from .migrations import ensure_schema
-from .schema import (
-    INSERT_SQL,
-    RECENT_COLUMNS,
-    REJECTED_INSERT_SQL,
-    REJECTED_WRITABLE_SET,
-    STATUSES,
-    VERDICTS,
-    WRITABLE_SET,
-    connect,
-    money_value,
-    rejected_values,
-    row_values,
-    utc_now_text,
-)
+from . import health, votes
+from .health import LogHealth
+from .schema import BUSY_TIMEOUT_MS, REJECTED_WRITABLE_SET, STATUSES, WRITABLE_SET, RejectedValues, rejected_values, row_values
+from .sink import Sink, StorageUnavailable
+from .spill import SpillDir
+from .sqlite_sink import SqliteSink
+from .storage import ROW_BYTES, Batch, Budget, Storage, row_cost
 
 log = logging.getLogger(__name__)
 
+QUEUE_MAX_BYTES = 64 * 1024 * 1024
 
-# --- the writer ------------------------------------------------------------------------
 
-_OPEN_LOGS: weakref.WeakSet[UsageLog] = weakref.WeakSet()
+def default_spill_dir(db_path: str | Path) -> Path:
+    """Beside the database, as SQLite's own ``-wal`` file is: ``usage_logs.sqlite-spill``."""
+    return Path(f"{db_path}-spill")
+
+
+class LogStartError(Exception):
+    """The log cannot start: ``what`` (the database or the spill directory) at ``path`` is unusable."""
+
+    def __init__(self, what: str, path: Path, reason: str):
+        super().__init__(f"cannot use the {what} at {path}: {reason}")
+        self.what, self.path, self.reason = what, path, reason
+
+
+def open_storage(sink: Sink, spill: SpillDir) -> None:
+    """Open the store (creating it if new) and prove the spill directory is writable, or
+    raise ``LogStartError`` naming which one and where: a bad path fails at start-up, in one
+    line, not at the first request."""
+    try:
+        sink.open(create=True)
+    except StorageUnavailable as e:
+        raise LogStartError("database", getattr(sink, "path", "?"), e.message) from None
+    try:
+        spill.check()
+    except OSError as e:
+        sink.close()
+        raise LogStartError("spill directory", spill.path, e.strerror or str(e)) from None
+
+
+def check_storage(db_path: str | Path, spill_dir: str | Path | None = None) -> None:
+    """``open_storage`` without starting a writer: a preflight for entry points that start
+    servers, so a bad path is reported before anything listens."""
+    sink = SqliteSink(db_path)
+    open_storage(sink, SpillDir(spill_dir or default_spill_dir(db_path)))
+    sink.close()
 
 
 class _Rejection:
     """A queued ``rejected_requests`` row (the queue's plain tuples are ``usage_logs`` rows)."""
 
-    __slots__ = ("row", "epoch")
+    __slots__ = ("row", "epoch", "cost")
 
-    def __init__(self, row: dict, epoch: float):
-        self.row, self.epoch = row, epoch
-
-
-class _RejectedValues(tuple):
-    """A ``rejected_requests`` INSERT tuple, told apart from usage rows inside a batch."""
+    def __init__(self, row: dict, epoch: float, cost: int):
+        self.row, self.epoch, self.cost = row, epoch, cost
 
 
-def _insert(conn: sqlite3.Connection, rows: list) -> None:
-    usage = [r for r in rows if type(r) is tuple]
-    if usage:
-        conn.executemany(INSERT_SQL, usage)
-    if len(usage) < len(rows):
-        conn.executemany(REJECTED_INSERT_SQL, [r for r in rows if type(r) is not tuple])
+_OPEN_LOGS: weakref.WeakSet[UsageLog] = weakref.WeakSet()
 
 
 @atexit.register
@@ -84,44 +111,98 @@ def _close_open_logs() -> None:
 class UsageLog:
     """Append-only writer plus the few reads the router and console need."""
 
-    def __init__(self, path: str | Path, *, batch_max: int = 500, flush_interval_s: float = 0.05):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        spill_dir: str | Path | None = None,
+        policy: str = "serve",
+        busy_timeout_s: float = BUSY_TIMEOUT_MS / 1000,
+        max_db_bytes: int | None = None,
+        queue_max_bytes: int = QUEUE_MAX_BYTES,
+        batch_max: int = 500,
+        flush_interval_s: float = 0.05,
+        probe_interval_s: float = 1.0,
+        sink: Sink | None = None,
+    ):
+        if policy not in health.POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(health.POLICIES)}; got {policy!r}")
         self.path = Path(path)
-        self.batch_max = batch_max
+        self.spill_dir = Path(spill_dir) if spill_dir else default_spill_dir(self.path)
+        self.policy = policy
         self.flush_interval_s = flush_interval_s
-        ensure_schema(self.path)
+        self.probe_interval_s = probe_interval_s
+        sink = sink or SqliteSink(self.path, busy_timeout_s=busy_timeout_s, max_bytes=max_db_bytes)
+        spill = SpillDir(self.spill_dir)
+        open_storage(sink, spill)
+        self._budget = Budget(queue_max_bytes)
+        self._storage = Storage(sink, spill, self._budget, batch_max)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
-        self._stats = {"rows_written": 0, "rows_failed": 0, "batches": 0, "retries": 0}
+        self._flushes: list[threading.Event] = []  # writer thread only
         self._closed = False
         self._close_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="usage-log-writer", daemon=True)
         self._thread.start()
         _OPEN_LOGS.add(self)
 
-    # The request path: validate keys, enqueue, return. No disk, no formatting.
+    # --- the request path: validate, charge, enqueue. No disk, no formatting -------------
+
     def write(self, row: dict) -> None:
         if not WRITABLE_SET.issuperset(row):
             unknown = sorted(set(row) - WRITABLE_SET)
             raise ValueError(f"unknown usage_logs column(s): {', '.join(unknown)}")
         if row.get("status", "ok") not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {row['status']!r}")
+        if not row.get("request_id"):
+            raise ValueError("request_id is required: with attempt, it is the row's key")
         if self._closed:
             raise RuntimeError("usage log is closed")
-        self._queue.put((row, time.time()))
+        cost = row_cost(row)
+        if self._budget.take(cost):  # a row that does not fit is counted lost by the budget
+            self._queue.put((row, time.time(), cost))
 
     def write_rejected(self, row: dict) -> None:
-        """Queue one ``rejected_requests`` row; committed with the next batch, like ``write``."""
+        """Queue one ``rejected_requests`` row; stored with the next batch, like ``write``."""
         if not REJECTED_WRITABLE_SET.issuperset(row):
             unknown = sorted(set(row) - REJECTED_WRITABLE_SET)
             raise ValueError(f"unknown rejected_requests column(s): {', '.join(unknown)}")
+        if not row.get("request_id"):
+            raise ValueError("request_id is required: it is the refusal's key")
         if self._closed:
             raise RuntimeError("usage log is closed")
-        self._queue.put(_Rejection(row, time.time()))
+        if self._budget.take(ROW_BYTES):
+            self._queue.put(_Rejection(row, time.time(), ROW_BYTES))
+
+    def admits(self) -> bool:
+        """Whether a new request may start under the policy (always, under ``serve``)."""
+        return self.policy == "serve" or health.admits(self.policy, self._storage.state, self._budget.full)
+
+    @property
+    def state(self) -> str:
+        return self._storage.state
+
+    def health(self) -> LogHealth:
+        s, mb = self._storage, 1024 * 1024
+        return LogHealth(
+            state=s.state,
+            policy=self.policy,
+            problem=str(s.db_problem) if s.db_problem else None,
+            spill_problem=s.spill_problem,
+            queue_depth=self._queue.qsize() + s.held_rows(),
+            queue_mb=round(self._budget.used / mb, 3),
+            queue_limit_mb=round(self._budget.limit / mb, 3),
+            spilled_pending=s.pending,
+            spilled_total=s.stats["rows_spilled"],
+            replayed_total=s.stats["rows_replayed"],
+            lost_total=self._budget.lost,
+        )
 
     def flush(self, timeout: float = 10) -> bool:
-        """Block until every row queued before this call is committed; False on timeout."""
+        """Block until every row queued before this call is stored (committed or spilled);
+        False on timeout, e.g. while nothing can store them."""
         if not self._thread.is_alive():
-            return self._queue.empty()
+            return self._queue.empty() and not self._storage.held
         done = threading.Event()
         self._queue.put(done)
         self._wake.set()
@@ -138,7 +219,8 @@ class UsageLog:
         _OPEN_LOGS.discard(self)
 
     def stats(self) -> dict:
-        return {**self._stats, "queue_depth": self._queue.qsize()}
+        retries = getattr(self._storage.sink, "retries", 0)
+        return {**self._storage.stats, "retries": retries, "rows_lost": self._budget.lost, "queue_depth": self._queue.qsize()}
 
     def __enter__(self) -> UsageLog:
         return self
@@ -146,9 +228,13 @@ class UsageLog:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # --- the writer thread ------------------------------------------------------------
+
     def _run(self) -> None:
-        conn = connect(self.path)
+        storage = self._storage
         try:
+            storage.replay(lock_wait_s=None)  # what an earlier process left behind
+            next_tend = time.monotonic() + self.probe_interval_s
             stop = False
             while not stop:
                 # Sleep rather than block on the queue: a blocked get() makes every put() on
@@ -156,157 +242,69 @@ class UsageLog:
                 # measured); polling every flush interval costs nothing per request.
                 self._wake.wait(self.flush_interval_s)
                 self._wake.clear()
-                more = True
-                while more and not stop:
-                    rows, events, stop, more = self._next_batch()
-                    if rows:
-                        self._commit(conn, rows)
-                    for event in events:
-                        event.set()
+                stop = self._drain_queue()
+                if stop or time.monotonic() >= next_tend:
+                    storage.tend()
+                    next_tend = time.monotonic() + self.probe_interval_s
+                self._release_flushes()
+            storage.finish()
+            self._release_flushes(force=True)
+        except Exception:  # a bug here must be loud: rows would pile up unwritten
+            log.exception("usage log writer stopped")
+            raise
         finally:
-            conn.close()
+            storage.sink.close()
+            storage.spill.seal()
 
-    def _next_batch(self) -> tuple[list, list, bool, bool]:
-        """Take what is queued, up to one batch: (rows, flush events, stop, maybe more)."""
-        rows: list = []
+    def _drain_queue(self) -> bool:
+        """Store everything queued, batch by batch; True when ``close`` asked to stop."""
+        while True:
+            batch, events, stop, more = self._next_batch()
+            if batch.rows:
+                self._storage.store(batch)
+            self._flushes.extend(events)
+            if stop or not more:
+                return stop
+
+    def _release_flushes(self, force: bool = False) -> None:
+        """A flush returns once the rows before it are stored: none may still be held."""
+        if self._flushes and (force or not self._storage.held):
+            for event in self._flushes:
+                event.set()
+            self._flushes.clear()
+
+    def _next_batch(self) -> tuple[Batch, list, bool, bool]:
+        """Take what is queued, up to one batch: (batch, flush events, stop, maybe more)."""
+        batch = Batch([], 0)
         events: list = []
-        while len(rows) < self.batch_max:
+        while len(batch.rows) < self._storage.batch_max:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return rows, events, False, False
+                return batch, events, False, False
             if item is None:
-                return rows, events, True, False
-            if isinstance(item, threading.Event):
-                events.append(item)
+                return batch, events, True, False
+            if type(item) is tuple:
+                row, epoch, cost = item
+                batch.rows.append(row_values(row, epoch))
+                batch.cost += cost
             elif type(item) is _Rejection:
-                rows.append(_RejectedValues(rejected_values(item.row, item.epoch)))
+                batch.rows.append(RejectedValues(rejected_values(item.row, item.epoch)))
+                batch.cost += item.cost
             else:
-                rows.append(row_values(*item))
-        return rows, events, False, True
+                events.append(item)
+        return batch, events, False, True
 
-    def _commit(self, conn: sqlite3.Connection, rows: list) -> None:
-        try:
-            self._with_retry(conn, lambda: _insert(conn, rows))
-        except sqlite3.Error as exc:
-            # One bad row must not take its batch down with it: insert one by one and
-            # keep every row that can be stored.
-            log.error("usage log batch of %d rows failed (%s); inserting row by row", len(rows), exc)
-            for row in rows:
-                try:
-                    self._with_retry(conn, lambda row=row: _insert(conn, [row]))
-                except sqlite3.Error as row_exc:
-                    self._stats["rows_failed"] += 1
-                    log.error("usage log row for request %s not stored: %s", row[1], row_exc)
-                    continue
-                self._stats["rows_written"] += 1
-            return
-        self._stats["rows_written"] += len(rows)
-        self._stats["batches"] += 1
+    # --- synchronous neighbours -------------------------------------------------------
 
-    def _with_retry(self, conn: sqlite3.Connection, work: Callable[[], Any]) -> None:
-        """Run ``work`` in one write transaction; a locked database is retried, never dropped."""
-        delay = 0.01
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                work()
-                conn.execute("COMMIT")
-                return
-            except sqlite3.OperationalError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                self._stats["retries"] += 1
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def record_vote(self, **vote) -> int:
+        """Store one blind A/B verdict at once; see ``votes.record_vote``."""
+        return votes.record_vote(self.path, **vote)
 
-    # --- reads -------------------------------------------------------------------------
-
-    def record_vote(
-        self,
-        *,
-        compare_id: str,
-        verdict: str,
-        task: str | None = None,
-        user: str | None = None,
-        a: Any = None,
-        b: Any = None,
-        provider_a: str | None = None,
-        model_a: str | None = None,
-        cost_a_usd: Decimal | float | None = None,
-        provider_b: str | None = None,
-        model_b: str | None = None,
-        cost_b_usd: Decimal | float | None = None,
-    ) -> int:
-        """Store one blind A/B verdict synchronously; returns its id.
-
-        Each side is given either as a result (``a``/``b``: anything with ``provider``,
-        ``model`` and ``cost_usd``) or field by field.
-        """
-        if verdict not in VERDICTS:
-            raise ValidationError("verdict", f"must be one of {', '.join(VERDICTS)}; got {verdict!r}"[:200])
-        if a is not None:
-            provider_a, model_a, cost_a_usd = a.provider, a.model, a.cost_usd
-        if b is not None:
-            provider_b, model_b, cost_b_usd = b.provider, b.model, b.cost_usd
-        if not provider_a or not provider_b:
-            raise ValidationError("provider", "both sides of a vote need a provider")
-        winner = {"a": (provider_a, model_a), "b": (provider_b, model_b)}.get(verdict, (None, None))
-        values = (
-            utc_now_text(),
-            compare_id,
-            task,
-            provider_a,
-            model_a,
-            provider_b,
-            model_b,
-            verdict,
-            *winner,
-            money_value(cost_a_usd),
-            money_value(cost_b_usd),
-            user,
-        )
-        conn = connect(self.path)
-        try:
-            cur = conn.execute(
-                "INSERT INTO ab_votes (ts, compare_id, task, provider_a, model_a, provider_b, model_b, verdict,"
-                " winner_provider, winner_model, cost_a_usd, cost_b_usd, user) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                values,
-            )
-            return int(cur.lastrowid)
-        finally:
-            conn.close()
+    def recent_attempts(self, limit: int = 2000, *, include_synthetic: bool = False) -> list[dict]:
+        """The newest attempts first, for seeding latency stats and token calibration."""
+        return votes.recent_attempts(self.path, limit, include_synthetic=include_synthetic)
 
     def vote_tallies(self) -> list[tuple]:
         """(provider, model, task, votes, wins) per side of every blind vote, for the quality floor."""
-        conn = connect(self.path, read_only=True)
-        try:
-            return conn.execute(
-                """SELECT provider, model, task, count(*), sum(won) FROM (
-                       SELECT provider_a AS provider, model_a AS model, task, verdict = 'a' AS won FROM ab_votes
-                       UNION ALL SELECT provider_b, model_b, task, verdict = 'b' FROM ab_votes)
-                   WHERE model IS NOT NULL AND task IS NOT NULL GROUP BY 1, 2, 3"""
-            ).fetchall()
-        finally:
-            conn.close()
-
-    def recent_attempts(self, limit: int = 2000, *, include_synthetic: bool = False) -> list[dict]:
-        """The newest attempts first, for seeding latency stats and token calibration.
-
-        Synthetic demo rows are left out by default: they must not steer real routing.
-        """
-        where = "" if include_synthetic else "WHERE synthetic = 0"
-        conn = connect(self.path, read_only=True)
-        try:
-            cur = conn.execute(
-                f"SELECT {', '.join(RECENT_COLUMNS)} FROM usage_logs {where} ORDER BY id DESC LIMIT ?", (int(limit),)
-            )
-            return [dict(zip(RECENT_COLUMNS, r)) for r in cur.fetchall()]
-        finally:
-            conn.close()
+        return votes.vote_tallies(self.path)
