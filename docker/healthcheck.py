@@ -2,7 +2,9 @@
 
 The slim base image has no curl, so the Dockerfile's HEALTHCHECK runs this with the
 image's own Python. The default URL is the console's health endpoint; a container that
-runs ``gateway serve`` sets ``GATEWAY_HEALTH_URL=http://127.0.0.1:8000/healthz``.
+runs ``gateway serve`` sets ``GATEWAY_HEALTH_URL=http://127.0.0.1:8000/readyz``: readiness,
+not liveness, because an API whose usage log cannot write (or whose providers are all
+cut off) should be taken out of rotation, and Docker has only the one health check.
 """
 
 from __future__ import annotations

@@ -106,6 +106,11 @@ def _smoke(args: argparse.Namespace) -> int:
 def _console(args: argparse.Namespace) -> int:
     from console.launch import main as launch
 
+    from .config import Settings
+    from .usage.configure import check_log_storage
+
+    check_log_storage(Settings.from_env())  # a bad log path is one line here, not a page later
+
     return launch(["--port", str(args.port), "--address", args.host])
 
 
@@ -119,9 +124,11 @@ def _seed_demo(args: argparse.Namespace) -> int:
     from .config import Settings
     from .governance.audit_log import AuditLog, shell_actor
     from .pricing import PriceTable
+    from .usage.configure import check_log_storage
     from .usage.demo_history import purge_synthetic, seed_demo
 
     settings = Settings.from_env()
+    check_log_storage(settings)
     audit = AuditLog(settings.db_path, source="cli")
     if args.purge:
         n = purge_synthetic(settings.db_path)

@@ -194,12 +194,19 @@ class Settings(ConfigModel):
     # Governance: the secret that guards the admin API (keys, teams, budgets). Unset, the
     # admin routes do not exist.
     admin_key: SecretStr | None = Field(None, validation_alias="GATEWAY_ADMIN_KEY", repr=False)
+    # The usage log when its storage fails: where rows spill, what requests do when nothing
+    # can be stored, and the bounds (README, "When the usage log's storage fails").
+    spill_dir: str | None = Field(None, validation_alias="GATEWAY_SPILL_DIR")
+    on_log_failure: Literal["serve", "refuse"] | None = Field(None, validation_alias="GATEWAY_ON_LOG_FAILURE")
+    log_queue_mb: float = Field(64.0, ge=1, le=65536, validation_alias="GATEWAY_LOG_QUEUE_MB")
+    db_busy_timeout_s: float = Field(10.0, ge=0.05, le=600, validation_alias="GATEWAY_DB_BUSY_TIMEOUT_S")
+    db_max_mb: float | None = Field(None, gt=0, validation_alias="GATEWAY_DB_MAX_MB")
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # The OTEL_* variables as set, filled by ``from_env`` (a collector header may be a credential).
     otel_env: dict[str, str] = Field(default_factory=dict, repr=False)
 
-    @field_validator("mode", "emulator_profile", mode="before")
+    @field_validator("mode", "emulator_profile", "on_log_failure", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -273,6 +280,14 @@ class Settings(ConfigModel):
         if self.mode == "live":
             return ()
         return tuple(n for n in self.enabled_providers() if self.mode == "demo" or not self.providers[n].complete())
+
+    def log_failure_policy(self) -> str:
+        """``GATEWAY_ON_LOG_FAILURE``, or by default ``serve`` when every provider is emulated
+        (a demo loses nothing real) and ``refuse`` as soon as one is live (an unrecorded call
+        to a real provider is spend nobody can account for)."""
+        if self.on_log_failure:
+            return self.on_log_failure
+        return "serve" if set(self.emulated_providers()) == set(self.enabled_providers()) else "refuse"
 
     def check(self) -> None:
         """Raise ``ConfigError`` naming a telemetry variable that cannot work, or the first

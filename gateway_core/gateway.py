@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from . import pipeline
+from . import pipeline, readiness
 from .breaker import CircuitBreaker
 from .config import Settings
 from .errors import GatewayError, ValidationError
@@ -23,6 +23,7 @@ from .executor import Trail
 from .governance import Governance
 from .pricing import PriceTable
 from .providers import PROVIDERS
+from .readiness import Readiness, Reason
 from .redact import protect, scrub
 from .runtime import LockedRandom, Route, Runtime
 from .stats import LatencyTracker, OutputTokenStats, QualityTracker
@@ -30,9 +31,9 @@ from .tasks import TASKS
 from .telemetry import Telemetry, request_path
 from .tokens import TokenCounter
 from .types import GenerateRequest, GenerateResult
+from .usage.configure import open_usage_log
 from .usage.rows import rejected_row
 from .usage.schema import VERDICTS
-from .usage.writer import UsageLog
 
 
 class GatewayStream:
@@ -110,7 +111,8 @@ class Gateway:
         self.breaker = CircuitBreaker(clock=clock)
         self.latency = LatencyTracker()
         self.output_stats = OutputTokenStats({name: spec.expected_output_tokens for name, spec in TASKS.items()})
-        self.usage_log = UsageLog(settings.db_path)
+        self.usage_log = open_usage_log(settings)
+        self._readiness_checks: list[Callable[[], Reason | None]] = []
         self.governance = governance if governance is not None else Governance.from_settings(settings)
         # Built in the process that serves (each API worker builds its own gateway after the fork).
         self.telemetry = Telemetry.from_env(settings.otel_env, store_content=settings.store_content, secrets=self._secrets)
@@ -269,6 +271,21 @@ class Gateway:
                 }
             )
         return out
+
+    def readiness(self) -> Readiness:
+        """Whether to take traffic now, with every reason not to (``/readyz``)."""
+        breakers = {f"{r.provider}/{r.model}": self.breaker.state((r.provider, r.model)) for r in self.runtime.routes}
+        return readiness.evaluate(
+            (
+                lambda: readiness.usage_log_reason(self.usage_log.health()),
+                lambda: readiness.providers_reason(breakers),
+                *self._readiness_checks,
+            )
+        )
+
+    def add_readiness_check(self, check: Callable[[], Reason | None]) -> None:
+        """Another part's reason not to take traffic, e.g. its storage being unreachable."""
+        self._readiness_checks.append(check)
 
     def log_rejected(
         self,

@@ -1,10 +1,13 @@
-"""One request's path, top to bottom: authenticate, validate, plan, allow, rank, reserve,
+"""One request's path, top to bottom: admit, authenticate, validate, plan, allow, rank, reserve,
 execute, settle, log, trace.
 
 ``run`` is the whole path as one generator (text chunks while streaming; the
 ``GenerateResult`` as its return value), and every step is a named call on the
 ``Runtime``:
 
+0. ``admit``: under ``GATEWAY_ON_LOG_FAILURE=refuse``, turn the request away while the
+   usage log can store nothing, before anything is sent (and before anything would be
+   recorded: a refusal row could not be stored either);
 1. ``gate.authenticate``: the principal the request runs as (a key, or no key);
 2. ``planning.check``: refuse what the configuration cannot serve (the request object
    validated its own fields when it was built);
@@ -32,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 
 from . import executor, gate, planning
+from .errors import AuditLogUnavailable
 from .executor import Trail
 from .providers.base import StreamItem
 from .runtime import Runtime
@@ -55,6 +59,7 @@ def run(
     """``key``: who the request runs as (``gate.authenticate``); ``source``: who is calling, for
     refused requests; ``trace_headers``: the incoming HTTP request's headers when the REST API
     serves it; ``trail``: the caller's own, to read the limits news from while streaming."""
+    admit(rt)
     trail = Trail() if trail is None else trail
     refusals = gate.Refusals(rt, request_id, request.user, source, trail)
     with refusals:
@@ -78,6 +83,15 @@ def run(
         gate.settle(rt, admission, trail)
         log(rt, plan, request_id, trail)
         telemetry.end(trace, outcome)
+
+
+def admit(rt: Runtime) -> None:
+    """An unrecorded call is worse than no call when the policy says so (``usage.health``)."""
+    if not rt.usage_log.admits():
+        raise AuditLogUnavailable(
+            "the usage log cannot record requests now (its database and spill directory are failing, or its memory"
+            " bound is reached); nothing was sent to a provider"
+        )
 
 
 def log(rt: Runtime, plan: planning.Plan, request_id: str, trail: Trail) -> None:

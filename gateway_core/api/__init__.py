@@ -1,4 +1,4 @@
-"""The REST API: ``POST /generate``, the OpenAI-compatible ``/v1`` routes and ``/healthz``.
+"""The REST API: ``POST /generate``, the OpenAI-compatible ``/v1`` routes, ``/healthz`` and ``/readyz``.
 
 ``app`` wires the routes around one ``Gateway``; ``server`` runs it under uvicorn with the
 protocol guards of ``guard``; ``hygiene`` refuses ambiguous headers; ``auth`` checks bearer keys; ``body`` reads a

@@ -1,4 +1,4 @@
-"""The REST API: ``POST /generate``, OpenAI-compatible ``/v1``, and ``GET /healthz``.
+"""The REST API: ``POST /generate``, OpenAI-compatible ``/v1``, and the probes ``/healthz`` and ``/readyz``.
 
 ``create_app`` wires a FastAPI app around one ``Gateway`` (built in the lifespan from the
 environment when none is given, and closed on shutdown). Handlers are thin: read the
@@ -8,7 +8,9 @@ go with it, so its telemetry span is a SERVER span continuing any W3C ``tracepar
 Every error is an ``ApiError`` rendered in the route's own shape (``errors``); bearer keys are checked in ``auth``; refusals of the
 client's input are logged as ``rejected`` rows, without content. ``serve`` runs it
 under uvicorn for ``gateway serve`` and ``make api``; with several workers it binds the
-listening socket itself so accepted connections get TCP_NODELAY.
+listening socket itself so accepted connections get TCP_NODELAY. ``/healthz`` is liveness
+(the process answers); ``/readyz`` is readiness (503 with reasons while the usage log is
+not writing to its database, or no provider is usable).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.responses import Response
 
 from ..config import Settings
 from ..errors import GatewayError
+from ..usage.configure import check_log_storage
 from . import sse
 from .admin import install_admin_routes
 from .auth import KeyAuth
@@ -59,6 +62,10 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
     builds its own from ``settings`` (default: the environment) and closes it on shutdown."""
     if settings is None:
         settings = gateway.settings if gateway is not None else Settings.from_env()
+    if gateway is None:
+        # Fail here, in one line naming the variable, rather than in the lifespan, where
+        # the server would print a traceback.
+        check_log_storage(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -173,6 +180,13 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
     @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz():
         return json_response({"status": "ok", "mode": settings.mode})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request):
+        gw = request.app.state.gateway
+        ready = gw.readiness()
+        body = {**ready.as_dict(), "usage_log": gw.usage_log.health().as_dict()}
+        return json_response(body, 200 if ready.ready else 503)
 
     @app.get("/v1/models")
     async def list_models(request: Request):

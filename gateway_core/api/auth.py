@@ -1,6 +1,6 @@
 """Who is calling: the principal of every REST request, as ASGI middleware.
 
-Every route but ``/healthz`` and the admin routes (which have their own key, see
+Every route but the probes (``/healthz``, ``/readyz``) and the admin routes (which have their own key, see
 ``admin``) runs as a ``Principal`` that this middleware puts in the request's state:
 
 - when keys are required (``GATEWAY_API_KEYS`` is set, or a virtual key was ever
@@ -25,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import AuthenticationError
 from .errors import error_response, governance_error, is_openai_path, log_rejected, rule_for
 
-EXEMPT = ("/healthz",)
+# Orchestrators call the probes without credentials; they carry counts and reasons, never content or paths.
+EXEMPT = ("/healthz", "/readyz")
 ADMIN_PREFIX = "/admin"
 
 

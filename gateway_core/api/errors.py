@@ -5,7 +5,8 @@ field). ``/generate`` renders it as ``{"error": {"type", "message", "field"}}``;
 OpenAI-compatible ``/v1`` routes render the same value as OpenAI does
 (``{"error": {"message", "type", "param", "code"}}``) so the official SDKs raise their
 usual exception classes. Gateway errors map here in one table: the client's fault is a
-4xx, a provider's fault is a 502, and nothing the client sends can produce a 500.
+4xx, a provider's fault is a 502, a usage log that can record nothing (under the refuse
+policy) is a 503, and nothing the client sends can produce a 500.
 Messages never echo request content; provider messages arrive already sanitised by the
 gateway and are scrubbed of configured secrets once more before they leave.
 """
@@ -23,6 +24,7 @@ from starlette.responses import Response
 
 from ..errors import (
     AllProvidersFailed,
+    AuditLogUnavailable,
     AuthenticationError,
     AuthFailed,
     BadRequest,
@@ -41,6 +43,8 @@ from ..errors import (
 from ..serialize import attempt_to_dict
 
 log = logging.getLogger("gateway_core.api")
+
+AUDIT_RETRY_AFTER_S = 5
 
 # OpenAI's error ``type`` by status: the SDK picks its exception class from the status,
 # and clients that branch on ``type`` expect these spellings.
@@ -164,6 +168,12 @@ GATEWAY_ERRORS: list[Rule] = [
         description="every candidate failed (503: all rate limited; 504: all timed out)",
     ),
     Rule(ConfigError, 503, "config_error", description="the gateway's configuration cannot serve the request"),
+    Rule(
+        AuditLogUnavailable,
+        503,
+        "audit_log_unavailable",
+        description="the usage log can store nothing and the policy is refuse; nothing was sent",
+    ),
 ]
 
 
@@ -188,6 +198,8 @@ def gateway_error(exc: GatewayError, openai_shape: bool, scrub: Callable[[str | 
     status, headers = rule.status, {}
     if isinstance(exc, AllProvidersFailed):
         status, headers = failover_answer(attempts)
+    elif isinstance(exc, AuditLogUnavailable):  # the writer probes its storage every second
+        headers = {"retry-after": str(AUDIT_RETRY_AFTER_S)}
     headers = {**exc.headers, **headers}  # the rate-limit news of an admitted request
     extra = {"request_id": getattr(exc, "request_id", None) or None, "attempts": _attempts(exc, scrub)}
     # The gateway logged its own attempts; configuration errors never reach a provider.
@@ -261,7 +273,9 @@ def route_error(status: int, headers: dict | None = None) -> ApiError:
     if status == 405:  # Allow (from the router) names the methods the route has
         return ApiError(405, "method_not_allowed", "method not allowed on this route", headers=dict(headers or {}), log=False)
     if status == 404:
-        return ApiError(404, "not_found", "no such route; see /generate, /v1/chat/completions, /v1/models, /healthz", log=False)
+        return ApiError(
+            404, "not_found", "no such route; see /generate, /v1/chat/completions, /v1/models, /healthz, /readyz", log=False
+        )
     return ApiError(status, "http_error", "request refused", log=False)
 
 
