@@ -1,4 +1,5 @@
-"""Entry frame of the operator console: page config, navigation and the shared status sidebar.
+"""Entry frame of the operator console: page config, navigation, the shared status sidebar, and
+the usage-log banner every page shows while the log is degraded.
 
 Run with ``streamlit run console/app.py`` from the repository root or ``gateway console``.
 The page scripts are found by ``console.launch.pages_dir`` (the repository's top-level
@@ -46,6 +47,7 @@ gw = state.gateway()
 auth.sidebar_identity(who)
 widgets.status_sidebar(gw)
 auth.open_banner(who)
+widgets.log_banner(gw)
 try:
     nav.run()
 except Exception as e:  # noqa: BLE001 - last stop before the screen: one sentence, never a traceback

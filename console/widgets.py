@@ -45,6 +45,19 @@ def status_sidebar(gw) -> None:
         st.caption(fmt.telemetry_text(gw.telemetry.describe()))
 
 
+def log_banner(gw) -> None:
+    """While the usage log is not writing to its database, or has lost rows, say so above
+    every page, with the counts; nothing at all while it is healthy."""
+    h = gw.usage_log.health()
+    if not h.degraded:
+        return
+    text = f"**Usage log degraded.** {h.summary()}"
+    if h.state == "failing" or h.lost_total:
+        st.error(text, icon=":material/report:")
+    else:
+        st.warning(text + " They will be written to the database when it recovers.", icon=":material/sync_problem:")
+
+
 def provider_badge(provider: str, model: str) -> None:
     st.badge(
         f"{provider_label(provider)} · {fmt.short_model(model)}",
