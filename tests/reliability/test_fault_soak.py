@@ -10,95 +10,20 @@ a long-running process does not leak threads or file handles.
 from __future__ import annotations
 
 import gc
-import sqlite3
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 from gateway_fixtures import demo_gateway
 from reliability_support import open_fds, scaled, settle
+from soak_traffic import AZURE_MIX, BEDROCK_MIX, TIMEOUT_S, Outcome, check_log_matches_attempts, read_rows, run_one
 
-from gateway_core import AllProvidersFailed, GenerateRequest, StreamInterrupted
+from gateway_core import GenerateRequest
 
 REQUESTS = scaled(2000, 20000)
 CONCURRENCY = 16
-TIMEOUT_S = 0.5
-# Hangs cost a whole timeout (plus an SDK retry) each, so they are weighted down to keep the run short.
-AZURE_MIX = [
-    {"status": 429, "retry_after_s": 0.01},
-    {"status": 503},
-    {"hang_s": TIMEOUT_S + 0.3, "weight": 0.15},
-    {"cut_stream_after": 0},
-    {"cut_stream_after": 2},
-]
-BEDROCK_MIX = [{"status": 429, "retry_after_s": 0.01}, {"status": 503}, {"cut_stream_after": 0}, {"cut_stream_after": 2}]
-HINTS = (None, "azure", None, "bedrock", "azure")
-PRIORITIES = ("low_cost", "balanced", "low_latency")
-TOPICS = ("routing rules", "the quarterly budget", "circuit breakers", "token pricing", "latency targets")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    index: int
-    streamed: bool
-    status: str  # ok | failed | interrupted | unexpected
-    request_id: str | None
-    attempts: tuple
-    detail: str = ""
-
-
-def request_for(i: int) -> GenerateRequest:
-    return GenerateRequest(
-        prompt=f"Request {i}: explain {TOPICS[i % len(TOPICS)]} in a few sentences.",
-        task="chat",
-        priority=PRIORITIES[i % len(PRIORITIES)],
-        provider_hint=HINTS[i % len(HINTS)],
-        user=f"soak-{i % 7}",
-    )
-
-
-def run_one(gw, i: int) -> Outcome:
-    streamed = i % 2 == 1
-    req = request_for(i)
-    try:
-        if streamed:
-            stream = gw.stream(req)
-            text = "".join(stream)
-            r = stream.result
-            if text != r.text:
-                return Outcome(i, streamed, "unexpected", r.request_id, r.attempts, "streamed text != result text")
-        else:
-            r = gw.generate(req)
-        detail = "" if r.text.strip() else "empty answer"
-        return Outcome(i, streamed, "ok" if not detail else "unexpected", r.request_id, r.attempts, detail)
-    except StreamInterrupted as e:
-        return Outcome(i, streamed, "interrupted", e.request_id, tuple(e.attempts), e.partial_text)
-    except AllProvidersFailed as e:
-        return Outcome(i, streamed, "failed", e.request_id, tuple(e.attempts))
-    except Exception as e:  # noqa: BLE001 - anything else is exactly what this test hunts for
-        return Outcome(
-            i,
-            streamed,
-            "unexpected",
-            getattr(e, "request_id", None),
-            tuple(getattr(e, "attempts", ()) or ()),
-            f"{type(e).__name__}: {e}",
-        )
-
-
-def read_rows(db) -> list[dict]:
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return [
-            dict(r)
-            for r in con.execute("SELECT request_id, attempt, final, provider, status, error_type FROM usage_logs ORDER BY id")
-        ]
-    finally:
-        con.close()
 
 
 def warm_up(tmp_path) -> None:
@@ -172,26 +97,6 @@ def check_outcomes(outcomes: list[Outcome], injected: dict) -> None:
             assert all(a.status == "error" and a.retryable for a in o.attempts[:-1]), o
         if o.status == "failed":
             assert o.attempts and all(a.status == "error" for a in o.attempts)
-
-
-def check_log_matches_attempts(outcomes: list[Outcome], rows: list[dict]) -> None:
-    expected = sum(len(o.attempts) for o in outcomes)
-    keys = Counter((r["request_id"], r["attempt"]) for r in rows)
-    doubled = [k for k, n in keys.items() if n > 1]
-    assert not doubled, f"{len(doubled)} attempts logged twice, e.g. {doubled[:3]}"
-    assert len(rows) == expected, f"{len(rows)} log rows for {expected} attempts"
-
-    by_request: dict[str, list[dict]] = {}
-    for r in rows:
-        by_request.setdefault(r["request_id"], []).append(r)
-    for o in outcomes:
-        got = sorted(by_request.get(o.request_id, []), key=lambda r: r["attempt"])
-        assert [r["attempt"] for r in got] == list(range(1, len(o.attempts) + 1)), (o, got)
-        assert [r["status"] for r in got] == [a.status for a in o.attempts], (o, got)
-        assert [r["final"] for r in got] == [0] * (len(got) - 1) + [1], (o, got)
-        if o.status == "interrupted":
-            assert got[-1]["status"] == "error" and got[-1]["error_type"] == "stream_interrupted", got
-            assert all(r["status"] != "ok" for r in got), "an interrupted stream was logged as a success"
 
 
 def check_breaker(transitions: list) -> None:
