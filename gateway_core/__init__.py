@@ -8,6 +8,7 @@ processes that only read the log or the prices should not pay for.
 from .config import Settings
 from .errors import (
     AllProvidersFailed,
+    AuditLogUnavailable,
     AuthFailed,
     BadRequest,
     ConfigError,
@@ -27,6 +28,7 @@ from .types import Attempt, ChatMessage, GenerateRequest, GenerateResult, Usage
 
 __all__ = [
     "AllProvidersFailed",
+    "AuditLogUnavailable",
     "Attempt",
     "AuthFailed",
     "BadRequest",

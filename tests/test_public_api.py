@@ -4,6 +4,7 @@ import gateway_core
 
 EXPECTED = {
     "AllProvidersFailed",
+    "AuditLogUnavailable",
     "Attempt",
     "AuthFailed",
     "BadRequest",

@@ -15,8 +15,7 @@ from gateway_fixtures import demo_gateway
 from reliability_support import LiveServer, settle
 from storage_faults import db_keys, immutable, require_immutable
 
-from gateway_core import GenerateRequest
-from gateway_core.errors import AuditLogUnavailable
+from gateway_core import AuditLogUnavailable, GenerateRequest
 from gateway_core.usage.schema import connect
 
 
