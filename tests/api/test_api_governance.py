@@ -217,7 +217,9 @@ def test_a_key_never_appears_in_logs_rows_errors_or_bodies(governed, admin, capl
     bodies += [admin.get(p).text for p in ("/admin/keys", "/admin/teams", "/admin/budgets")]
     governed.gw.usage_log.flush()
     governed.gw.governance.flush()
-    files = [f for f in governed.db.parent.iterdir() if f.name.startswith(governed.db.name)]
+    # The database, its WAL, and any spill file beside it.
+    entries = [f for f in governed.db.parent.iterdir() if f.name.startswith(governed.db.name)]
+    files = [p for f in entries for p in ([f] if f.is_file() else f.rglob("*")) if p.is_file()]
     blob = b"".join(f.read_bytes() for f in files)
     assert b"secretive" in blob  # the scan sees the rows
     assert secret.encode() not in blob and secret[:12].encode() not in blob
