@@ -45,8 +45,9 @@ class CompareRun:
 
     @property
     def revealed(self) -> bool:
-        # Blindness serves the vote, and only a two-sided run has one.
-        return not self.blind or self.verdict is not None or len(self.providers) != 2
+        # Blindness serves the vote, and only a two-sided run that both sides answered has one.
+        finished = len(self.outcomes) == len(self.providers)
+        return not self.blind or self.verdict is not None or len(self.providers) != 2 or (finished and not self.votable)
 
     @property
     def votable(self) -> bool:
@@ -66,9 +67,14 @@ def side_header(run: CompareRun, i: int) -> None:
 
 
 def side_metrics(run: CompareRun, i: int, gw) -> None:
+    """Cost, latency, TTFT and tokens; in a blind run they wait for the vote, since each of
+    them would tell the providers apart (a price, a typical speed, a tokenizer)."""
     outcome = run.outcomes[i]
     if not isinstance(outcome, GenerateResult):
         widgets.show_error(outcome, gw)
+        return
+    if not run.revealed:
+        st.caption(":material/visibility_off: Cost, latency, TTFT and tokens are shown with the providers, after your vote.")
         return
     with st.container(horizontal=True):
         st.metric("Cost", fmt.usd(outcome.cost_usd))

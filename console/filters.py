@@ -2,7 +2,8 @@
 
 The choices come from ``Analytics.filter_options()`` so an operator can only pick values that
 exist in the log. Providers start all selected (deselecting one is the common question:
-"what if we had not used Bedrock?"); models, tasks and users start empty, meaning all.
+"what if we had not used this provider?"); models, tasks, teams and users start empty,
+meaning all.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
         providers = st.multiselect("Provider", known, default=known, key=f"{prefix}_providers:{','.join(known)}")
         models = st.multiselect("Model", opts.get("models", []), key=f"{prefix}_models", placeholder="All models")
         tasks = st.multiselect("Task", opts.get("tasks", []), key=f"{prefix}_tasks", placeholder="All tasks")
+        teams = st.multiselect("Team", opts.get("teams", []), key=f"{prefix}_teams", placeholder="All teams")
         users = st.multiselect("User", opts.get("users", []), key=f"{prefix}_users", placeholder="All users")
         synthetic = st.toggle("Include synthetic history", value=True, key=f"{prefix}_synthetic")
     start, end = date_bounds(picked)
@@ -65,6 +67,7 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
         models=tuple(models),
         tasks=tuple(tasks),
         users=tuple(users),
+        teams=tuple(teams),
         include_synthetic=synthetic,
     )
     return f, bucket_for(start, end)

@@ -7,10 +7,14 @@ an unpriced model, which is shown as such, never as $0).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
 import pandas as pd
+
+from gateway_core.explain import model_name
+from gateway_core.providers import label as provider_label
 
 UNPRICED = "unpriced"
 DASH = "—"
@@ -60,6 +64,27 @@ def ms(value: float | None) -> str:
 
 def pct(value: float | None, digits: int = 1) -> str:
     return DASH if value is None else f"{value * 100:.{digits}f}%"
+
+
+def seconds(value_ms: float | None) -> str:
+    """Milliseconds shown in seconds, for pages that compare latencies side by side: 0.42 s, 31 s."""
+    if value_ms is None:
+        return DASH
+    s = value_ms / 1000
+    return f"{s:.2f} s" if s < 10 else f"{s:.1f} s" if s < 100 else f"{s:,.0f} s"
+
+
+def change(current: float | None, previous: float | None, *, points: bool = False) -> str | None:
+    """The change against the previous period for a metric tile: "+12%", "−3.1%", or for a
+    rate "+0.4 pp" (percentage points); None when there is nothing to compare with."""
+    if current is None or previous is None:
+        return None
+    if points:
+        return f"{(current - previous) * 100:+.1f} pp"
+    if previous == 0:
+        return None
+    ratio = (current - previous) / abs(previous)
+    return f"{ratio:+.0%}" if abs(ratio) >= 0.1 else f"{ratio:+.1%}"
 
 
 def saving(cost: Decimal | None, counterfactual: Decimal | None) -> tuple[Decimal, float] | None:
@@ -123,6 +148,26 @@ def attempts_frame(attempts: Iterable) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def failure_lines(attempts: Iterable) -> list[str]:
+    """Why each failed attempt failed, in full: "Attempt 1, Azure OpenAI gpt-4o-mini: rate_limited: 429 ..."."""
+    out = []
+    for i, a in enumerate(attempts, start=1):
+        if a.status == "error":
+            reason = f"{a.error_type}: {a.error_message}" if a.error_message else (a.error_type or "failed")
+            out.append(f"Attempt {i}, {provider_label(a.provider)} {model_name(a.model)}: {reason}")
+    return out
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]|<>~$])")
+
+
+def md_escape(text: str | None) -> str:
+    """Text shown inside a Markdown line exactly as written (no accidental emphasis, links,
+    HTML or maths); for text that does not start a line, where "-", "#" or "1." could not
+    begin a list or a heading."""
+    return _MARKDOWN.sub(r"\\\1", text or "")
+
+
 def prices_frame(rows: Iterable, in_use: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """The price table as shown to an operator: USD per 1M tokens, provenance, lifecycle.
 
@@ -146,24 +191,47 @@ def prices_frame(rows: Iterable, in_use: set[tuple[str, str]] = frozenset()) -> 
     )
 
 
-def health_frame(status: Iterable[dict]) -> pd.DataFrame:
-    """``Gateway.provider_status()`` rows with readable latency and error-rate columns."""
+def health_frame(status: Iterable[dict], logged: pd.DataFrame, now=None) -> pd.DataFrame:
+    """Health per (provider, model): the gateway's configured routes with their breaker state
+    (``Gateway.provider_status()``), and calls, error rate and latency over the chosen window
+    from the log (``Analytics.provider_health``). Models seen in the log but no longer
+    configured are listed too, since their traffic is part of the window."""
+    seen = {(r["provider"], r["model"]): r for r in logged.to_dict("records")} if len(logged) else {}
     rows = []
-    for s in status:
+    routes = [(s["provider"], s["model"], s.get("mode", ""), s.get("breaker", "")) for s in status]
+    routes += [(p, m, "not configured", DASH) for p, m in seen if (p, m) not in {(r[0], r[1]) for r in routes}]
+    for provider, model, mode, breaker in routes:
+        r = seen.get((provider, model), {})
         rows.append(
             {
-                "provider": s["provider"],
-                "model": s["model"],
-                "mode": s.get("mode", ""),
-                "breaker": s.get("breaker", ""),
-                "p50": ms(s.get("p50_ms")),
-                "p90": ms(s.get("p90_ms")),
-                "TTFT p90": ms(s.get("ttft_p90_ms")),
-                "error rate": pct(s.get("error_rate")),
-                "samples": s.get("samples") or 0,
+                "provider": provider_label(provider),
+                "model": short_model(model),
+                "mode": mode,
+                "breaker": breaker,
+                "calls": int(r.get("calls") or 0),
+                "error rate": pct(present(r.get("error_rate"))),
+                "p50": ms(present(r.get("p50_ms"))),
+                "p90": ms(present(r.get("p90_ms"))),
+                "TTFT p90": ms(present(r.get("ttft_p90_ms"))),
+                "last call": ago(present(r.get("last_call")), now),
             }
         )
     return pd.DataFrame(rows)
+
+
+def ago(ts, now=None) -> str:
+    """How long ago a UTC timestamp was: "just now", "4 min ago", "3 h ago", "2 days ago"."""
+    if ts is None:
+        return DASH
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else pd.Timestamp(now)
+    seconds = max(0.0, (now - pd.Timestamp(ts)).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min ago"
+    if seconds < 86_400:
+        return f"{seconds // 3600:.0f} h ago"
+    return f"{seconds // 86_400:.0f} days ago"
 
 
 def lifecycle_warnings(status: Iterable[dict]) -> list[str]:

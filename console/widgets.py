@@ -21,6 +21,7 @@ from gateway_core.errors import (
     StreamInterrupted,
     ValidationError,
 )
+from gateway_core.explain import route_sentence
 from gateway_core.providers import PROVIDERS
 from gateway_core.providers import label as provider_label
 
@@ -66,8 +67,11 @@ def provider_badge(provider: str, model: str) -> None:
     )
 
 
-def result_meta(result) -> None:
-    """The compact row under an answer: who answered, why, tokens, money and time."""
+def result_meta(result, request=None) -> None:
+    """The compact row under an answer: who answered, why, tokens, money and time.
+
+    With the ``request`` the route reads as one plain sentence, the router's raw scores
+    folded away under "Route details"; a fallback lists every attempt and why it failed."""
     with st.container(horizontal=True, vertical_alignment="center"):
         provider_badge(result.provider, result.model)
         if result.fallback_used:
@@ -85,13 +89,21 @@ def result_meta(result) -> None:
         f"**Latency** {fmt.ms(result.latency_ms)} · **TTFT** {fmt.ms(result.ttft_ms)} · "
         f"**Tokens** {fmt.tokens_text(result)}"
     )
-    st.caption(f":material/route: {result.route_reason}")
+    if request is not None and result.ranking is not None:
+        st.caption(f":material/route: {route_sentence(request, result.ranking, result.provider, result.model)}")
+        with st.expander("Route details", icon=":material/tune:"):
+            st.code("\n".join(result.route_reason.split("; ")), language=None, wrap_lines=True)
+    else:
+        st.caption(f":material/route: {fmt.md_escape(result.route_reason)}")
     if result.fallback_used or len(result.attempts) > 1:
         attempts_table(result.attempts)
 
 
 def attempts_table(attempts) -> None:
+    """Each attempt in a row, then every failure's reason in full (a table cell would cut it)."""
     st.dataframe(fmt.attempts_frame(attempts), hide_index=True, width="stretch")
+    for line in fmt.failure_lines(attempts):
+        st.caption(f":material/error: {fmt.md_escape(line)}")
 
 
 def show_error(exc: BaseException, gw=None) -> None:
@@ -133,44 +145,6 @@ def show_error(exc: BaseException, gw=None) -> None:
     else:
         log.exception("unexpected console error", exc_info=exc)
         st.error(f"Unexpected error ({type(exc).__name__}); the details are in the server log.", icon=":material/error:")
-
-
-def _compact(n: float) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:,.0f}"
-
-
-def headline_metrics(h: dict) -> None:
-    """Three rows of four headline numbers from ``Analytics.headline`` (four fit a laptop
-    screen without truncating a value)."""
-    tokens = h["input_tokens"] + h["output_tokens"]
-    tiles = (
-        ("Spend", fmt.usd_short(h["spend_usd"]), fmt.usd(h["spend_usd"])),
-        ("Requests", f"{h['requests']:,}", None),
-        ("Cost / request", fmt.usd_short(h["cost_per_request"]), fmt.usd(h["cost_per_request"])),
-        ("Savings", fmt.usd_short(h["savings_usd"]), f"vs the best alternative on the other provider ({h['savings_pct']:.1f}%)"),
-        ("Error rate", fmt.pct(h["error_rate"]), "final outcome was an error"),
-        ("Fallback rate", fmt.pct(h["fallback_rate"]), "requests served after more than one attempt"),
-        (
-            "Tokens",
-            _compact(tokens),
-            f"{h['input_tokens']:,} in ({h['cached_input_tokens']:,} cached) / {h['output_tokens']:,} out",
-        ),
-        (
-            "Unpriced",
-            fmt.pct(h["unpriced_share"]),
-            f"attempts on models without a price row; {fmt.pct(h['unpriced_spend_share'])} of estimated spend",
-        ),
-        ("p50 latency", fmt.ms(h["p50_latency_ms"]), None),
-        ("p95 latency", fmt.ms(h["p95_latency_ms"]), None),
-        ("p50 TTFT", fmt.ms(h["p50_ttft_ms"]), "time to first token, streamed calls"),
-        ("p95 TTFT", fmt.ms(h["p95_ttft_ms"]), None),
-    )
-    for start in range(0, len(tiles), 4):
-        for col, (label, value, help_text) in zip(st.columns(4), tiles[start : start + 4]):
-            col.metric(label, value, help=help_text, border=True)
 
 
 def vote_summary(frame) -> None:

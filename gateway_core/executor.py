@@ -277,6 +277,7 @@ def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, trai
         fallback_used=len(attempts) > 1,
         request_id=request_id,
         route_reason=plan.ranking.reason,
+        ranking=plan.ranking,
         estimated_usage=plan.estimated_usage(cand.provider, cand.model),
         counterfactual_provider=cf[0] if cf else None,
         counterfactual_model=cf[1] if cf else None,

@@ -104,6 +104,11 @@ class Ranking:
     reason: str
     scores: dict = field(default_factory=dict)  # label -> score (None = unpriced under low_cost)
     rejected: tuple[tuple[Candidate, float | None, str], ...] = ()
+    # The facts behind the scores, so a decision can be explained in words (``explain``):
+    priority: str = ""
+    streaming: bool = False
+    latencies: dict = field(default_factory=dict)  # label -> (p90 ms, True when it is the prior)
+    explored: str | None = None  # the label exploration put first, if it did
 
     @property
     def first(self) -> Candidate | None:
@@ -132,8 +137,8 @@ def _cost_terms(cands: Sequence[Candidate]) -> dict[str, float]:
     return {c.label: terms.get(c.label, worst) for c in cands}
 
 
-def _scores(priority: str, cands, stats, streaming) -> tuple[dict, Callable[[Candidate], str]]:
-    """(label -> score, a function describing one candidate for the reason)."""
+def _scores(priority: str, cands, stats, streaming) -> tuple[dict, Callable[[Candidate], str], dict]:
+    """(label -> score, a function describing one candidate for the reason, label -> (p90, prior))."""
     metric = "p90 ttft" if streaming else "p90"
     lat = _latencies(cands, stats, streaming)
 
@@ -145,9 +150,9 @@ def _scores(priority: str, cands, stats, streaming) -> tuple[dict, Callable[[Can
         return "unpriced" if c.est_cost_usd is None else f"est ${c.est_cost_usd:.6f}"
 
     if priority == "low_cost":
-        return {c.label: None if c.est_cost_usd is None else float(c.est_cost_usd) for c in cands}, cost_desc
+        return {c.label: None if c.est_cost_usd is None else float(c.est_cost_usd) for c in cands}, cost_desc, lat
     if priority == "low_latency":
-        return {k: v for k, (v, _) in lat.items()}, lat_desc
+        return {k: v for k, (v, _) in lat.items()}, lat_desc, lat
     cost = _cost_terms(cands)
     low_lat = max(min(v for v, _ in lat.values()), 1e-6)
     scores = {c.label: W_COST * cost[c.label] + W_LATENCY * lat[c.label][0] / low_lat for c in cands}
@@ -156,7 +161,7 @@ def _scores(priority: str, cands, stats, streaming) -> tuple[dict, Callable[[Can
         price = "unpriced" if c.est_cost_usd is None else f"cost x{cost[c.label]:.1f}"
         return f"score {scores[c.label]:.2f} ({price}, {lat_desc(c)} x{lat[c.label][0] / low_lat:.1f})"
 
-    return scores, balanced_desc
+    return scores, balanced_desc, lat
 
 
 # --- ordering --------------------------------------------------------------------------
@@ -183,6 +188,17 @@ def _explore(group: list[Candidate], stats: RouteStats, streaming: bool) -> Cand
     if not group:
         return None
     return min(group, key=lambda c: stats.count(c.key, streaming=streaming))
+
+
+def _explore_first(healthy: list[Candidate], stats: RouteStats, streaming: bool, notes: list[str]) -> str | None:
+    """Move the least-sampled healthy candidate to the front (in place); its label, if it moved."""
+    pick = _explore(healthy, stats, streaming) if len(healthy) > 1 else None
+    if pick is None or pick == healthy[0]:
+        return None
+    healthy.remove(pick)
+    healthy.insert(0, pick)
+    notes.append(f"explore: {pick.label} has {stats.count(pick.key, streaming=streaming)} samples")
+    return pick.label
 
 
 def _split_primary(request, cands, notes) -> tuple[list[Candidate], list[Candidate], bool]:
@@ -238,18 +254,15 @@ def rank(
     states = breaker_states or {}
     is_open = {c.label: states.get(c.key) == OPEN for c in cands}
     index = {c.label: i for i, c in enumerate(cands)}
-    scores, describe = _scores(request.priority, cands, stats, streaming)
+    scores, describe, latencies = _scores(request.priority, cands, stats, streaming)
     notes: list[str] = []
 
     primary, others, explicit = _split_primary(request, cands, notes)
     primary, others = _sorted(primary, scores, index), _sorted(others, scores, index)
     healthy = [c for c in primary if not is_open[c.label]]
-    if request.priority in _LATENCY_PRIORITIES and explore_roll < explore_rate and len(healthy) > 1:
-        pick = _explore(healthy, stats, streaming)
-        if pick != healthy[0]:
-            healthy.remove(pick)
-            healthy.insert(0, pick)
-            notes.append(f"explore: {pick.label} has {stats.count(pick.key, streaming=streaming)} samples")
+    explored = None
+    if request.priority in _LATENCY_PRIORITIES and explore_roll < explore_rate:
+        explored = _explore_first(healthy, stats, streaming, notes)
     if not explicit:
         # Without a pin or hint the primary group is the first choice's provider.
         lead = (healthy or primary)[0].provider
@@ -278,7 +291,7 @@ def rank(
     rejected = tuple(
         (c, scores.get(c.label), _why_not_first(c, i, is_open, weak)) for i, c in enumerate(ordered[1:], start=1)
     ) + tuple((c, scores.get(c.label), "dropped: fallback disabled") for c in dropped)
-    return Ranking(tuple(ordered), reason, scores, rejected)
+    return Ranking(tuple(ordered), reason, scores, rejected, request.priority, streaming, latencies, explored)
 
 
 def _below_floor(request, ordered, quality: QualityStats | None, notes) -> set[str]:

@@ -290,3 +290,4 @@ class GenerateResult:
     # x-gateway-budget when a soft budget limit stepped the request down. The REST API sends
     # them as response headers.
     headers: Mapping[str, str] = field(default_factory=dict, compare=False)
+    ranking: object = field(default=None, compare=False, repr=False)  # the router.Ranking behind route_reason

@@ -1,29 +1,55 @@
 """Providers: health per provider and model, chaos controls, the price table and demo data."""
 
+from datetime import UTC, datetime, timedelta
+
 import streamlit as st
 
-from console import auth, chaos, demo, state
+from console import auth, chaos, demo, state, widgets
 from console import format as fmt
+
+HEALTH_REFRESH_S = 5
+HEALTH_WINDOWS = {
+    "15 min": timedelta(minutes=15),
+    "1 hour": timedelta(hours=1),
+    "24 hours": timedelta(days=1),
+    "7 days": timedelta(days=7),
+}
 
 who = auth.require("providers")
 gw = state.gateway()
 st.title("Providers")
 
 st.subheader("Health", divider="gray")
-status = gw.provider_status()
-for s in status:
-    if s.get("breaker") == "open":
-        st.warning(
-            f"Circuit open for {s['provider']}/{s['model']}: requests skip it until the cooldown ends.",
-            icon=":material/power_off:",
-        )
-st.dataframe(
-    fmt.health_frame(status),
-    hide_index=True,
-    width="stretch",
-    column_config={"samples": st.column_config.NumberColumn(help="calls in the router's sliding window")},
-)
-st.caption("Latency and error rate come from the router's sliding window of recent calls in this process.")
+
+
+@st.fragment(run_every=HEALTH_REFRESH_S)
+def health() -> None:
+    """Redrawn on its own every few seconds, so a breaker opening during a chaos demo shows up."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        window = st.segmented_control("Window", list(HEALTH_WINDOWS), default="24 hours", key="prov_window", required=True)
+        synthetic = st.toggle("Include synthetic history", value=True, key="prov_synthetic")
+    since = datetime.now(UTC).replace(tzinfo=None) - HEALTH_WINDOWS[window]
+    status = gw.provider_status()
+    for s in status:
+        if s.get("breaker") == "open":
+            st.warning(
+                f"Circuit open for {widgets.provider_label(s['provider'])} {s['model']}: requests skip it until the cooldown ends.",
+                icon=":material/power_off:",
+            )
+    logged = state.fresh_analytics().provider_health(since, include_synthetic=synthetic)
+    st.dataframe(
+        fmt.health_frame(status, logged),
+        hide_index=True,
+        width="stretch",
+        column_config={"calls": st.column_config.NumberColumn(help="provider calls logged in the window")},
+    )
+    st.caption(
+        f"Calls, error rate and latency from the usage log over the last {window} (every process that writes it); "
+        f"the breaker is this process's own. Refreshes every {HEALTH_REFRESH_S} s."
+    )
+
+
+health()
 
 st.subheader("Chaos", divider="gray")
 named = chaos.targets(gw.emulators, [p for p, mode in gw.provider_modes().items() if mode == "EMULATED"])
@@ -60,6 +86,7 @@ else:
             st.success(f"**{label}**: no faults injected", icon=":material/check_circle:")
 
 st.subheader("Prices", divider="gray")
+status = gw.provider_status()
 for warning in fmt.lifecycle_warnings(status):
     st.warning(warning, icon=":material/schedule:")
 st.dataframe(

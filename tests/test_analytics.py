@@ -177,8 +177,8 @@ SYNTHETIC = {
 }
 
 
-@pytest.fixture
-def log_path(tmp_path):
+def write_log(tmp_path):
+    """The hand-built log as a SQLite file; other test modules build on it too."""
     path = tmp_path / "usage.sqlite"
     with UsageLog(path) as log:
         for t in ROWS:
@@ -188,6 +188,11 @@ def log_path(tmp_path):
             log.write(row)
         log.write(SYNTHETIC)
     return path
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    return write_log(tmp_path)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ def test_defaults_follow_the_design():
     azure, bedrock = s.provider("azure"), s.provider("bedrock")
     assert s.mode == "auto"
     assert azure.model_ids() == ("gpt-4o-mini",)
-    assert bedrock.model_ids() == ("anthropic.claude-3-sonnet-20240229-v1:0",)
+    assert bedrock.model_ids() == ("anthropic.claude-3-5-haiku-20241022-v1:0",)
     assert azure.api_version == "2024-10-21"
     assert bedrock.region == "eu-west-2"
     assert s.db_path == "./usage_logs.sqlite"

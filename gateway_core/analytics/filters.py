@@ -6,7 +6,7 @@ the raw mirror and on the rollups alike) and ``where`` with the time range added
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 DEFAULT_DAYS = 30
@@ -34,6 +34,7 @@ class Filters:
     models: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
     include_synthetic: bool = True
 
     def bounds(self) -> tuple[datetime, datetime | None]:
@@ -45,13 +46,29 @@ class Filters:
     def dims(self) -> tuple[str, list]:
         """A predicate over dimension columns only: valid on the mirror and on the rollups."""
         clauses, params = ["true"], []
-        for column, values in (("provider", self.providers), ("model", self.models), ("task", self.tasks), ("user", self.users)):
+        for column, values in (
+            ("provider", self.providers),
+            ("model", self.models),
+            ("task", self.tasks),
+            ("user", self.users),
+            ("team", self.teams),
+        ):
             if values:
                 clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
                 params.extend(values)
         if not self.include_synthetic:
             clauses.append("NOT synthetic")
         return " AND ".join(clauses), params
+
+    def previous(self, now: datetime | None = None) -> Filters:
+        """The same filters over the period of equal length just before this one.
+
+        An open or future end is taken as ``now``: the hours still to come hold no traffic,
+        and counting them would make this period look emptier than the last."""
+        start, end = self.bounds()
+        now = _utc_naive(now or datetime.now(UTC))
+        end = now if end is None or end > now else end
+        return replace(self, start=start - (end - start), end=start)
 
     def where(self) -> tuple[str, list]:
         """The full predicate (time range and dimensions) over raw rows."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from datetime import datetime
 from itertools import accumulate
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from ..stats import nearest_rank
-from . import audit
+from . import audit, summaries
 from .filters import Filters
 from .finops import FinOpsQueries
 from .mirror import SqliteSource, create_mirror, mirror_matches
@@ -37,6 +38,7 @@ from .rollups import (
     facts_sql,
     percentile_value,
     roll_up,
+    rollups_match,
 )
 from .votes import vote_summary as _vote_summary
 
@@ -47,14 +49,6 @@ def _bucket(bucket: str) -> str:
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}; got {bucket!r}")
     return bucket
-
-
-def _num(value, default=0.0):
-    return default if value is None or value != value else value
-
-
-def _ratio(a, b) -> float:
-    return float(_num(a)) / float(b) if b else 0.0
 
 
 def _open_mirror(mirror_path: str | None) -> duckdb.DuckDBPyConnection:
@@ -98,7 +92,7 @@ class Analytics(FinOpsQueries):
         except duckdb.Error:
             return False
         row = rows[0] if rows else None
-        if row is None or row[0] != str(self.db_path.resolve()) or not mirror_matches(self._con):
+        if row is None or row[0] != str(self.db_path.resolve()) or not (mirror_matches(self._con) and rollups_match(self._con)):
             return False
         if row[2] != self._source.generation() or self._source.max_id() < row[1]:
             return False
@@ -157,8 +151,8 @@ class Analytics(FinOpsQueries):
         f = f or Filters()
         start, end = f.bounds()
         dims, params = f.dims()
-        # The histograms carry no task or user, so those filters aggregate raw rows instead.
-        use_rollup = kind == "daily" or not (f.tasks or f.users)
+        # The histograms carry no task, user or team, so those filters aggregate raw rows instead.
+        use_rollup = kind == "daily" or not (f.tasks or f.users or f.teams)
         source, params = facts_sql(kind, start, end, dims, params, use_rollup)
         return self._run(sql.replace("{facts}", source), [*params, *extra])
 
@@ -188,50 +182,18 @@ class Analytics(FinOpsQueries):
     # --- the Analytics page ------------------------------------------------------------
 
     def headline(self, f: Filters | None = None) -> dict:
-        sums = ", ".join(
-            f"sum({m}) AS {m}"
-            for m in (
-                "attempts",
-                "requests",
-                "errors",
-                "fallbacks",
-                "spend",
-                "input",
-                "output",
-                "cached",
-                "unpriced_attempts",
-                "unpriced_est",
-                "est",
-                "savings",
-                "cf",
-            )
-        )
-        row = self._facts(f, "daily", f"SELECT {sums} FROM {{facts}}").iloc[0]
-        requests, attempts = int(_num(row["requests"], 0)), int(_num(row["attempts"], 0))
-        spend = float(_num(row["spend"]))
-        out = {
-            "spend_usd": spend,
-            "requests": requests,
-            "attempts": attempts,
-            "error_rate": _ratio(row["errors"], requests),
-            "fallback_rate": _ratio(row["fallbacks"], requests),
-            "p50_latency_ms": None,
-            "p95_latency_ms": None,
-            "p50_ttft_ms": None,
-            "p95_ttft_ms": None,
-            "input_tokens": int(_num(row["input"], 0) + _num(row["cached"], 0)),
-            "output_tokens": int(_num(row["output"], 0)),
-            "cached_input_tokens": int(_num(row["cached"], 0)),
-            "cost_per_request": _ratio(spend, requests),
-            "unpriced_share": _ratio(row["unpriced_attempts"], attempts),
-            "unpriced_spend_share": _ratio(row["unpriced_est"], _num(row["est"])),
-            "savings_usd": float(_num(row["savings"])),
-            "savings_pct": 100.0 * _ratio(row["savings"], _num(row["cf"])),
-        }
-        for r in self._percentiles(f, (), (50, 95)).itertuples():
-            name = "latency_ms" if r.kind == KIND_LATENCY else "ttft_ms"
-            out[f"p50_{name}"], out[f"p95_{name}"] = r.p50, r.p95
-        return out
+        """Spend, volume, reliability, tokens, savings (net, saved, overspent) and p50/p95 latency."""
+        return summaries.headline(self._facts, self._percentiles, f)
+
+    def savings_by_provider(self, f: Filters | None = None) -> pd.DataFrame:
+        return summaries.savings_by_provider(self._facts, f)
+
+    def spend_by_team(self, f: Filters | None = None) -> pd.DataFrame:
+        return summaries.spend_by_team(self._facts, f)
+
+    def provider_health(self, since: datetime, include_synthetic: bool = True) -> pd.DataFrame:
+        """Per (provider, model) since ``since``: calls, errors, error rate, p50/p90 latency, p90 TTFT."""
+        return summaries.provider_health(self._run, since, include_synthetic)
 
     def spend_over_time(self, f: Filters | None = None, bucket: str = "day") -> pd.DataFrame:
         if _bucket(bucket) == "hour":  # rollups are daily; hours come from raw rows
@@ -345,7 +307,13 @@ class Analytics(FinOpsQueries):
     def filter_options(self) -> dict[str, list[str]]:
         """Distinct values for the filter widgets, over all loaded history."""
         out = {}
-        for key, column in (("providers", "provider"), ("models", "model"), ("tasks", "task"), ("users", "user")):
+        for key, column in (
+            ("providers", "provider"),
+            ("models", "model"),
+            ("tasks", "task"),
+            ("users", "user"),
+            ("teams", "team"),
+        ):
             frame = self._run(f'SELECT DISTINCT "{column}" AS v FROM daily WHERE "{column}" IS NOT NULL ORDER BY 1')
             out[key] = frame["v"].tolist()
         return out

@@ -2,8 +2,9 @@
 
 Every refresh aggregates only the rows it just appended into two small DuckDB tables:
 
-- ``daily``: additive measures (spend, requests, errors, tokens, savings, estimate-error
-  sums) per (day, provider, model, task, user, team, synthetic);
+- ``daily``: additive measures (spend, requests, errors, tokens, savings net and split
+  into saved and overspent, estimate-error sums) per (day, provider, model, task, user,
+  team, synthetic);
 - ``hist``: counts per (day, provider, model, synthetic, kind, bucket), where kind 0 is
   latency, 1 is TTFT (bucket ``floor(log2(ms) * 16)``, so a percentile read from it is
   within ~2% of the exact one) and 2 is cost per final request (quarter decades).
@@ -39,6 +40,8 @@ MEASURES = (
     "unpriced_est",
     "est",
     "savings",
+    "saved",
+    "overspent",
     "cf",
     "est_n",
     "est_abs",
@@ -61,6 +64,8 @@ SELECT CAST(ts AS DATE) AS day, provider, model, task, "user", team, synthetic,
        sum(cost_est_usd) FILTER (unpriced) AS unpriced_est,
        sum(cost_est_usd) AS est,
        sum(counterfactual_cost_usd - cost_usd) FILTER (final AND status = 'ok') AS savings,
+       sum(greatest(counterfactual_cost_usd - cost_usd, 0)) FILTER (final AND status = 'ok' AND both_priced) AS saved,
+       sum(greatest(cost_usd - counterfactual_cost_usd, 0)) FILTER (final AND status = 'ok' AND both_priced) AS overspent,
        sum(counterfactual_cost_usd) FILTER (final AND status = 'ok' AND cost_usd IS NOT NULL) AS cf,
        count(*) FILTER (est_ok) AS est_n,
        sum(abs(total_tokens_est - actual) / actual) FILTER (est_ok) AS est_abs,
@@ -68,7 +73,8 @@ SELECT CAST(ts AS DATE) AS day, provider, model, task, "user", team, synthetic,
        sum(abs(prompt_tokens_est - input_tokens) / input_tokens) FILTER (est_ok) AS prompt_abs,
        sum((prompt_tokens_est - input_tokens) / input_tokens) FILTER (est_ok) AS prompt_bias
 FROM (SELECT *, input_tokens + output_tokens AS actual,
-             status = 'ok' AND input_tokens > 0 AND total_tokens_est IS NOT NULL AS est_ok
+             status = 'ok' AND input_tokens > 0 AND total_tokens_est IS NOT NULL AS est_ok,
+             cost_usd IS NOT NULL AND counterfactual_cost_usd IS NOT NULL AS both_priced
       FROM logs WHERE {cond})
 GROUP BY ALL"""
 
@@ -90,6 +96,15 @@ FROM (
 GROUP BY ALL"""
 
 COMPACT_EVERY = 200  # refreshes between compactions
+
+
+def rollups_match(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a persisted mirror's ``daily`` table has today's measures (an older one rebuilds)."""
+    try:
+        names = {row[0] for row in con.execute("SELECT column_name FROM (DESCRIBE daily)").fetchall()}
+    except duckdb.Error:
+        return False
+    return names >= {"day", *DAILY_DIMS, *MEASURES}
 
 
 def create_rollups(con: duckdb.DuckDBPyConnection) -> None:

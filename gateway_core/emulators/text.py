@@ -6,7 +6,9 @@ an extractive summary, ``extract`` a ``- key: value`` list, ``classif`` a label 
 one-line justification, ``rewrite`` a tidied rewrite, anything else a templated chat answer
 quoting the question's key terms. Each provider has a voice - Azure is terse and uses
 bullets, Bedrock (Claude) is discursive and signs off with a closing line - and smaller
-models (mini, nano, haiku) say a little less than larger ones.
+models (mini, nano, haiku) say a little less than larger ones. When the user's turn asks
+for a shape in words (three bullets, two sentences, twenty words, one word, JSON), the
+answer takes that shape instead, built from the same material (``instructions``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import random
 import re
 from collections.abc import Sequence
 
+from . import instructions
 from . import textkit as tk
 
 TASK_KEYWORDS = (("summar", "summarise"), ("extract", "extract"), ("classif", "classify"), ("rewrite", "rewrite"))
@@ -30,6 +33,8 @@ _AZURE_POINTS = (
     "{T}: write down the decision and the reason, so the next person can follow it.",
     "{T}: check the edge cases - empty input, very large input and timeouts.",
 )
+# The same advice as whole sentences, for answers asked to come as sentences or bullets.
+_AZURE_SENTENCES = tuple(p.replace("{T}: ", "For {t}, ") for p in _AZURE_POINTS)
 _AZURE_OPENERS = ("Here is a concise answer on {q}:", "Short version, on {q}:", "Key points on {q}:")
 _AZURE_CLOSERS = ("", "Want more detail on any point?", "Happy to expand on any of these.")
 
@@ -88,6 +93,9 @@ def generate(provider: str, model: str, system: str, turns: Sequence[tuple[str, 
     rng = random.Random(_seed(provider, model, system, turns))
     claude = provider == "bedrock"
     task = detect_task(system, user)
+    shape = instructions.parse(user)
+    if shape.asked:
+        return instructions.shaped(shape, user, task, _material(task, user, claude, _small(model), rng), claude).strip()
     if task == "summarise":
         body = _summary(task_body(user, "summar"), claude, _small(model))
     elif task == "extract":
@@ -186,6 +194,37 @@ def _chat(user: str, claude: bool, small: bool, rng: random.Random) -> str:
         paragraphs.append(" ".join(s.format(t=term, T=term[0].upper() + term[1:]) for s in chunk))
     opener = rng.choice(_CLAUDE_OPENERS).format(q=q)
     return "\n\n".join([opener, *paragraphs, rng.choice(_CLAUDE_CLOSERS)])
+
+
+def _material(task: str, user: str, claude: bool, small: bool, rng: random.Random):
+    """``n -> sentences`` the task would draw on, for an answer of an asked-for shape."""
+    keyword = next((k for k, t in TASK_KEYWORDS if t == task), "")
+    body = task_body(user, keyword) if keyword else instructions.subject(user)
+
+    def chat_points(n: int) -> list[str]:
+        topic = tk.topic(body)
+        terms = ([topic] if topic else []) + [t for t in tk.key_terms(body, n) if t.lower() not in topic.lower()]
+        terms = terms or ["this"]
+        pool = _CLAUDE_SENTENCES if claude else _AZURE_SENTENCES
+        out = []
+        for i, template in enumerate(rng.sample(pool, min(n, len(pool)))):
+            term = terms[i % len(terms)]
+            if not claude and i >= len(terms):  # said "For <topic>" once already: the advice alone reads better
+                advice = template.split(", ", 1)[1]
+                out.append(advice[0].upper() + advice[1:])
+            else:
+                out.append(template.format(t=term, T=term[0].upper() + term[1:]))
+        return out
+
+    if task == "summarise":
+        return lambda n: tk.top_sentences(body, n)
+    if task == "extract":
+        return lambda n: [f"{kind}: {value}" for kind, value in tk.entities(body)[:n]]
+    if task == "classify":
+        return lambda n: _classify(user, body, False).replace("Label: ", "").replace("Justification: ", "").split("\n")[:n]
+    if task == "rewrite":
+        return lambda n: tk.sentences(tk.tidy(body))[:n]
+    return chat_points
 
 
 def chunks(text: str, seed_text: str = "") -> list[str]:

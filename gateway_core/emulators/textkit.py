@@ -120,6 +120,22 @@ def key_terms(text: str, k: int = 3) -> list[str]:
     return [spelled.get(w, w) for w in ranked]
 
 
+def topic(text: str, max_words: int = 4) -> str:
+    """The longest run of adjacent content words, as written ("circuit breakers", "GPU idle
+    time"): a subject phrase reads better in an answer than a lone key term."""
+    best: list[str] = []
+    run: list[str] = []
+    for word in _WORD.findall(text) + [""]:
+        w = word.lower().strip("'-")
+        if len(w) > 2 and w not in STOPWORDS:
+            run.append(word.strip("'-"))
+            continue
+        if len(run) > len(best):
+            best = run
+        run = []
+    return " ".join(best[:max_words])
+
+
 def entities(text: str) -> list[tuple[str, str]]:
     """(kind, value) pairs in order of kind, each value once."""
     found: list[tuple[str, str]] = []

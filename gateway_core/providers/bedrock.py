@@ -31,7 +31,9 @@ from .base import Completion, ProviderCall, StreamItem, host_and_port
 from .converse import NAME, EventAccumulator, from_wire, request_id_of, to_wire
 
 EMULATOR_KEY = "emulated-key"  # the loopback emulator checks a signature is present, not its key
-DEFAULT_MODEL = "anthropic.claude-3-sonnet-20240229-v1:0"
+# The like-for-like partner of Azure's default gpt-4o-mini: a small, current model, so a
+# default comparison weighs two peers rather than a small model against a legacy large one.
+DEFAULT_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 
 
 # --- error mapping ---------------------------------------------------------------------

@@ -7,9 +7,12 @@ which closes every gateway the tests started.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -76,3 +79,18 @@ def ask(at: AppTest, prompt: str) -> AppTest:
 
 def markdown_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
+
+
+def charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
+    """Every chart on the page as (Vega-Lite spec, the data frame it draws)."""
+    out = []
+    for chart in at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        data = chart.proto.datasets[0].data.data if chart.proto.datasets else None
+        out.append((spec, pa.ipc.open_stream(data).read_pandas() if data else pd.DataFrame()))
+    return out
+
+
+def encoding(spec: dict) -> dict:
+    """A chart's encoding, or its first layer's."""
+    return spec.get("encoding") or spec["layer"][0]["encoding"]

@@ -48,7 +48,9 @@ def test_compare_streams_two_answers_and_stores_blind_vote(console_env):
     assert_clean(at)
     headers = [m.value for m in at.markdown if m.value.startswith("####")]
     assert headers == ["#### A", "#### B"]  # blind: no provider named yet
-    assert len([m for m in at.metric if m.label == "Cost"]) == 2
+    # nor anything that would give one away: cost, latency, TTFT and tokens wait for the vote
+    assert not at.metric
+    assert sum("shown with the providers, after your vote" in c.value for c in at.caption) == 2
     at.button(key="cmp_vote_a").click().run()
     assert_clean(at)
     with sqlite3.connect(console_env) as conn:
@@ -57,6 +59,7 @@ def test_compare_streams_two_answers_and_stores_blind_vote(console_env):
     assert {votes[0][1], votes[0][2]} == {"azure", "bedrock"}
     assert any("Vote recorded" in s.value for s in at.success)
     assert any(h.startswith("#### A ·") for h in (m.value for m in at.markdown))  # revealed
+    assert [m.label for m in at.metric].count("Cost") == 2 and [m.label for m in at.metric].count("TTFT") == 2
 
 
 def test_compare_over_every_configured_provider_shows_each_named_and_offers_no_vote(console_env, monkeypatch):
@@ -76,8 +79,17 @@ def test_compare_over_every_configured_provider_shows_each_named_and_offers_no_v
 def test_analytics_renders_charts_and_reacts_to_provider_filter(console_env):
     seed_demo(console_env, days=30, requests=3000)
     at = goto(open_console(), "analytics")
-    assert _chart_count(at) >= 6
-    assert len(at.metric) == 12
+    assert _chart_count(at) >= 8
+    assert [m.label for m in at.metric] == [
+        "Spend",
+        "Saved",
+        "Overspent",
+        "Cost / 1k requests",
+        "Requests",
+        "Error rate",
+        "Fallback rate",
+        "Rejected",
+    ]
     spend_all = _metric(at, "Spend")
     at.sidebar.multiselect(key="an_providers:azure,bedrock").unselect("bedrock").run()
     assert_clean(at)

@@ -14,8 +14,8 @@ LABELS = ("Azure OpenAI", "AWS Bedrock")
 
 
 def sides(console):
-    """The two bordered answer columns (each holds a metric row)."""
-    return console.main().get_by_test_id("stColumn").filter(has=console.page.get_by_test_id("stMetric"))
+    """The two bordered answer columns (each headed by a side's letter)."""
+    return console.main().get_by_test_id("stColumn").filter(has=console.page.get_by_role("heading", level=4))
 
 
 def test_both_columns_fill_and_vote_reveals_providers(console):
@@ -29,11 +29,14 @@ def test_both_columns_fill_and_vote_reveals_providers(console):
     for i, side in enumerate("AB"):
         col = columns.nth(i)
         expect(col.get_by_role("heading", level=4)).to_have_text(re.compile(rf"^\W*{side}\W*$"))  # blind: no provider yet
-        expect(col.get_by_test_id("stMetricValue").first).to_have_text(re.compile(r"^\$\d"))
+        # nor a cost, latency, TTFT or token count that would give it away
+        expect(col.get_by_test_id("stMetric")).to_have_count(0)
+        expect(col).to_contain_text("shown with the providers, after your vote")
         body = col.get_by_test_id("stMarkdownContainer").nth(1).inner_text()
         assert len(body.split()) >= 5 and "no text" not in body, body
     both = columns.nth(0).inner_text() + columns.nth(1).inner_text()
     assert not any(label in both for label in LABELS), "blind mode showed a provider before the vote"
+    assert not re.search(r"\$\d|\d ms\b|\d s\b", both), "blind mode showed a cost or a latency before the vote"
     console.assert_clean()
 
     verdict = console.page.get_by_test_id("stAlertContentSuccess")
@@ -45,6 +48,7 @@ def test_both_columns_fill_and_vote_reveals_providers(console):
     assert sorted(h.split("·")[-1].strip() for h in revealed) == sorted(LABELS), revealed
     for i in range(2):
         expect(columns.nth(i).locator(".stMarkdownBadge")).to_have_text(re.compile(r"(Azure OpenAI|AWS Bedrock) · \S+"))
+        expect(columns.nth(i).get_by_test_id("stMetricValue").first).to_have_text(re.compile(r"^\$\d"))  # revealed with them
     summary = console.page.get_by_test_id("stDataFrame")
     expect(summary).to_have_count(1)  # the vote tally now has rows
     console.assert_clean()
