@@ -34,8 +34,8 @@ class Filters:
     models: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
     include_synthetic: bool = True
+    teams: tuple[str, ...] = ()  # last, so positional construction keeps its meaning
 
     def bounds(self) -> tuple[datetime, datetime | None]:
         if self.start is None:

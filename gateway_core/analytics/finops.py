@@ -8,6 +8,7 @@ method here only fetches, hands over and returns.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -20,8 +21,7 @@ ANOMALY_DIMS = ("team", "model")
 
 def _dims_only(f: Filters | None, start: date, end: date | None = None) -> Filters:
     """``f``'s dimension filters over another time range."""
-    f = f or Filters()
-    return Filters(start, end, f.providers, f.models, f.tasks, f.users, f.include_synthetic)
+    return replace(f or Filters(), start=start, end=end)
 
 
 class FinOpsQueries:
