@@ -358,3 +358,18 @@ def test_refusals_spill_and_replay_beside_attempts_each_table_keyed(tmp_path):
         refused = [r[0] for r in con.execute("SELECT request_id FROM rejected_requests ORDER BY id")]
     assert refused == ["ref-0", "ref-1", "ref-2"], "replayed in order, and a refusal already stored is skipped"
     assert db_keys(db) == {("att-1", 1): 1}
+
+
+def test_skipping_files_other_writers_hold_is_not_taken_for_recovery(tmp_path):
+    db = tmp_path / "log.sqlite"
+    log = UsageLog(db, probe_interval_s=0.05)
+    other = SpillDir(log.spill_dir)  # another live writer's file: locked, so never replayed here
+    other.append(_usage([_record("theirs")]))
+    try:
+        os.remove(db)
+        time.sleep(0.6)  # a dozen probes
+        assert log.state != OK and log.health().problem.startswith("deleted")
+        assert not db.exists() and spill_keys(log.spill_dir) == {("theirs", 1): 1}
+    finally:
+        other.seal()
+        log.close()

@@ -187,8 +187,9 @@ class Storage:
             raise StorageUnavailable("unusable", f"spill rows for unknown table {table!r}")
         return self._commit([from_record(table, r) for r in rows], self._replay_wait)
 
-    def replay(self, lock_wait_s: float | None) -> bool:
-        """Replay every sealed spill file; True when the database took all of it."""
+    def replay(self, lock_wait_s: float | None) -> tuple[bool, ReplayReport]:
+        """Replay every sealed spill file: (whether the database took all it was given, what
+        was done). A file another live process still holds is skipped, not replayed."""
         self.spill.seal()  # this process's own file joins the backlog
         self._replay_wait = lock_wait_s
         report = ReplayReport()
@@ -208,7 +209,7 @@ class Storage:
             log.warning("usage log replayed %d spilled rows (%d were already stored)", report.committed, report.present)
         if ok and not self.spill.sealed():
             self.pending = 0
-        return ok
+        return ok, report
 
     def tend(self, lock_wait_s: float = PROBE_LOCK_WAIT_S) -> None:
         """Once per probe interval: notice a deleted file while idle, probe a failing
@@ -229,17 +230,24 @@ class Storage:
             self._lost_reported = lost
 
     def _probe(self, lock_wait_s: float) -> None:
-        """Try the database with a real write: the spill backlog first, else a held batch."""
+        """Try the database with a real write: the spill backlog first, else a held batch.
+        Only a write proves recovery: a pass that skipped every file (all still held by other
+        processes) proves nothing."""
+        recovered = False
         if self.spill.sealed() or self.spill.open_rows:
-            recovered = self.replay(lock_wait_s)
-        elif self.held:
-            recovered = self._to_db(self.held[0], lock_wait_s)
-            if recovered:
-                self.budget.give(self.held.popleft().cost)
-        elif self.db_problem.kind not in _QUIET_KINDS:
-            recovered = self._to_db(Batch([], 0), lock_wait_s)
-        else:
-            return  # nothing to write proves nothing; the next batch spills and is the probe
+            ok, report = self.replay(lock_wait_s)
+            if not ok:
+                return
+            recovered = report.files > 0
+        if not recovered:
+            if self.held:
+                recovered = self._to_db(self.held[0], lock_wait_s)
+                if recovered:
+                    self.budget.give(self.held.popleft().cost)
+            elif self.db_problem.kind not in _QUIET_KINDS:
+                recovered = self._to_db(Batch([], 0), lock_wait_s)
+            else:
+                return  # nothing to write proves nothing; the next batch spills and is the probe
         if recovered:
             log.warning("usage log database accepting writes again (was: %s)", self.db_problem)
             self.db_problem = None
