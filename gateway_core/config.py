@@ -154,6 +154,11 @@ class ProviderSettings(ConfigModel):
         """The price-table model that bills ``model``."""
         return model
 
+    def geography(self, model: str) -> str:
+        """Where ``model`` runs, as the geography code routing policies compare (``eu``, ``us``,
+        ``uk``...; see ``governance.regions``); ``unknown`` unless the provider can tell."""
+        return "unknown"
+
     def secrets(self) -> tuple[str, ...]:
         values = (
             secret_value(getattr(self, name))
@@ -203,6 +208,8 @@ class Settings(ConfigModel):
     db_max_mb: float | None = Field(None, gt=0, validation_alias="GATEWAY_DB_MAX_MB")
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    # The routing policy's variables (``governance.policy.PolicySettings``), filled by ``from_env``.
+    policy: ConfigModel | None = None
     # The OTEL_* variables as set, filled by ``from_env`` (a collector header may be a credential).
     otel_env: dict[str, str] = Field(default_factory=dict, repr=False)
 
@@ -253,19 +260,23 @@ class Settings(ConfigModel):
 
     @classmethod
     def _build(cls, mapping: Mapping[str, str] | None, dotenv) -> Settings:
+        from .governance.policy import PolicySettings
         from .providers import PROVIDERS
 
         with reading_mapping(mapping):
             providers = {name: p.Settings.read(dotenv) for name, p in PROVIDERS.items()}
-            settings = cls.read(dotenv, providers=providers, otel_env=_otel_variables(mapping, dotenv))
+            policy = PolicySettings.read(dotenv)
+            settings = cls.read(dotenv, providers=providers, policy=policy, otel_env=_otel_variables(mapping, dotenv))
         settings.check()
         return settings
 
     @classmethod
     def env_names(cls) -> tuple[str, ...]:
+        from .governance.policy import PolicySettings
         from .providers import PROVIDERS
 
-        return super().env_names() + tuple(n for p in PROVIDERS.values() for n in p.Settings.env_names()) + OTEL_VARIABLES
+        provider_names = tuple(n for p in PROVIDERS.values() for n in p.Settings.env_names())
+        return super().env_names() + provider_names + PolicySettings.env_names() + OTEL_VARIABLES
 
     # --- which providers take part, and which are live ------------------------------
 

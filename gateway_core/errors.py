@@ -17,9 +17,10 @@
     │   │   └── ContentFiltered
     │   └── StreamInterrupted           a stream failed after text was sent  not retryable
     ├── AllProvidersFailed(attempts)    every candidate failed
-    └── GovernanceError(status, code)   refused by keys, budgets or limits; nothing was sent
+    └── GovernanceError(status, code)   refused by keys, budgets, limits or policy; nothing was sent
         ├── AuthenticationError         401 invalid_api_key | key_revoked | key_expired
         ├── ModelNotAllowed             403 model_not_allowed
+        ├── PolicyDenied                403 policy_denied (messages, policy_version, matched)
         ├── BudgetExceeded              429 budget_exceeded (budget, resets_at)
         └── RateLimitExceeded           429 rate_limited (retry_after)
 
@@ -196,6 +197,22 @@ class ModelNotAllowed(GovernanceError):
     def __init__(self, message: str, *, model: str | None = None):
         super().__init__(message, code="model_not_allowed")
         self.model = model
+
+
+class PolicyDenied(GovernanceError):
+    """403: the routing policy refused the request, or excluded every candidate.
+
+    ``messages`` are the policy's own reasons (its ``deny`` set), ``policy_version`` the
+    hash of the policy that decided and ``matched`` the rules that fired."""
+
+    type_name = "policy_denied"
+    status = 403
+
+    def __init__(self, messages, *, policy_version: str = "", matched=()):
+        self.messages = tuple(messages) or ("refused by policy",)
+        super().__init__("; ".join(self.messages), code="policy_denied")
+        self.policy_version = policy_version
+        self.matched = tuple(matched)
 
 
 class BudgetExceeded(GovernanceError):

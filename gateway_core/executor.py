@@ -49,6 +49,7 @@ class Trail:
     key_id: str | None = None
     team: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    policy: object | None = None  # the routing policy's decision (governance.policy.PolicyDecision), once made
 
 
 class _Outcome:
@@ -288,4 +289,5 @@ def _success(rt: Runtime, plan: Plan, request_id: str, cand, out: _Outcome, trai
         key_name=trail.key_name,
         team=trail.team,
         headers=trail.headers,
+        policy=trail.policy,
     )

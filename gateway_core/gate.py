@@ -10,8 +10,9 @@
 - ``reserve``: every rate limit checked and the request's worst case reserved on every
   budget, in one atomic step, before the first provider call (429 ``rate_limited`` or
   ``budget_exceeded``);
-- ``step_down``: past a soft budget limit, the candidates re-ranked cheapest first, and
-  ``route_reason`` and the ``x-gateway-budget`` header say so;
+- ``step_down``: past a soft budget limit, the candidates re-ranked cheapest first (the
+  routing policy's preferences still first), and ``route_reason`` and the
+  ``x-gateway-budget`` header say so;
 - ``settle``: in the ``finally``, the reservation replaced by what the attempts were billed
   (the sum of their ``cost_usd``, which is what the usage rows say), or released when no
   attempt was billed at all.
@@ -29,7 +30,7 @@ from decimal import Decimal
 from .errors import AuthenticationError, GovernanceError, ModelNotAllowed, ValidationError
 from .executor import Trail
 from .governance import Admission, Principal, worst_case
-from .planning import Plan
+from .planning import Plan, with_policy
 from .router import rank
 from .usage.rows import rejected_row
 
@@ -68,7 +69,9 @@ def allowed(rt, plan: Plan, principal: Principal) -> Plan:
     if len(keep) == len(plan.candidates):
         return plan
     candidates = tuple(c for c in plan.candidates if c.key in keep)
-    return Plan(plan.request, plan.messages, plan.max_tokens, plan.estimates, candidates, plan.streaming, plan.ranking)
+    return Plan(
+        plan.request, plan.messages, plan.max_tokens, plan.estimates, candidates, plan.streaming, plan.ranking, plan.policy
+    )
 
 
 def reserve(rt, plan: Plan, principal: Principal, trail: Trail) -> Admission:
@@ -92,9 +95,11 @@ def step_down(rt, plan: Plan, admission: Admission, trail: Trail) -> Plan:
     ranking = rank(
         cheapest_first, plan.candidates, rt.latency.snapshot(), breaker_states=rt.breaker.snapshot(), streaming=plan.streaming
     )
-    ranking = replace(ranking, reason=f"{admission.reason}; {ranking.reason}")
+    ranking = with_policy(plan.policy, replace(ranking, reason=f"{admission.reason}; {ranking.reason}"))
     trail.headers = {**trail.headers, BUDGET_HEADER: f"soft-limit; {admission.reason}"}
-    return Plan(plan.request, plan.messages, plan.max_tokens, plan.estimates, plan.candidates, plan.streaming, ranking)
+    return Plan(
+        plan.request, plan.messages, plan.max_tokens, plan.estimates, plan.candidates, plan.streaming, ranking, plan.policy
+    )
 
 
 def settle(rt, admission: Admission | None, trail: Trail) -> None:

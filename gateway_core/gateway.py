@@ -3,7 +3,8 @@
 A ``Gateway`` builds one ``Runtime`` from ``Settings`` (the provider adapters, or the
 in-process emulators they point at, the price table, the token counter, the circuit
 breaker, the latency and output-token statistics, the background usage-log writer,
-``governance`` over the same database, and telemetry from the ``OTEL_*`` variables) and hands it to ``pipeline.run`` for every request; nothing below calls back up into it. It is
+``governance`` over the same database, the routing policy from ``GATEWAY_POLICY_FILE`` or
+``GATEWAY_OPA_URL``, and telemetry from the ``OTEL_*`` variables) and hands it to ``pipeline.run`` for every request; nothing below calls back up into it. It is
 safe to share between threads; the console and the API keep one per process.
 """
 
@@ -21,6 +22,7 @@ from .config import Settings
 from .errors import GatewayError, ValidationError
 from .executor import Trail
 from .governance import Governance
+from .governance.policy import load_policy
 from .pricing import PriceTable
 from .providers import PROVIDERS
 from .readiness import Readiness, Reason
@@ -99,14 +101,18 @@ class Gateway:
         clock=time.monotonic,
         seed: int | None = None,
         governance: Governance | None = None,
+        wall_clock=time.time,
     ):
         """``governance`` defaults to the one ``settings`` describe (the usage database); one
-        given (a test's, on its own clock) is closed with the gateway all the same."""
+        given (a test's, on its own clock) is closed with the gateway all the same.
+        ``wall_clock`` (epoch seconds) is the time of day routing policies see."""
         self.settings = settings
         protect(settings.secrets())
         self.emulators = None
         self._secrets = settings.secrets()
         self.prices = PriceTable.load(settings.prices_file)
+        # Read and compiled before anything starts, so a broken policy stops start-up at once.
+        self.policy = load_policy(settings.policy) if settings.policy is not None else None
         self.tokens = TokenCounter()
         self.breaker = CircuitBreaker(clock=clock)
         self.latency = LatencyTracker()
@@ -132,6 +138,8 @@ class Gateway:
             rng=LockedRandom(seed),
             quality=QualityTracker(self.usage_log.vote_tallies, settings.quality_floor, settings.quality_min_votes),
             telemetry=self.telemetry,
+            policy=self.policy,
+            wall_clock=wall_clock,
         )
         self.telemetry.register_gauges(
             breaker_fn=lambda: request_path.breaker_rows(self.runtime),
@@ -268,6 +276,7 @@ class Gateway:
                     "breaker": self.breaker.state((r.provider, r.model)),
                     **self.latency.summary(r.provider, r.model),
                     "price_status": self.prices.status(r.provider, r.priced_as),
+                    "region": r.region,
                 }
             )
         return out
@@ -329,6 +338,9 @@ class Gateway:
             self.emulators.close()
             self.emulators = None
         self.telemetry.shutdown()  # its last collection still reads the budgets
+        close_policy = getattr(self.policy, "close", None)
+        if close_policy is not None:
+            close_policy()  # an OPA engine's kept-alive connections
         self.governance.close()  # applies queued settles, then closes the store
 
     def __enter__(self):
@@ -354,7 +366,7 @@ class Gateway:
         for name in PROVIDERS:
             if name in providers:
                 own = self.settings.provider(name)
-                out += [Route(name, m, own.priced_as(m)) for m in own.model_ids()]
+                out += [Route(name, m, own.priced_as(m), own.geography(m)) for m in own.model_ids()]
         return tuple(out)
 
     # --- helpers ---------------------------------------------------------------------

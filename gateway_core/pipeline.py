@@ -1,5 +1,5 @@
-"""One request's path, top to bottom: admit, authenticate, validate, plan, allow, rank, reserve,
-execute, settle, log, trace.
+"""One request's path, top to bottom: admit, authenticate, validate, plan, allow, policy, rank,
+reserve, execute, settle, log, trace.
 
 ``run`` is the whole path as one generator (text chunks while streaming; the
 ``GenerateResult`` as its return value), and every step is a named call on the
@@ -13,28 +13,32 @@ execute, settle, log, trace.
    validated its own fields when it was built);
 3. ``planning.build_plan``: chat messages, and a token and cost estimate per route;
 4. ``gate.allowed``: only the candidates the key may use (403 ``model_not_allowed``);
-5. ``planning.rank_plan``: the pure router orders the candidates and says why;
-6. ``gate.reserve``: rate limits checked and the worst case held on every budget, before
+5. ``routing_policy.decide``: the routing policy, when one is configured, refuses (403
+   ``policy_denied``), excludes candidates or masks the prompt; its decision rides on the plan;
+6. ``planning.rank_plan``: the pure router orders the candidates and says why (the policy's
+   preferred candidates first);
+7. ``gate.reserve``: rate limits checked and the worst case held on every budget, before
    the first provider call (429); past a soft limit, ``gate.step_down`` ranks cheapest first;
-7. ``executor.execute``: call candidates in order, falling back on retryable failures,
+8. ``executor.execute``: call candidates in order, falling back on retryable failures,
    recording each attempt in the ``Trail`` as it happens;
-8. ``gate.settle``: the reservation becomes what the attempts were billed;
-9. ``log``: one usage-log row per attempt, queued to the background writer;
-10. ``telemetry``: the request's span (opened once it is planned, with an attempt span per
+9. ``gate.settle``: the reservation becomes what the attempts were billed;
+10. ``log``: one usage-log row per attempt (with the policy's version and decision),
+    queued to the background writer;
+11. ``telemetry``: the request's span (opened once it is planned, with an attempt span per
     provider call through the ``Trail``) is closed and handed to the exporter's worker.
 
 Settle, log and the span's end run in a ``finally``: a request that fails, or whose stream
 the caller abandons (``GeneratorExit``), is settled, logged and traced as completely as one
 that answers. A refusal by the governance steps is recorded as a rejected request
-(``gate.Refusals``), never as an attempt. A step that belongs between two of these (a
-routing policy over the planned candidates) is one more line here.
+(``gate.Refusals``), never as an attempt. A step that belongs between two of these is one
+more line here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 
-from . import executor, gate, planning
+from . import executor, gate, planning, routing_policy
 from .errors import AuditLogUnavailable
 from .executor import Trail
 from .providers.base import StreamItem
@@ -70,6 +74,8 @@ def run(
     trace = telemetry.start(rt, plan, trace_headers, principal)
     trail.watch, admission, outcome = telemetry.watcher(rt, trace), None, None
     try:
+        with refusals:
+            plan = routing_policy.decide(rt, plan, principal, trail)
         plan = planning.rank_plan(rt, plan)
         with refusals:
             admission = gate.reserve(rt, plan, principal, trail)
@@ -82,7 +88,7 @@ def run(
     finally:
         gate.settle(rt, admission, trail)
         log(rt, plan, request_id, trail)
-        telemetry.end(trace, outcome)
+        telemetry.end(trace, outcome, trail.policy)
 
 
 def admit(rt: Runtime) -> None:

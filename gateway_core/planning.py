@@ -4,7 +4,8 @@
 ``build_plan`` turns the request into chat messages and gives every configured route a
 token and cost estimate (a ``Candidate``); ``rank_plan`` orders the candidates with the
 pure ``router.rank``. Plan and rank are separate steps so that a step can sit between them
-(excluding or preferring candidates) without either knowing. All three read the
+(the routing policy, which excludes candidates and leaves its decision on the plan) without
+either knowing; ``with_policy`` then moves the policy's preferred candidates to the front. All three read the
 ``Runtime`` and nothing else; the plan they produce is what makes ``route_reason``
 explainable, because it holds every candidate with its estimate and the ranking.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import ValidationError
+from .governance.policy import PolicyDecision, apply_decision
 from .pricing import split_profile
 from .router import Candidate, Ranking, rank
 from .tasks import build_messages, max_tokens_for
@@ -43,6 +45,7 @@ class Plan:
     candidates: tuple[Candidate, ...]
     streaming: bool
     ranking: Ranking | None = None  # set by rank_plan
+    policy: PolicyDecision | None = None  # set by the routing-policy step, when a policy is configured
 
     def estimate_for(self, provider: str, model: str) -> Estimate:
         return self.estimates[(provider, model)]
@@ -106,5 +109,17 @@ def rank_plan(rt, plan: Plan) -> Plan:
         explore_roll=rt.rng(),
         quality=rt.quality.snapshot() if rt.quality is not None else None,
     )
+    ranking = with_policy(plan.policy, ranking)
     # Built directly: dataclasses.replace re-reads the field list on every request.
-    return Plan(plan.request, plan.messages, plan.max_tokens, plan.estimates, plan.candidates, plan.streaming, ranking)
+    return Plan(
+        plan.request, plan.messages, plan.max_tokens, plan.estimates, plan.candidates, plan.streaming, ranking, plan.policy
+    )
+
+
+def with_policy(decision: PolicyDecision | None, ranking: Ranking) -> Ranking:
+    """``ranking`` with the policy's ``prefer`` applied (preferred candidates first, in its
+    order, the ranking's order kept among the rest) and its decision at the end of the reason."""
+    if decision is None:
+        return ranking
+    ordered = tuple(apply_decision(decision, ranking.ordered)) if decision.prefer else ranking.ordered
+    return Ranking(ordered, f"{ranking.reason}; {decision.summary()}", ranking.scores, ranking.rejected)

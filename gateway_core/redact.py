@@ -101,15 +101,66 @@ def _phone(match: re.Match) -> str:
     return "[phone]"
 
 
-# (kind, pattern, replacement) in the order they apply. Keys go first so a long token is
-# never half-masked as a phone number; cards go before phones because a 16-digit card
-# would otherwise read as a phone number.
+# Most prompts hold no personal data, so each pattern is guarded by a cheap necessary
+# condition: a substring test, or one short scan. Card and phone numbers are only looked for
+# inside "islands": maximal runs of digits, spaces and + ( ) . - holding nine digits close
+# together (the least a phone number has). Every character either pattern can match is in
+# that set, so a match never leaves its island, and each island is searched with the one
+# character on either side that the patterns' look-behind and look-ahead need.
+_NINE_DIGITS = re.compile(r"\d(?:[ .()-]{0,2}\d){8}")
+_KEY_HINTS = ("sk-", "AKIA", "ASIA")
+
+
+def _may_hold_key(text: str) -> bool:
+    # The long-run alternative needs 32 key characters in a row, so a token at least that long.
+    return any(h in text for h in _KEY_HINTS) or max(map(len, text.split()), default=0) >= 32
+
+
+def _numberish(ch: str) -> bool:
+    return ch.isdecimal() or ch in " +().-"
+
+
+def _islands(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for m in _NINE_DIGITS.finditer(text):
+        if spans and m.start() < spans[-1][1]:
+            continue  # inside the island already found
+        start, end = m.start(), m.end()
+        while start > 0 and _numberish(text[start - 1]):
+            start -= 1
+        while end < len(text) and _numberish(text[end]):
+            end += 1
+        spans.append((start, end))
+    return spans
+
+
+def _in_islands(pattern: re.Pattern, replacement):
+    def mask(text: str) -> str:
+        parts, last = [], 0
+        for start, end in _islands(text):
+            lo, hi = max(start - 1, 0), min(end + 1, len(text))
+            # The neighbours are never part of a match, so they come back unchanged.
+            masked = pattern.sub(replacement, text[lo:hi])
+            parts += (text[last:start], masked[start - lo : len(masked) - (hi - end)])
+            last = end
+        return "".join(parts) + text[last:] if parts else text
+
+    return mask
+
+
+def _guarded(may_hold, pattern: re.Pattern, replacement):
+    return lambda text: pattern.sub(replacement, text) if may_hold(text) else text
+
+
+# (kind, masker) in the order they apply. Keys go first so a long token is never
+# half-masked as a phone number; cards go before phones because a 16-digit card would
+# otherwise read as a phone number.
 _CONTENT_MASKS = (
-    ("email", _EMAIL, "[email]"),
-    ("jwt", _JWT, SECRET),
-    ("secret", _KEYS_IN_CONTENT, SECRET),
-    ("card", _CARD, "[card]"),
-    ("phone", _PHONE, _phone),
+    ("email", _guarded(lambda text: "@" in text, _EMAIL, "[email]")),
+    ("jwt", _guarded(lambda text: "eyJ" in text, _JWT, SECRET)),
+    ("secret", _guarded(_may_hold_key, _KEYS_IN_CONTENT, SECRET)),
+    ("card", _in_islands(_CARD, "[card]")),
+    ("phone", _in_islands(_PHONE, _phone)),
 )
 
 
@@ -117,8 +168,8 @@ def mask_content(text: str | None) -> str | None:
     """Mask emails, phone numbers, card-like numbers and key-like strings in stored content."""
     if not text:
         return text
-    for _, pattern, replacement in _CONTENT_MASKS:
-        text = pattern.sub(replacement, text)
+    for _, mask in _CONTENT_MASKS:
+        text = mask(text)
     return text
 
 
@@ -126,11 +177,12 @@ def pii_kinds(text: str | None) -> tuple[str, ...]:
     """The kinds ``mask_content`` would mask in ``text`` (email, jwt, secret, card, phone), unmasked.
 
     Each kind is looked for in what the earlier ones left, as masking does, so a token is
-    counted once (as jwt) and a card number is not also a phone number.
+    counted once (as jwt) and a card number is not also a phone number. A kind whose cheap
+    condition fails costs no pattern at all, so a prompt without personal data is cheap.
     """
     found = []
-    for kind, pattern, replacement in _CONTENT_MASKS if text else ():
-        masked = pattern.sub(replacement, text)
+    for kind, mask in _CONTENT_MASKS if text else ():
+        masked = mask(text)
         if masked != text:
             found.append(kind)
             text = masked

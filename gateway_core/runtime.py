@@ -3,8 +3,9 @@
 A ``Runtime`` is a frozen, typed bundle: the provider adapters by name, the configured
 routes (which model on which provider, and which price row bills it), the price table, the
 token counter, the circuit breaker, the latency and output-length statistics, the usage
-log, governance (keys, budgets, rate limits), the secret scrubber, whether content is
-stored, the random source for exploration, and telemetry (a no-op object when it is off).
+log, governance (keys, budgets, rate limits), the routing policy (None when there is
+none), the secret scrubber, whether content is stored, the random source for exploration,
+and telemetry (a no-op object when it is off).
 Planning, the executor and row building read it; none of them holds a
 reference back to the ``Gateway`` that built it, so a request's path only ever goes down.
 The objects inside are shared and thread-safe; the bundle itself never changes.
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .breaker import CircuitBreaker
 from .governance import Governance
+from .governance.policy import PolicyCandidate, PolicyEngine
 from .pricing import PriceTable
 from .providers.base import Provider
 from .stats import LatencyTracker, OutputTokenStats, QualityTracker
@@ -29,11 +33,13 @@ from .usage.writer import UsageLog
 
 @dataclass(frozen=True)
 class Route:
-    """One configured candidate: ``model`` on ``provider``, billed as ``priced_as``."""
+    """One configured candidate: ``model`` on ``provider``, billed as ``priced_as``, running in
+    ``region`` (a geography code: ``eu``, ``us``, ``uk``... or ``unknown``; see ``governance.regions``)."""
 
     provider: str
     model: str
     priced_as: str
+    region: str = "unknown"
 
 
 class LockedRandom:
@@ -64,6 +70,20 @@ class Runtime:
     rng: Callable[[], float]
     quality: QualityTracker | None = None  # blind-vote standing, when a quality floor is set
     telemetry: Telemetry = field(default_factory=Telemetry)  # off unless the gateway built one
+    policy: PolicyEngine | None = None  # the routing policy, when one is configured
+    wall_clock: Callable[[], float] = time.time  # epoch seconds: the time of day a policy sees
+
+    @cached_property
+    def candidate_facts(self) -> dict[tuple[str, str], dict]:
+        """The route catalog as routing policies see it: (provider, model) -> provider, model,
+        region and prices per 1,000 tokens (None when unpriced). Routes and prices never
+        change, so it is built once; the dicts are shared, and only ever read."""
+        table = {}
+        for route in self.routes:
+            price = self.prices.lookup(route.provider, route.priced_as)
+            per_1k = (price.input / 1000, price.output / 1000) if price is not None else (None, None)
+            table[(route.provider, route.model)] = PolicyCandidate(route.provider, route.model, route.region, *per_1k).to_input()
+        return table
 
     def provider(self, name: str) -> Provider:
         return self.providers[name]

@@ -41,6 +41,7 @@ def result_to_dict(r) -> dict:
         "request_id": r.request_id,
         "finish_reason": r.finish_reason,
         "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in r.tool_calls],
+        "policy": None if r.policy is None else r.policy.to_dict(),
     }
 
 

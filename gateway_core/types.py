@@ -291,3 +291,5 @@ class GenerateResult:
     # them as response headers.
     headers: Mapping[str, str] = field(default_factory=dict, compare=False)
     ranking: object = field(default=None, compare=False, repr=False)  # the router.Ranking behind route_reason
+    # The routing policy's decision (governance.policy.PolicyDecision) when a policy is configured.
+    policy: object | None = field(default=None, compare=False)

@@ -36,6 +36,7 @@ from ..errors import (
     GovernanceError,
     ModelNotAllowed,
     ModelNotFound,
+    PolicyDenied,
     ProviderError,
     RateLimitExceeded,
     ValidationError,
@@ -153,6 +154,7 @@ class Rule:
 GATEWAY_ERRORS: list[Rule] = [
     Rule(AuthenticationError, 401, "authentication_error", description="missing, unknown, revoked or expired API key"),
     Rule(ModelNotAllowed, 403, "model_not_allowed", field="model", description="the key may not use the model"),
+    Rule(PolicyDenied, 403, "policy_denied", description="the routing policy refused the request or left it no candidate"),
     Rule(BudgetExceeded, 429, "budget_exceeded", description="a hard budget cannot hold the request's worst case"),
     Rule(RateLimitExceeded, 429, "rate_limited", description="a requests- or tokens-per-minute limit is spent"),
     Rule(ContentFiltered, 400, "content_filter", field="prompt", description="the provider's content filter refused"),
@@ -210,7 +212,8 @@ UNKNOWN_KEY = "missing or invalid API key; send Authorization: Bearer <key>"
 
 
 def governance_error(exc: GovernanceError, rule: Rule) -> ApiError:
-    """A refusal by keys, allow-lists, budgets or rate limits. The gateway recorded it itself.
+    """A refusal by keys, allow-lists, budgets, rate limits or the routing policy. The gateway
+    recorded it itself.
 
     On ``/v1`` a spent budget reads as OpenAI's ``insufficient_quota`` and a rate limit as
     OpenAI's ``requests``/``tokens`` types; both say ``x-should-retry: false`` when waiting
@@ -227,6 +230,8 @@ def governance_error(exc: GovernanceError, rule: Rule) -> ApiError:
         openai_type = "insufficient_quota"
         extra = {"budget": exc.budget, "resets_at": exc.resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
         headers["x-should-retry"] = "false"
+    elif isinstance(exc, PolicyDenied):
+        extra = {"messages": list(exc.messages), "policy_version": exc.policy_version or None}
     elif isinstance(exc, RateLimitExceeded):
         openai_type = exc.limit.rsplit(":", 1)[-1]  # requests | tokens, as OpenAI types them
         headers.update(exc.headers)

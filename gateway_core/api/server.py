@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..governance.policy import check_policy
 from ..usage.configure import check_log_storage
 from .app import create_app
 from .guard import HEADER_TIMEOUT_ATTR, MAX_HEADER_BYTES
@@ -94,6 +95,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_lo
     try:
         settings = Settings.from_env()
         check_log_storage(settings)  # a bad log path is one line here, before anything listens
+        # Compiled once here too: a broken policy is one line now, not a traceback from a worker.
+        check_policy(settings.policy)
     except ConfigError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2

@@ -43,7 +43,7 @@ from typing import Protocol, TypeVar
 from pydantic import Field, field_validator
 
 from ..config import ConfigModel, reading_mapping
-from ..errors import ConfigError, GatewayError
+from ..errors import ConfigError, PolicyDenied
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +52,6 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 FAIL_CLOSED_MESSAGE = "the routing policy could not be evaluated, so the request is refused"
 
 T = TypeVar("T")
-
-
-class PolicyDenied(GatewayError):
-    """The policy refused the request, or left it no candidate: HTTP 403 ``policy_denied``."""
-
-    type_name = "policy_denied"
-    status = 403
-
-    def __init__(self, messages: Sequence[str], *, policy_version: str = "", matched: Sequence[str] = ()):
-        self.messages = tuple(messages) or ("refused by policy",)
-        super().__init__("; ".join(self.messages))
-        self.policy_version = policy_version
-        self.matched = tuple(matched)
 
 
 class PolicyError(ConfigError):
@@ -93,6 +80,15 @@ class PolicyDecision:
     @property
     def allowed(self) -> bool:
         return not self.denied
+
+    @property
+    def label(self) -> str:
+        """The decision in one word, its strongest effect: deny, exclude, prefer or allow."""
+        if self.denied:
+            return "deny"
+        if self.excluded:
+            return "exclude"
+        return "prefer" if self.prefer else "allow"
 
     @cached_property
     def lookups(self) -> tuple[frozenset, frozenset, dict, dict]:
@@ -281,7 +277,7 @@ def build_input(
     *,
     task: str,
     priority: str,
-    candidates: Iterable[PolicyCandidate],
+    candidates: Iterable[PolicyCandidate | Mapping],
     now: datetime,
     provider_hint: str | None = None,
     model: str | None = None,
@@ -293,7 +289,8 @@ def build_input(
     team: str | None = None,
     user: str | None = None,
 ) -> dict:
-    """The ``input`` document of the contract. A naive ``now`` is taken to be UTC."""
+    """The ``input`` document of the contract. A naive ``now`` is taken to be UTC; a candidate
+    may be given already in its input form (a mapping), as the runtime's catalog holds them."""
     utc = now.astimezone(UTC) if now.tzinfo else now
     return {
         "principal": {"key": key, "team": team, "user": user},
@@ -307,7 +304,7 @@ def build_input(
             "pii": sorted(set(pii)),
             "prompt_chars": prompt_chars,
         },
-        "candidates": [c.to_input() for c in candidates],
+        "candidates": [c if isinstance(c, Mapping) else c.to_input() for c in candidates],
         "time": {"hour_utc": utc.hour, "weekday": WEEKDAYS[utc.weekday()]},
     }
 
@@ -339,6 +336,14 @@ class PolicySettings(ConfigModel):
     def from_mapping(cls, env: Mapping[str, str]) -> PolicySettings:
         with reading_mapping(dict(env)):
             return cls.read()
+
+
+def check_policy(settings: PolicySettings | None) -> None:
+    """Load the configured policy once and let it go: ``PolicyError`` if it would not load."""
+    engine = load_policy(settings) if settings is not None else None
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
 
 
 def load_policy(settings: PolicySettings) -> PolicyEngine | None:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from ..config import CommaList, ProviderSettings, secret_value
 from ..errors import ConfigError
+from ..governance.regions import UNKNOWN, azure_geography, azure_region, parse_region_map
 from .openai_wire import OpenAIWireProvider
 
 NAME = "azure"
 EMULATOR_KEY = "emulated-key"  # the loopback emulator accepts any key; this one guards nothing
+REGIONS_VARIABLE = "AZURE_OPENAI_DEPLOYMENT_REGIONS"
 
 
 def _model_map(value: Any) -> Any:
@@ -35,6 +37,13 @@ def _model_map(value: Any) -> Any:
     return pairs
 
 
+def _region_map(value: Any) -> Any:
+    return parse_region_map(value, REGIONS_VARIABLE) if isinstance(value, str) else value
+
+
+_UNKNOWN_REGION = "is not an Azure region this gateway knows (a geography code such as eu or us also works)"
+
+
 class AzureSettings(ProviderSettings):
     endpoint: str | None = Field(None, validation_alias="AZURE_OPENAI_ENDPOINT")
     api_key: SecretStr | None = Field(None, validation_alias="AZURE_OPENAI_API_KEY", repr=False)
@@ -43,6 +52,27 @@ class AzureSettings(ProviderSettings):
     model_map: Annotated[dict[str, str], NoDecode, BeforeValidator(_model_map)] = Field(
         default_factory=dict, validation_alias="AZURE_OPENAI_MODEL_MAP"
     )
+    # Where the resource runs (``swedencentral``, ``eastus2``...), and deployments that run
+    # elsewhere: a data-zone or global deployment is configured with its geography (eu, us, global).
+    resource_region: str | None = Field(None, validation_alias="AZURE_OPENAI_REGION")
+    deployment_regions: Annotated[dict[str, str], NoDecode, BeforeValidator(_region_map)] = Field(
+        default_factory=dict, validation_alias=REGIONS_VARIABLE
+    )
+
+    @field_validator("resource_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and azure_geography(value) == UNKNOWN:
+            raise ValueError(_UNKNOWN_REGION)
+        return value
+
+    @field_validator("deployment_regions")
+    @classmethod
+    def _regions(cls, value: dict[str, str]) -> dict[str, str]:
+        for deployment, region in value.items():
+            if azure_geography(region) == UNKNOWN:
+                raise ValueError(f"{region!r} for deployment {deployment} {_UNKNOWN_REGION}; got {deployment}={region}")
+        return value
 
     def complete(self) -> bool:
         return bool(self.endpoint and self.api_key)
@@ -60,6 +90,9 @@ class AzureSettings(ProviderSettings):
     def priced_as(self, model: str) -> str:
         # A deployment is billed as the model it serves, not by its own name.
         return self.model_map.get(model, model)
+
+    def geography(self, model: str) -> str:
+        return azure_region(model, default_region=self.resource_region, deployment_regions=self.deployment_regions)
 
 
 class AzureOpenAIProvider(OpenAIWireProvider):

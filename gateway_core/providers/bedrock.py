@@ -26,6 +26,7 @@ from ..errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from ..governance.regions import bedrock_region
 from . import _errors
 from .base import Completion, ProviderCall, StreamItem, host_and_port
 from .converse import NAME, EventAccumulator, from_wire, request_id_of, to_wire
@@ -141,6 +142,11 @@ class BedrockSettings(ProviderSettings):
 
     def model_ids(self) -> tuple[str, ...]:
         return self.models or (DEFAULT_MODEL,)
+
+    def geography(self, model: str) -> str:
+        # A cross-region profile (eu., us., apac.) runs anywhere in its geography, whatever
+        # region the client calls; a plain id runs in the client's region.
+        return bedrock_region(model, self.region)
 
 
 # --- trace context ---------------------------------------------------------------------

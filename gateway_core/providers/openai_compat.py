@@ -10,10 +10,13 @@ only when one of the first two is set. Converting, calling and error mapping are
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
 
 from ..config import CommaList, ProviderSettings, secret_value
 from ..errors import ConfigError
+from ..governance.regions import GEOGRAPHIES, UNKNOWN
 from .openai_wire import OpenAIWireProvider
 
 NAME = "openai"
@@ -27,6 +30,18 @@ class OpenAISettings(ProviderSettings):
     api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY", repr=False)
     base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     models: CommaList = Field((DEFAULT_MODEL,), validation_alias="OPENAI_MODEL")
+    # The geography the endpoint serves from (eu, us...): an endpoint can be anywhere, so
+    # ``unknown`` until configured, which a residency policy treats as outside every geography.
+    geography_code: str = Field(UNKNOWN, validation_alias="OPENAI_REGION")
+
+    @field_validator("geography_code", mode="before")
+    @classmethod
+    def _geography(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in GEOGRAPHIES and value != UNKNOWN:
+                raise ValueError(f"expected a geography code ({', '.join(sorted(GEOGRAPHIES))} or unknown), got {value!r}")
+        return value
 
     def enabled(self) -> bool:
         return bool(self.base_url or self.api_key)
@@ -39,6 +54,9 @@ class OpenAISettings(ProviderSettings):
 
     def model_ids(self) -> tuple[str, ...]:
         return self.models or (DEFAULT_MODEL,)
+
+    def geography(self, model: str) -> str:
+        return self.geography_code
 
 
 class OpenAICompatProvider(OpenAIWireProvider):

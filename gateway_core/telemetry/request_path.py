@@ -90,15 +90,7 @@ def request_attributes(request, principal=None) -> dict:
 
 def decision_label(decision) -> str | None:
     """A policy decision in one word: ``deny``, ``exclude``, ``prefer`` or ``allow``; None without one."""
-    if decision is None:
-        return None
-    if decision.denied:
-        return "deny"
-    if decision.excluded:
-        return "exclude"
-    if decision.prefer:
-        return "prefer"
-    return "allow"
+    return None if decision is None else decision.label
 
 
 def budget_rows(statuses: Iterable) -> list[tuple[object, dict]]:

@@ -150,6 +150,15 @@ def _set_status_check(conn: sqlite3.Connection, table: str, statuses: tuple[str,
         )
 
 
+def m007_policy(conn: sqlite3.Connection) -> None:
+    """Usage rows say which routing policy decided (its version), what it decided and the rules
+    that fired. A log created since the columns joined ``COLUMNS`` has them already."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(usage_logs)")}
+    for name in ("policy_version", "policy_decision", "policy_rules"):
+        if name not in have:
+            conn.execute(f'ALTER TABLE usage_logs ADD COLUMN "{name}" TEXT')
+
+
 def m008_console_audit(conn: sqlite3.Connection) -> None:
     """The admin audit log (``governance.audit_log``): who changed keys, budgets, policy,
     faults or data, from which surface, and when. Rows are only ever added."""
@@ -244,6 +253,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m005_governance,
     m005_key_name,
     m006_rejected_requests,
+    m007_policy,
     m008_console_audit,
     m009_billing,
     m010_attempt_key,

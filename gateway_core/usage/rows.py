@@ -4,7 +4,8 @@
 numbered in order, with the last one marked ``final`` however the request ended. Each row
 carries the estimate made before the call, the actual usage and cost, the counterfactual
 (what the best priced candidate on another provider would have cost), timing, the
-outcome, the price table's version, and the name of the API key and the team it ran as;
+outcome, the price table's version, the name of the API key and the team it ran as, and
+the routing policy's version, decision and matched rules when a policy decided;
 prompt and response text only when content is stored, and then masked. A cancelled attempt
 (the caller stopped reading a stream) carries the estimated usage and cost of what was
 delivered, like any other attempt's actuals. ``rejected_row`` records a refused request
@@ -53,6 +54,8 @@ def attempt_row(plan, request_id: str, attempt: Attempt, prices, result: Generat
         "error_message": attempt.error_message,
         "price_version": prices.version,
     }
+    if plan.policy is not None:
+        row.update(policy_row(plan.policy))
     if result is not None:
         cf = (result.counterfactual_provider, result.counterfactual_model, result.counterfactual_cost_usd)
     else:  # a failed attempt is compared on the expected output; a cancelled one on what it delivered
@@ -60,6 +63,15 @@ def attempt_row(plan, request_id: str, attempt: Attempt, prices, result: Generat
     if cf and cf[0]:
         row.update(counterfactual_provider=cf[0], counterfactual_model=cf[1], counterfactual_cost_usd=cf[2])
     return row
+
+
+def policy_row(decision) -> dict:
+    """The usage-row columns of a routing-policy decision."""
+    return {
+        "policy_version": decision.version or None,
+        "policy_decision": decision.label,
+        "policy_rules": ",".join(decision.matched) or None,
+    }
 
 
 def request_rows(

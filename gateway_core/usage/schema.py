@@ -67,6 +67,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("synthetic", "INTEGER NOT NULL DEFAULT 0"),
     ("estimate_raw_tokens", "INTEGER"),
     ("key_name", "TEXT"),  # the API key's name (never the key); NULL for a request made without one
+    # The routing policy that decided (its version hash), its decision in one word (allow,
+    # exclude, prefer, deny) and the rules that fired; NULL when no policy is configured.
+    ("policy_version", "TEXT"),
+    ("policy_decision", "TEXT"),
+    ("policy_rules", "TEXT"),
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite

@@ -254,3 +254,60 @@ def test_a_policy_file_and_an_opa_server_together_are_refused():
 
 def test_no_policy_configured_means_no_engine():
     assert load_policy(PolicySettings.from_mapping({})) is None
+
+
+# --- a decision on the ranked route (planning.with_policy) ------------------------------------
+
+
+def _ranking():
+    from gateway_core.router import Candidate, Ranking
+
+    ordered = tuple(Candidate(p, m, 10, 10, Decimal("0.001")) for p, m in ROUTE)
+    return Ranking(ordered, "balanced: azure/gpt-4o-mini first", {c.label: 1.0 for c in ordered})
+
+
+@pytest.mark.parametrize(
+    "decision, order, reason_tail",
+    [
+        (None, ROUTE, "balanced: azure/gpt-4o-mini first"),
+        (PolicyDecision(version="v1"), ROUTE, "; policy v1"),
+        (
+            PolicyDecision(prefer=("bedrock/sonnet", "bedrock"), matched=("prefer",), version="v2"),
+            [("bedrock", "sonnet"), ("bedrock", "haiku"), ("azure", "gpt-4o-mini"), ("azure", "gpt-4o")],
+            "; policy v2; preferred bedrock/sonnet, bedrock; rules prefer",
+        ),
+        (
+            PolicyDecision(redact=True, matched=("prompt_has_card", "redact"), version="v3"),
+            ROUTE,
+            "; policy v3; redacted; rules prompt_has_card, redact",
+        ),
+    ],
+    ids=["no-policy", "allow", "prefer", "redact"],
+)
+def test_the_ranked_route_takes_the_policy_preferences_and_its_reason_says_what_it_did(decision, order, reason_tail):
+    from gateway_core.planning import with_policy
+
+    ranking = with_policy(decision, _ranking())
+    assert [c.key for c in ranking.ordered] == order
+    assert ranking.reason.endswith(reason_tail) and ranking.reason.startswith("balanced: azure/gpt-4o-mini first")
+
+
+@pytest.mark.parametrize(
+    "decision, label",
+    [
+        (PolicyDecision(), "allow"),
+        (PolicyDecision(redact=True), "allow"),
+        (PolicyDecision(prefer=("azure",)), "prefer"),
+        (PolicyDecision(excluded=("azure",), prefer=("bedrock",)), "exclude"),
+        (PolicyDecision(denied=("no",), excluded=("azure",)), "deny"),
+    ],
+)
+def test_a_decision_has_one_word_for_the_log_and_the_span(decision, label):
+    from gateway_core.usage.rows import policy_row
+
+    assert decision.label == label
+    assert policy_row(PolicyDecision(excluded=("azure",), matched=("a", "b"), version="v9")) == {
+        "policy_version": "v9",
+        "policy_decision": "exclude",
+        "policy_rules": "a,b",
+    }

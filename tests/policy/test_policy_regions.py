@@ -1,9 +1,12 @@
-"""Candidate regions as geography codes: Bedrock from profile prefixes or the client region, Azure from settings."""
+"""Candidate regions as geography codes: Bedrock from profile prefixes or the client region,
+Azure from settings, the OpenAI-compatible endpoint from its own setting; every route carries one."""
 
 from __future__ import annotations
 
 import pytest
+from gateway_fixtures import demo_env
 
+from gateway_core import Gateway, Settings
 from gateway_core.errors import ConfigError
 from gateway_core.governance.regions import (
     aws_geography,
@@ -111,3 +114,57 @@ def test_region_map_parses_and_names_the_variable_when_malformed():
         with pytest.raises(ConfigError) as err:
             parse_region_map(bad, "AZURE_OPENAI_REGIONS")
         assert err.value.variable == "AZURE_OPENAI_REGIONS"
+
+
+# --- regions as provider facts: the settings that say where each configured model runs --------
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, {"gpt-4o-mini": "unknown", HAIKU: "uk", "gpt-4.1-mini": "unknown"}),
+        (
+            {"AZURE_OPENAI_REGION": "swedencentral", "AWS_REGION": "eu-central-1", "OPENAI_REGION": "US"},
+            {"gpt-4o-mini": "eu", HAIKU: "eu", "gpt-4.1-mini": "us"},
+        ),
+        (
+            {
+                "AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini,gpt-4o",
+                "AZURE_OPENAI_REGION": "eastus2",
+                "AZURE_OPENAI_DEPLOYMENT_REGIONS": "gpt-4o-mini=eu",
+                "BEDROCK_MODEL_ID": f"eu.{HAIKU},us.{HAIKU}",
+                "AWS_REGION": "ap-southeast-2",
+            },
+            {"gpt-4o-mini": "eu", "gpt-4o": "us", f"eu.{HAIKU}": "eu", f"us.{HAIKU}": "us", "gpt-4.1-mini": "unknown"},
+        ),
+    ],
+    ids=["demo-defaults", "resource-regions", "per-deployment-and-profiles"],
+)
+def test_every_configured_route_carries_its_region(tmp_path, env, expected):
+    base = {
+        "AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini",
+        "BEDROCK_MODEL_ID": HAIKU,
+        "OPENAI_API_KEY": "test-only",
+        "OPENAI_MODEL": "gpt-4.1-mini",
+    }
+    settings = Settings.from_mapping(demo_env(tmp_path / "log.sqlite", **{**base, **env}))
+    with Gateway(settings) as gw:
+        assert {r.model: r.region for r in gw.runtime.routes} == expected
+        assert {s["model"]: s["region"] for s in gw.provider_status()} == expected
+        facts = gw.runtime.candidate_facts
+        assert all(facts[(r.provider, r.model)]["region"] == r.region for r in gw.runtime.routes)
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"AZURE_OPENAI_REGION": "westeurop"}, "AZURE_OPENAI_REGION"),
+        ({"AZURE_OPENAI_DEPLOYMENT_REGIONS": "gpt-4o-mini=atlantis"}, "AZURE_OPENAI_DEPLOYMENT_REGIONS"),
+        ({"AZURE_OPENAI_DEPLOYMENT_REGIONS": "gpt-4o-mini"}, "AZURE_OPENAI_DEPLOYMENT_REGIONS"),
+        ({"OPENAI_REGION": "mars"}, "OPENAI_REGION"),
+    ],
+)
+def test_a_region_the_gateway_cannot_place_is_a_config_error_naming_the_variable(env, variable):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_mapping(env)
+    assert err.value.variable == variable
