@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 from gateway_fixtures import HAIKU, demo_env
@@ -199,3 +200,20 @@ def test_a_python_caller_inside_its_own_span_gets_the_request_as_a_child(receive
 
     assert request.kind == Span.SPAN_KIND_INTERNAL
     assert (request.trace_id.hex(), request.parent_span_id.hex()) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+
+
+def test_a_keyed_request_names_its_team_and_key_and_budgets_show_what_is_left(receiver, gateway_for):
+    gw = gateway_for()
+    gw.governance.set_team("platform", budget_usd=Decimal("100"))
+    gw.governance.create_key(name="ci-bot", team="platform", budget_usd=Decimal("5"))
+    result = gw.generate(GenerateRequest(prompt="Hi.", provider_hint="bedrock", fallback=False), key="ci-bot")
+    request, _ = _tree(receiver, gw)
+
+    attrs = attributes(request.attributes)
+    assert (attrs["gateway.team"], attrs["gateway.key_name"]) == ("platform", "ci-bot")
+    points = receiver.metrics()["gateway.budget.remaining"].gauge.data_points
+    remaining = {tuple(attributes(p.attributes).items()): p.as_double for p in points}
+    assert remaining[(("gateway.key_name", "ci-bot"),)] == pytest.approx(5 - float(result.cost_usd))
+    assert remaining[(("gateway.team", "platform"),)] == pytest.approx(100 - float(result.cost_usd))
+    cost = receiver.metrics()["gateway.cost"].sum.data_points
+    assert [attributes(p.attributes)["gateway.team"] for p in cost] == ["platform"]

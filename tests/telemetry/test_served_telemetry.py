@@ -131,6 +131,7 @@ def test_a_request_that_fell_back_exports_the_span_tree_with_the_failure_on_the_
     assert "error.type" not in second and second["gen_ai.usage.output_tokens"] == answer["usage"]["output_tokens"]
     attrs = attributes(request.attributes)
     assert attrs["gateway.fallback"] is True and attrs["gateway.route_reason"] == answer["route_reason"]
+    assert attrs["gateway.key_name"] == "static-1", "the bearer key is named by position, never by its value"
     assert attrs["gateway.cost_usd"] == pytest.approx(float(answer["cost_usd"]))
     azure_calls = [c for c in emulators.azure.trace_context() if trace_id in c["traceparent"]]
     assert [c["traceparent"].split("-")[2] for c in azure_calls] == [failed.span_id.hex()]
