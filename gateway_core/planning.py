@@ -5,14 +5,14 @@
 token and cost estimate (a ``Candidate``); ``rank_plan`` orders the candidates with the
 pure ``router.rank``. Plan and rank are separate steps so that a step can sit between them
 (the routing policy, which excludes candidates and leaves its decision on the plan) without
-either knowing; ``with_policy`` then moves the policy's preferred candidates to the front. All three read the
-``Runtime`` and nothing else; the plan they produce is what makes ``route_reason``
-explainable, because it holds every candidate with its estimate and the ranking.
+either knowing; ``with_policy`` then moves the policy's preferred candidates to the front.
+All three read the ``Runtime`` and nothing else; the plan they produce is what makes
+``route_reason`` explainable, because it holds every candidate with its estimate and the ranking.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from .errors import ValidationError
@@ -122,4 +122,4 @@ def with_policy(decision: PolicyDecision | None, ranking: Ranking) -> Ranking:
     if decision is None:
         return ranking
     ordered = tuple(apply_decision(decision, ranking.ordered)) if decision.prefer else ranking.ordered
-    return Ranking(ordered, f"{ranking.reason}; {decision.summary()}", ranking.scores, ranking.rejected)
+    return replace(ranking, ordered=ordered, reason=f"{ranking.reason}; {decision.summary()}")

@@ -263,7 +263,10 @@ def _ranking():
     from gateway_core.router import Candidate, Ranking
 
     ordered = tuple(Candidate(p, m, 10, 10, Decimal("0.001")) for p, m in ROUTE)
-    return Ranking(ordered, "balanced: azure/gpt-4o-mini first", {c.label: 1.0 for c in ordered})
+    latencies = {c.label: (200.0, False) for c in ordered}
+    return Ranking(
+        ordered, "balanced: azure/gpt-4o-mini first", {c.label: 1.0 for c in ordered}, (), "balanced", False, latencies
+    )
 
 
 @pytest.mark.parametrize(
@@ -287,8 +290,10 @@ def _ranking():
 def test_the_ranked_route_takes_the_policy_preferences_and_its_reason_says_what_it_did(decision, order, reason_tail):
     from gateway_core.planning import with_policy
 
-    ranking = with_policy(decision, _ranking())
+    before = _ranking()
+    ranking = with_policy(decision, before)
     assert [c.key for c in ranking.ordered] == order
+    assert (ranking.priority, ranking.latencies, ranking.scores) == (before.priority, before.latencies, before.scores)
     assert ranking.reason.endswith(reason_tail) and ranking.reason.startswith("balanced: azure/gpt-4o-mini first")
 
 
