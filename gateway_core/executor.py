@@ -115,7 +115,7 @@ def execute(
         out = _Outcome()
         provider = rt.provider(cand.provider)
         headers = watch.inject_headers() if watch is not None else None
-        call = ProviderCall.for_request(cand.model, plan.messages, plan.max_tokens, req, headers)
+        call = ProviderCall.for_request(cand.model, plan.messages, _max_tokens(rt, plan, cand), req, headers)
         try:
             if plan.streaming:
                 yield from _call_stream(provider, call, out)
@@ -150,6 +150,14 @@ def execute(
     failed = AllProvidersFailed(tuple(attempts), request_id=request_id)
     failed.headers = trail.headers
     raise failed
+
+
+def _max_tokens(rt: Runtime, plan: Plan, cand) -> int:
+    """The request's output cap, or the model's own when that is lower: the model cannot
+    write more, and the service refuses a cap above its own."""
+    price = rt.prices.lookup(cand.provider, plan.estimate_for(cand.provider, cand.model).priced_as)
+    cap = price.max_output if price is not None else None
+    return min(plan.max_tokens, cap) if cap else plan.max_tokens
 
 
 def _failed(attempts: list, watch, attempt: Attempt) -> None:

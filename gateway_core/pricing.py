@@ -61,6 +61,7 @@ class Price:
     geo_multiplier: Decimal | None = None
     notes: str = ""
     applied_multiplier: Decimal = Decimal(1)
+    max_output: int | None = None  # the model's own output cap, when known
 
     def scaled(self, factor: Decimal) -> Price:
         def mul(v):
@@ -258,8 +259,17 @@ def _row(item: dict[str, Any]) -> Price:
         source=str(item.get("source", "")),
         notes=str(item.get("notes", "")),
         verified_at=_date(item.get("verified_at")),
+        max_output=_cap(item.get("max_output")),
         **money,
     )
+
+
+def _cap(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("'max_output' must be a positive integer")
+    return value
 
 
 def _money(name: str, value: object) -> Decimal:

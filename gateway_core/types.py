@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +29,15 @@ MAX_TEMPERATURE = 2.0
 MAX_USER_CHARS = 128
 MAX_MESSAGES = 256
 MAX_STOP_SEQUENCES = 4
+
+# The text rules written as regular expressions as well, so the REST API's JSON Schema can
+# state exactly what is accepted. _SPACE is every character ``str.isspace`` accepts.
+_SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+TEXT_PATTERN = f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"  # not blank, no NUL
+NO_NUL_PATTERN = "^[^\\x00]*$"
+USER_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"  # a label: not blank, no control characters
+_USER = re.compile(USER_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ def _check_choice(field_name: str, value: object, choices: tuple[str, ...], *, o
 def _check_int(field_name: str, value: object, lo: int, hi: int):
     if value is None:
         return
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 5.0 is an integer
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field_name, f"must be an integer, got {type(value).__name__}")
     if not lo <= value <= hi:
@@ -136,11 +148,13 @@ class GenerateRequest:
         if self.provider_hint is not None:
             _check_choice("provider_hint", self.provider_hint, _provider_names())
         _check_int("max_tokens", self.max_tokens, 1, MAX_OUTPUT_TOKENS)
+        if isinstance(self.max_tokens, float):
+            object.__setattr__(self, "max_tokens", int(self.max_tokens))
         _check_float("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         if self.user is not None:
             _check_text("user", self.user)
-            if len(self.user) > MAX_USER_CHARS or not self.user.isprintable():
-                raise ValidationError("user", f"must be printable and at most {MAX_USER_CHARS} characters")
+            if len(self.user) > MAX_USER_CHARS or not _USER.fullmatch(self.user):
+                raise ValidationError("user", f"must have no control characters and at most {MAX_USER_CHARS} characters")
         if not isinstance(self.fallback, bool):
             raise ValidationError("fallback", "must be a boolean")
         if self.model is not None:

@@ -30,11 +30,12 @@ from starlette.responses import Response
 from ..config import Settings
 from ..errors import GatewayError
 from ..usage.configure import check_log_storage
-from . import sse
+from . import contract, openapi, sse
 from .admin import install_admin_routes
 from .auth import KeyAuth
-from .bodies import chat_request, generate_request, user_of
+from .bodies import generate_request, user_of
 from .body import read_json_object
+from .chat_body import chat_request
 from .errors import (
     ApiError,
     error_payload,
@@ -85,6 +86,7 @@ def create_app(gateway=None, settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(app.state.gateway.close)
 
     app = FastAPI(title="GenAI Cloud Gateway", version="0.1.0", lifespan=lifespan)
+    app.openapi = lambda: _document(app)
     app.state.settings = settings
     # Added innermost first: CORS answers preflights, hygiene refuses ambiguous headers,
     # then keys are checked.
@@ -176,6 +178,16 @@ async def _body(request: Request) -> dict:
     return body
 
 
+def _document(app: FastAPI) -> dict:
+    """The OpenAPI document, built once the gateway (and so its models, and whether keys
+    are required) is known."""
+    if app.openapi_schema is None:
+        gw = app.state.gateway
+        keys = bool(gw.settings.api_keys) or bool(gw.governance.requires_key())
+        app.openapi_schema = openapi.build(app, gw.candidates(), keys)
+    return app.openapi_schema
+
+
 def _install_routes(app: FastAPI, settings: Settings) -> None:
     @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz():
@@ -199,7 +211,9 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
     @app.post("/generate")
     async def generate(request: Request):
         gw = request.app.state.gateway
-        req, stream = generate_request(await _body(request), gw.candidates())
+        body = await _body(request)
+        req, stream = generate_request(body, gw.candidates())
+        contract.validate(contract.GenerateBody, body, openai_shape=False)
         key = getattr(request.state, "principal", None)
         if stream:
             pump, first = await sse.start(gw, req, key, request.headers)
@@ -210,7 +224,9 @@ def _install_routes(app: FastAPI, settings: Settings) -> None:
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
         gw = request.app.state.gateway
-        req, opts = chat_request(await _body(request), gw.candidates())
+        body = await _body(request)
+        req, opts = chat_request(body, gw.candidates())
+        contract.validate(contract.ChatCompletionRequest, body, openai_shape=True)
         key = getattr(request.state, "principal", None)
         if opts.stream:
             pump, first = await sse.start(gw, req, key, request.headers)

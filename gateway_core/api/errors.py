@@ -179,6 +179,42 @@ GATEWAY_ERRORS: list[Rule] = [
 ]
 
 
+@dataclass(frozen=True)
+class Documented:
+    """An error status the API answers with, for the OpenAPI document: on which routes
+    (``all``; ``body``: the routes that read a JSON body and call providers; ``lookup``:
+    a route with an id in its path; ``generate``) and why."""
+
+    status: int
+    description: str
+    scope: str = "all"
+    needs_keys: bool = False  # only when GATEWAY_API_KEYS is set
+
+
+# The errors the API itself answers with; GATEWAY_ERRORS adds the gateway's own, for the
+# routes that reach providers. The OpenAPI document lists exactly these.
+HTTP_ERRORS: list[Documented] = [
+    Documented(400, "not valid JSON, a field the route refuses (on /v1), or a header sent twice"),
+    Documented(401, "missing or wrong bearer key", needs_keys=True),
+    Documented(404, "no such model", "lookup"),
+    Documented(413, "the body is over 1 MiB (after decompression)", "body"),
+    Documented(415, "Content-Type is not JSON, or Content-Encoding is not gzip or identity", "body"),
+    Documented(422, "a field with a wrong type or value", "generate"),
+    Documented(500, "a bug: no detail is given"),
+]
+
+
+def documented(scope: str, keys: bool) -> dict[int, str]:
+    """status -> description for a route of ``scope`` (see ``Documented``)."""
+    rows = [d for d in HTTP_ERRORS if d.scope == "all" or d.scope == scope or (scope == "generate" and d.scope == "body")]
+    out = {d.status: d.description for d in rows if keys or not d.needs_keys}
+    if scope in ("body", "generate"):
+        for rule in GATEWAY_ERRORS:
+            out.setdefault(rule.status, rule.description)
+        out.setdefault(504, "every candidate timed out")
+    return dict(sorted(out.items()))
+
+
 def rule_for(exc: GatewayError) -> Rule:
     for rule in GATEWAY_ERRORS:
         if isinstance(exc, rule.cls):

@@ -77,7 +77,7 @@ def to_wire(call: ProviderCall) -> dict:
         wire["stop"] = list(call.stop)
     if call.tools:
         wire["tools"] = [_tool(t) for t in call.tools]
-    if call.tool_choice is not None:
+    if call.tool_choice is not None and call.tools:  # auto or none with no tools says nothing
         wire["tool_choice"] = _tool_choice(call.tool_choice)
     if call.response_format is not None:
         wire["response_format"] = _response_format(call.response_format)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_core.api.bodies import chat_request, generate_request
+from gateway_core.api.bodies import generate_request
 from gateway_core.api.body import MAX_JSON_DEPTH, check_content_type, parse_object
+from gateway_core.api.chat_body import chat_request
 from gateway_core.api.errors import ApiError
 from gateway_core.errors import ValidationError
 
