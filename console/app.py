@@ -38,6 +38,7 @@ nav = st.navigation(
             "Operate": [
                 st.Page(PAGES / "providers.py", title="Providers", icon=":material/dns:"),
                 st.Page(PAGES / "governance.py", title="Governance", icon=":material/admin_panel_settings:"),
+                st.Page(PAGES / "policies.py", title="Policies", icon=":material/policy:"),
             ],
         },
         who,

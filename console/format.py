@@ -303,6 +303,9 @@ def attempt_detail_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "counterfactual_provider",
         "counterfactual_cost_usd",
         "route_reason",
+        "policy_decision",
+        "policy_rules",
+        "policy_version",
     ]
     return frame[[c for c in cols if c in frame.columns]]
 

@@ -12,11 +12,13 @@ import logging
 import streamlit as st
 
 from console import format as fmt
+from console import policy_view
 from gateway_core.errors import (
     AllProvidersFailed,
     ConfigError,
     ContentFiltered,
     GatewayError,
+    PolicyDenied,
     ProviderError,
     StreamInterrupted,
     ValidationError,
@@ -95,6 +97,8 @@ def result_meta(result, request=None) -> None:
             st.code("\n".join(result.route_reason.split("; ")), language=None, wrap_lines=True)
     else:
         st.caption(f":material/route: {fmt.md_escape(result.route_reason)}")
+    if result.policy is not None:
+        st.caption(f":material/policy: {policy_view.answer_line(result.policy)}")
     if result.fallback_used or len(result.attempts) > 1:
         attempts_table(result.attempts)
 
@@ -140,6 +144,8 @@ def show_error(exc: BaseException, gw=None) -> None:
             f"{provider_label(exc.provider)} failed: {exc.type_name}{status}: {clean(exc.message)}",
             icon=":material/cloud_off:",
         )
+    elif isinstance(exc, PolicyDenied):
+        st.error(clean(policy_view.refusal_line(exc)), icon=":material/policy:")
     elif isinstance(exc, GatewayError):
         st.error(clean(exc.message), icon=":material/error:")
     else:

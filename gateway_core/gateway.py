@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from . import pipeline, readiness
+from . import pipeline, readiness, routing_policy
 from .breaker import CircuitBreaker
 from .config import Settings
 from .errors import GatewayError, ValidationError
@@ -235,6 +235,11 @@ class Gateway:
         trace_headers: Mapping[str, str] | None = None,
     ) -> GatewayStream:
         return GatewayStream(self.runtime, request, self.new_request_id(), trace_headers, key, source)
+
+    def policy_input(self, request: GenerateRequest, *, key=None) -> dict:
+        """The routing policy's ``input`` for ``request`` sent as ``key``, built as a real request
+        would build it but sent nowhere (the console's dry run starts from it)."""
+        return routing_policy.preview(self.runtime, request, key)
 
     def budget_statuses(self) -> list:
         """Where each budget stands, for the ``gateway.budget.remaining`` gauge."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from . import gate, planning
 from .errors import PolicyDenied
 from .executor import Trail
 from .governance.policy import apply_decision, build_input
@@ -61,12 +62,20 @@ def policy_input(rt, plan: Plan, principal, now: datetime) -> dict:
         max_tokens=plan.max_tokens,
         # The request's worst case before routing: its dearest candidate's estimate.
         estimated_cost_usd=max(costs) if costs else None,
-        pii=pii_kinds(text) if rt.policy.reads("request.pii") else (),
+        pii=pii_kinds(text) if rt.policy is None or rt.policy.reads("request.pii") else (),
         prompt_chars=len(text),
         key=principal.logged_key_name,
         team=principal.team,
         user=principal.user or request.user,
     )
+
+
+def preview(rt, request: GenerateRequest, key=None, now: datetime | None = None) -> dict:
+    """The ``input`` the request path would hand the policy for ``request`` sent as ``key``
+    (a key's name, or None), without sending anything: for dry runs."""
+    principal = gate.authenticate(rt, key, Trail())
+    plan = gate.allowed(rt, planning.build_plan(rt, request, streaming=False), principal)
+    return policy_input(rt, plan, principal, now or datetime.fromtimestamp(rt.wall_clock(), UTC))
 
 
 def user_text(request: GenerateRequest) -> str:

@@ -62,17 +62,26 @@ def _read_input(name: str) -> dict:
     except (OSError, UnicodeDecodeError) as e:
         raise _BadInput(f"{name}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
     try:
+        return parse_input(text, name)
+    except ValueError as e:
+        raise _BadInput(str(e)) from None
+
+
+def parse_input(text: str, name: str = "input") -> dict:
+    """A policy ``input`` document from JSON text, checked enough to dry-run (``ValueError``
+    names what is wrong); the command's ``--input`` file and the console's dry run read it."""
+    try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise _BadInput(f"{name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        raise ValueError(f"{name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     if not isinstance(value, dict):
-        raise _BadInput(f"{name}: expected a JSON object (the policy's input), got {type(value).__name__}")
+        raise ValueError(f"{name}: expected a JSON object (the policy's input), got {type(value).__name__}")
     candidates = value.get("candidates", [])
     if not isinstance(candidates, list):
-        raise _BadInput(f"{name}: candidates must be a list")
+        raise ValueError(f"{name}: candidates must be a list")
     for i, c in enumerate(candidates):
         if not (isinstance(c, dict) and isinstance(c.get("provider"), str) and isinstance(c.get("model"), str)):
-            raise _BadInput(f"{name}: candidates[{i}] needs string provider and model fields")
+            raise ValueError(f"{name}: candidates[{i}] needs string provider and model fields")
     return value
 
 

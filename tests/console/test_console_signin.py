@@ -28,7 +28,7 @@ VISITOR = {"is_logged_in": False}
 VIEWER = {"is_logged_in": True, "email": "vera@example.com", "name": "Vera Viewer", "groups": ["staff"]}
 OPERATOR = {"is_logged_in": True, "email": "otto@example.com", "name": "Otto Operator", "groups": ["staff", "gateway-ops"]}
 ADMIN = {"is_logged_in": True, "email": "ada@example.com", "name": "Ada Admin", "groups": ["staff"]}
-PAGES = ("playground", "compare", "analytics", "requests", "providers", "governance")
+PAGES = ("playground", "compare", "analytics", "requests", "providers", "governance", "policies")
 
 
 @pytest.fixture

@@ -46,8 +46,9 @@ def free_port() -> int:
 class ConsoleServer:
     """Start with ``start()``, stop with ``stop()``; ``url`` is the console's base address."""
 
-    def __init__(self, workdir: Path, *, startup_timeout_s: float = 60.0):
+    def __init__(self, workdir: Path, *, startup_timeout_s: float = 60.0, extra_env: dict[str, str] | None = None):
         self.workdir = Path(workdir)
+        self.extra_env = dict(extra_env or {})  # settings a scenario adds (a policy, regions)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.secret = f"e2e-PLANTED-{secrets.token_hex(12)}"
@@ -71,6 +72,7 @@ class ConsoleServer:
             AZURE_OPENAI_API_KEY=self.secret,
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
     def command(self) -> list[str]:
