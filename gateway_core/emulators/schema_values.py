@@ -21,6 +21,12 @@ MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _NAMEY = ("name", "city", "location", "country", "place", "person", "author", "title", "company", "user", "who")
+# Capitalised because they open a sentence or an instruction, not because they name anything.
+_NOT_NAMES = frozenset(
+    "answer describe tell give list name return respond reply write explain summarise summarize classify extract "
+    "rewrite use call find show get please hello hi thanks".split()
+)
+_JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 _STOP = frozenset("the a an is are was what which who how why when where please give me tell in on of for to and or with".split())
 _FORMATS = {
     "date": "2024-06-01",
@@ -51,9 +57,11 @@ class Context:
 
     @classmethod
     def of(cls, text: str, root=None) -> Context:
-        words = [w for w in _WORD.findall(text) if w.lower() not in _STOP]
-        names = [w for i, w in enumerate(words) if w[0].isupper() and (i or len(words) == 1)] or [w.capitalize() for w in words]
-        return cls(text, root, names, words, [float(n) for n in _NUMBER.findall(text)])
+        prose = _JSON_OBJECT.sub(" ", text)  # a schema or example written in the prompt is not content
+        words = [w for w in _WORD.findall(prose) if w.lower() not in _STOP]
+        names = [w for w in words if w[0].isupper() and not w.isupper() and w.lower() not in _NOT_NAMES]
+        names = names or [w.capitalize() for w in words]
+        return cls(text, root, names, words, [float(n) for n in _NUMBER.findall(prose)])
 
     def take(self, kind: str, pool: list):
         """The next unused item of ``pool`` (cycling), so two fields differ when they can."""
