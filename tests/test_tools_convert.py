@@ -183,3 +183,19 @@ def test_requests_that_break_the_tool_and_format_rules_name_the_field(kw, field)
 
 def test_a_request_from_messages_takes_its_prompt_from_the_last_user_turn():
     assert GenerateRequest(messages=HISTORY, tools=(WEATHER,)).prompt == "Weather in Oslo?"
+
+
+def test_tool_and_response_schemas_count_in_the_token_estimate():
+    from gateway_core.tokens import TokenCounter, tool_texts
+
+    counter = TokenCounter(loader=lambda name: (_ for _ in ()).throw(OSError("offline")))  # the labelled heuristic
+    plain = GenerateRequest(prompt="Weather in Oslo?")
+    with_tools = GenerateRequest(prompt="Weather in Oslo?", tools=(WEATHER, TIME))
+    with_format = GenerateRequest(prompt="Weather in Oslo?", response_format=ResponseFormat("json_schema", PERSON, "p"))
+    msgs = (M("user", "Weather in Oslo?"),)
+    base = counter.estimate_messages("gpt-4o", msgs, tools=tool_texts(plain)).tokens
+    tools = counter.estimate_messages("gpt-4o", msgs, tools=tool_texts(with_tools)).tokens
+    fmt = counter.estimate_messages("gpt-4o", msgs, tools=tool_texts(with_format)).tokens
+    schema_chars = sum(len(t) for t in tool_texts(with_tools))
+    assert tools - base == 2 * 8 + sum(-(-len(t) // 4) for t in tool_texts(with_tools)) and schema_chars > 100
+    assert fmt > base
