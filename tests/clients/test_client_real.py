@@ -20,6 +20,9 @@ from openai import OpenAI
 from pydantic import BaseModel
 
 PROVIDERS = ["azure", "bedrock"]
+# The llm tests compare two answers, so each pins one model: a provider name lets routing pick
+# between that provider's models, and the emulator's text depends on the model.
+PINNED = {"azure": "gpt-4o-mini", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
 WEATHER = {
     "type": "function",
     "function": {
@@ -63,7 +66,7 @@ def test_openai_sdk_create_and_stream(sdk, provider):
     assert reply.model_extra["x_gateway"]["provider"] == provider
     chunks = list(
         sdk.chat.completions.create(
-            model=provider,
+            model=reply.model,  # routing may pick another of the provider's models; the text depends on it
             messages=[{"role": "user", "content": "Name three rivers."}],
             stream=True,
             stream_options={"include_usage": True},
@@ -125,7 +128,7 @@ def test_langchain_with_structured_output(gateway, provider, method):
 def llm_env(gateway, tmp_path_factory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("llm")
     models = [
-        f"- model_id: gw-{p}\n  model_name: {p}\n  api_base: {gateway.url}/v1\n  api_key_name: gateway\n"
+        f"- model_id: gw-{p}\n  model_name: {PINNED[p]}\n  api_base: {gateway.url}/v1\n  api_key_name: gateway\n"
         "  supports_schema: true\n  supports_tools: true\n"
         for p in PROVIDERS
     ]
@@ -144,7 +147,7 @@ def run_llm(env, *args) -> str:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_llm_cli_prompts_streams_and_asks_for_json(llm_env, sdk, provider):
-    expected = sdk.chat.completions.create(model=provider, messages=[{"role": "user", "content": "Name three rivers."}])
+    expected = sdk.chat.completions.create(model=PINNED[provider], messages=[{"role": "user", "content": "Name three rivers."}])
     assert run_llm(llm_env, "-m", f"gw-{provider}", "Name three rivers.").strip() == expected.choices[0].message.content.strip()
     assert run_llm(llm_env, "-m", f"gw-{provider}", "--no-stream", "Name three rivers.").strip() == (
         expected.choices[0].message.content.strip()
