@@ -47,6 +47,18 @@ class ToolCallView(BaseModel):
     arguments: str = Field(description="JSON text")
 
 
+class PolicyView(BaseModel):
+    """What the routing policy decided for the request (``governance.policy.PolicyDecision``)."""
+
+    version: str = Field(description="a hash of the policy files, or the OPA bundle revisions")
+    denied: list[str]
+    excluded: list[str] = Field(description='"provider" or "provider/model" entries removed from the route')
+    prefer: list[str]
+    redact: bool = Field(description="the prompt was masked before the provider call")
+    matched: list[str] = Field(description="the policy's rules that fired")
+    error: str | None = Field(description="why evaluation failed, when fail-open let the request through")
+
+
 class GatewayFacts(BaseModel):
     """Everything ``/generate`` answers except the text (``x_gateway`` on ``/v1``)."""
 
@@ -67,6 +79,7 @@ class GatewayFacts(BaseModel):
     finish_reason: str | None = Field(description="stop, length, tool_calls or content_filter")
     tool_calls: list[ToolCallView]
     estimate: Estimate
+    policy: PolicyView | None = Field(description="null when no routing policy is configured")
 
 
 class GenerateResponse(GatewayFacts):
@@ -135,6 +148,8 @@ class Health(BaseModel):
 class _ErrorExtras(BaseModel):
     request_id: str | None = None
     attempts: list[AttemptView] | None = None
+    messages: list[str] | None = Field(None, description="policy_denied: the routing policy's reasons")
+    policy_version: str | None = Field(None, description="policy_denied: the version of the policy that refused")
 
 
 class GenerateErrorDetail(_ErrorExtras):

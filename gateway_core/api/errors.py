@@ -205,14 +205,19 @@ HTTP_ERRORS: list[Documented] = [
 
 
 def documented(scope: str, keys: bool) -> dict[int, str]:
-    """status -> description for a route of ``scope`` (see ``Documented``)."""
+    """status -> description for a route of ``scope`` (see ``Documented``). Several errors
+    share a status (403 is model_not_allowed or policy_denied; 429 a budget or a rate
+    limit), so a status lists every one, each gateway error under its ``type``."""
     rows = [d for d in HTTP_ERRORS if d.scope == "all" or d.scope == scope or (scope == "generate" and d.scope == "body")]
-    out = {d.status: d.description for d in rows if keys or not d.needs_keys}
+    out: dict[int, list[str]] = {}
+    for d in rows:
+        if keys or not d.needs_keys:
+            out.setdefault(d.status, []).append(d.description)
     if scope in ("body", "generate"):
         for rule in GATEWAY_ERRORS:
-            out.setdefault(rule.status, rule.description)
-        out.setdefault(504, "every candidate timed out")
-    return dict(sorted(out.items()))
+            out.setdefault(rule.status, []).append(f"{rule.type}: {rule.description}")
+        out.setdefault(504, ["every candidate timed out"])
+    return {status: "; ".join(why) for status, why in sorted(out.items())}
 
 
 def rule_for(exc: GatewayError) -> Rule:

@@ -12,6 +12,7 @@ from openai import OpenAI
 from policy_gateway import EU, POLICIES, SATURDAY_23, keys, policy_gateway, rows
 
 from gateway_core.api import create_app
+from gateway_core.api.contract_results import GenerateError, GenerateResponse
 
 CHAT = "Summarise the quarterly storage review in two sentences."
 CARD = "4111 1111 1111 1111"
@@ -48,6 +49,7 @@ def test_an_eu_team_is_served_in_the_eu_on_both_routes_and_the_answer_names_the_
     body = answer.json()
     assert (body["provider"], body["model"]) in EU
     assert body["policy"]["version"] == served.gw.policy.version and "eu_residency_applies" in body["policy"]["matched"]
+    assert GenerateResponse.model_validate(body).policy.excluded, "the documented schema holds the decision"
     with sdk(served, "ana") as client:
         raw = chat(client, model="openai")
     assert (raw.headers["x-gateway-provider"], raw.headers["x-gateway-model"]) in EU
@@ -81,6 +83,7 @@ def test_a_refusal_is_403_policy_denied_on_generate(served, key, fields, message
     assert r.status_code == 403
     err = r.json()["error"]
     assert (err["type"], err["field"], err["policy_version"]) == ("policy_denied", None, served.gw.policy.version)
+    assert GenerateError.model_validate(r.json()).error.messages == err["messages"]
     assert err["messages"] == (messages or [err["message"]]) and "; ".join(err["messages"]) == err["message"]
 
 
@@ -104,3 +107,13 @@ def test_refusals_are_logged_as_rejected_requests_and_answers_carry_the_policy(s
     assert rejected and {r["field"] for r in rejected} == {"policy"} and {r["source"] for r in rejected} == {"api"}
     answered = rows(served.gw)
     assert answered and all(r["policy_version"] == served.gw.policy.version for r in answered)
+
+
+def test_the_openapi_document_names_both_refusals_that_answer_403(served):
+    doc = httpx.get(served.url + "/openapi.json", headers={"Authorization": f"Bearer {served.secrets['ana']}"}).json()
+    for path in ("/generate", "/v1/chat/completions"):
+        why = doc["paths"][path]["post"]["responses"]["403"]["description"]
+        assert "model_not_allowed:" in why and "policy_denied:" in why, why
+        assert "rate_limited:" in doc["paths"][path]["post"]["responses"]["429"]["description"]
+    facts = doc["components"]["schemas"]["GenerateResponse"]["properties"]
+    assert "policy" in facts and "messages" in doc["components"]["schemas"]["GenerateErrorDetail"]["properties"]
