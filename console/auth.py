@@ -9,6 +9,9 @@ Every page script starts with ``require("its ability")``: a page hidden from a r
 also refused when reached anyway (an old link, a script run directly). Controls ask
 ``can(who, "ability")`` before they are drawn, and a new page is gated in one line.
 ``record`` writes an admin or operator action to the audit log under the user's name.
+``key_picker`` offers the API keys a person may run the Playground and Compare under (or
+none: the default team, under its budget), and ``key_for`` checks the choice again when a
+request is sent, because a key can be revoked or moved between the two.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from collections.abc import Mapping
 import streamlit as st
 
 from console import state
-from console.roles import OPEN, Identity, RoleRules, allows, identity_of, needed_role
+from console.roles import OPEN, Identity, RoleRules, allows, identity_of, needed_role, usable_keys
+from gateway_core.errors import ValidationError
 
 log = logging.getLogger("console")
 OPEN_BANNER = "No sign-in configured: anyone who can reach this port is an admin."
@@ -128,3 +132,28 @@ def can(who: Identity, ability: str) -> bool:
 def record(who: Identity, action: str, target: str | None = None, detail: Mapping | None = None) -> None:
     """An admin or operator action in the audit log, under ``who``'s name and role."""
     state.audit_log().record(who.actor, action, target, detail, role=who.role)
+
+
+def key_picker(who: Identity, prefix: str) -> str | None:
+    """A sidebar choice of the API key requests run under; None runs them as the default team."""
+    gov = state.governance()
+    keys = gov.keys()
+    teams = {k.name: k.team for k in keys}
+    names = sorted(usable_keys(who, keys, gov.now()))
+    return st.sidebar.selectbox(
+        "Run as",
+        [*names, None],
+        key=f"{prefix}_run_as",
+        format_func=lambda name: "default team (no key)" if name is None else f"{name} · team {teams[name]}",
+        help="The API key whose budget and limits apply: the keys bound to you or to your teams.",
+    )
+
+
+def key_for(who: Identity, name: str | None) -> str | None:
+    """``name`` if ``who`` may still run requests under it; a refusal naming the key otherwise."""
+    if name is None:
+        return None
+    gov = state.governance()
+    if name not in usable_keys(who, gov.keys(), gov.now()):
+        raise ValidationError("key", f"'{name}' is not an active key you may use")
+    return name

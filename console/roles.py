@@ -8,8 +8,10 @@ signed in is a viewer. An e-mail address counts only when the provider has not s
 unverified, because some user pools let anyone sign up with any address.
 
 Each page and each control names an *ability*; ``ABILITIES`` says which role it needs, and
-roles are ordered, so an admin can do everything an operator can. Nothing here imports
-Streamlit: the table tests feed plain dictionaries.
+roles are ordered, so an admin can do everything an operator can. ``usable_keys`` says which
+API keys a person may run the Playground and Compare under: an admin any active key, anyone
+else the active keys bound to their address or belonging to a team named in their role
+claim. Nothing here imports Streamlit: the table tests feed plain dictionaries and records.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Identity:
     name: str
     email: str | None = None
     signed_in: bool = False
+    groups: frozenset[str] = frozenset()  # the role claim's values, folded to lower case
 
     @property
     def actor(self) -> str:
@@ -125,7 +128,7 @@ def identity_of(claims: Mapping[str, Any], rules: RoleRules) -> Identity | None:
         return None
     email = _verified_email(claims)
     shown = next((claims[k] for k in ("name", "email", "preferred_username", "sub") if isinstance(claims.get(k), str)), "")
-    return Identity(role, shown.strip() or "signed-in user", email, signed_in=True)
+    return Identity(role, shown.strip() or "signed-in user", email, signed_in=True, groups=claim_values(claims.get(rules.claim)))
 
 
 def allows(role: str | None, ability: str) -> bool:
@@ -138,3 +141,16 @@ def allows(role: str | None, ability: str) -> bool:
 
 def needed_role(ability: str) -> str:
     return ABILITIES.get(ability, PAGE_ABILITY_DEFAULT)
+
+
+def usable_keys(who: Identity, keys, now: float) -> list[str]:
+    """Names of the active keys ``who`` may run requests under, in the order given."""
+    email = (who.email or "").casefold()
+
+    def theirs(key) -> bool:
+        if who.role == ADMIN:
+            return True
+        bound = isinstance(key.user, str) and email and key.user.strip().casefold() == email
+        return bool(bound) or key.team.casefold() in who.groups
+
+    return [k.name for k in keys if k.state(now) == "active" and theirs(k)]

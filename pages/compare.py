@@ -11,6 +11,7 @@ from gateway_core.types import MAX_PROMPT_CHARS, GenerateRequest
 
 who = auth.require("compare")
 gw = state.gateway()
+run_as = auth.key_picker(who, "cmp")
 opts = request_controls("cmp")
 configured = gw.configured_providers()
 chosen = st.sidebar.multiselect(
@@ -60,13 +61,14 @@ run: CompareRun | None = st.session_state.get("cmp_run")
 if go:
     try:
         req = GenerateRequest(prompt=prompt, user=who.request_user, **opts)
+        key = auth.key_for(who, run_as)
     except ValidationError as e:
         gw.log_rejected(e, user=who.request_user, source="console")
         widgets.show_error(e, gw)
         st.stop()
     run = CompareRun.new(prompt, opts["task"], chosen, blind)
     slots = draw_columns(run)
-    live = SideBySide(gw.compare_streams(req, providers=tuple(run.providers)))
+    live = SideBySide(gw.compare_streams(req, providers=tuple(run.providers), key=key, source="console"))
     for i in live.updates():
         slots[i][0].markdown(live.texts[i] + " ▌")
     run.texts, run.outcomes = live.texts, live.outcomes

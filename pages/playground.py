@@ -26,6 +26,7 @@ EXAMPLES = (
 who = auth.require("playground")
 
 gw = state.gateway()
+run_as = auth.key_picker(who, "pg")
 opts = request_controls("pg", candidates=gw.candidates())
 history: list[dict] = st.session_state.setdefault("pg_history", [])
 keep_context = opts["task"] == "chat"
@@ -82,10 +83,11 @@ def answer(prompt: str) -> dict:
     """Stream one answer into the page; returns the assistant turn to keep in history."""
     try:
         req = build_request(prompt)
+        key = auth.key_for(who, run_as)
     except ValidationError as e:
         gw.log_rejected(e, user=who.request_user, source="console")
         return {"role": "assistant", "error": e}
-    stream = gw.stream(req)
+    stream = gw.stream(req, key=key, source="console")
     try:
         text = st.write_stream(stream)
     except StreamInterrupted as e:

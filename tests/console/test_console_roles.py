@@ -11,7 +11,7 @@ import pytest
 
 from console import launch
 from console.auth import visible
-from console.roles import ABILITIES, ADMIN, OPEN, OPERATOR, VIEWER, RoleRules, allows, identity_of, role_of
+from console.roles import ABILITIES, ADMIN, OPEN, OPERATOR, VIEWER, RoleRules, allows, identity_of, role_of, usable_keys
 
 RULES = RoleRules.of(admins=["ada@example.com", "Gateway-Admins"], operators=["otto@example.com", "sre"], claim="groups")
 COGNITO = RoleRules.of(admins=["admins"], operators=[], claim="cognito:groups")
@@ -192,3 +192,35 @@ def test_the_shipped_secrets_example_configures_both_providers():
         assert {"client_id", "client_secret", "server_metadata_url"} <= set(auth[name])
         assert auth[name]["server_metadata_url"].endswith("/.well-known/openid-configuration")
     assert launch.sign_in_configured([example])
+
+
+def _key(name: str, team: str, user: str | None = None, revoked: bool = False):
+    return SimpleNamespace(name=name, team=team, user=user, state=lambda now: "revoked" if revoked else "active")
+
+
+KEYS = [
+    _key("vera-notebook", "research", user="Vera@Example.com"),
+    _key("staff-shared", "staff"),
+    _key("ops-pager", "gateway-ops"),
+    _key("old-staff", "staff", revoked=True),
+    _key("other", "finance", user="someone@example.com"),
+]
+
+
+@pytest.mark.parametrize(
+    ("claims", "usable"),
+    [
+        (IN | {"email": "vera@example.com", "groups": ["staff"]}, ["vera-notebook", "staff-shared"]),
+        (IN | {"email": "vera@example.com", "email_verified": False, "groups": ["staff"]}, ["staff-shared"]),
+        (IN | {"email": "x@example.com", "groups": ["STAFF", "gateway-ops"]}, ["staff-shared", "ops-pager"]),
+        (IN | {"email": "x@example.com"}, []),
+        (IN | {"email": "ada@example.com"}, ["vera-notebook", "staff-shared", "ops-pager", "other"]),  # an admin: any active key
+    ],
+)
+def test_usable_keys(claims, usable):
+    who = identity_of(claims, RULES)
+    assert usable_keys(who, KEYS, now=0.0) == usable
+
+
+def test_without_sign_in_everyone_may_use_every_active_key():
+    assert usable_keys(OPEN, KEYS, now=0.0) == ["vera-notebook", "staff-shared", "ops-pager", "other"]

@@ -13,7 +13,7 @@ import pytest
 from conftest import APP, ROOT, assert_clean, markdown_text
 from streamlit.testing.v1 import AppTest
 
-from gateway_core.governance import AuditLog
+from gateway_core.governance import AuditLog, Governance
 
 AUTH = {
     "auth": {
@@ -135,6 +135,7 @@ def test_requests_from_the_console_carry_the_signed_in_email(signin_env):
     at.text_area(key="cmp_prompt").input("And here?")
     at.button[0].click().run()
     assert_clean(at)
+    visit(at, "requests")  # the Requests page waits for the log to take this session's rows
     with sqlite3.connect(signin_env) as conn:
         users = {u for (u,) in conn.execute('SELECT DISTINCT "user" FROM usage_logs')}
     assert users == {"vera@example.com"}
@@ -208,3 +209,73 @@ def test_a_viewer_reads_requests_without_their_prompt_and_answer(signin_env, mon
     assert "marigold" in seen["operator"] and "**Prompt (masked)**" in seen["operator"]
     assert "marigold" not in seen["viewer"] and "Prompt and answer text are shown to operators and admins." in seen["viewer"]
     assert (seen["operator search"], seen["viewer search"]) == (1, 0)  # searching text would reveal it too
+
+
+def _keys(db) -> None:
+    with Governance.open(db) as gov:
+        gov.create_key(name="vera-notebook", team="research", user="vera@example.com")
+        gov.create_key(name="staff-shared", team="staff")
+        gov.create_key(name="finance-batch", team="finance")
+        gov.create_key(name="staff-retired", team="staff")
+        gov.revoke_key("staff-retired", "rotated")
+
+
+def test_the_playground_offers_only_the_keys_a_person_may_use_and_runs_under_the_choice(signin_env):
+    _keys(signin_env)
+    at = console_as(VIEWER)
+    picker = at.sidebar.selectbox(key="pg_run_as")
+    assert picker.options == ["staff-shared · team staff", "vera-notebook · team research", "default team (no key)"]
+    picker.set_value("staff-shared").run()
+    at.chat_input[0].set_value("Under whose budget?").run()
+    assert_clean(at)
+    at.sidebar.selectbox(key="pg_run_as").select_index(2).run()  # no key
+    at.chat_input[0].set_value("And now?").run()
+    assert_clean(at)
+    visit(at, "requests")  # the Requests page waits for the log to take this session's rows
+    with sqlite3.connect(signin_env) as conn:
+        rows = conn.execute('SELECT "user", key_name, team FROM usage_logs ORDER BY id').fetchall()
+    assert rows == [("vera@example.com", "staff-shared", "staff"), ("vera@example.com", None, "default")]
+    admin = console_as(ADMIN).sidebar.selectbox(key="pg_run_as")
+    assert [o.split(" · ")[0] for o in admin.options] == [
+        "finance-batch",
+        "staff-shared",
+        "vera-notebook",
+        "default team (no key)",
+    ]
+
+
+def test_a_budget_holds_for_requests_from_the_console(signin_env):
+    _keys(signin_env)
+    with Governance.open(signin_env) as gov:
+        gov.set_team("staff", budget_usd=0)
+    at = visit(console_as(VIEWER), "compare")
+    at.sidebar.selectbox(key="cmp_run_as").set_value("staff-shared").run()
+    at.text_area(key="cmp_prompt").input("Is there money left?")
+    at.button[0].click().run()
+    assert_clean(at)
+    refusals = [e.value for e in at.error]
+    assert len(refusals) == 2 and all("budget" in r for r in refusals), refusals
+    with sqlite3.connect(signin_env) as conn:
+        assert conn.execute("SELECT count(*) FROM usage_logs").fetchone() == (0,)  # no provider was called
+
+
+def _refuse_someone_elses_key():
+    import streamlit as st
+
+    from console import auth
+    from gateway_core.errors import ValidationError
+
+    who = auth.require("playground")
+    try:
+        auth.key_for(who, "finance-batch")
+    except ValidationError as e:
+        st.error(f"{e.field}: {e.reason}")
+
+
+def test_a_key_chosen_by_name_is_checked_again_when_the_request_is_sent(signin_env):
+    _keys(signin_env)
+    at = AppTest.from_function(_refuse_someone_elses_key, default_timeout=60)
+    at.secrets = AUTH
+    at.user = dict(VIEWER)
+    at.run()
+    assert [e.value for e in at.error] == ["key: 'finance-batch' is not an active key you may use"]

@@ -117,7 +117,17 @@ def test_a_visitor_sees_only_the_sign_in_page(tab):
     assert "Governance" not in tab.main().inner_text()
 
 
+def gateway_cli(db, *argv: str) -> None:
+    """The real ``gateway`` command on the console's database."""
+    env = {"GATEWAY_DB_PATH": str(db), "GATEWAY_MODE": "demo", "PATH": ""}
+    done = subprocess.run([sys.executable, "-m", "gateway_core.cli", *argv], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_viewer_signs_in_asks_and_cannot_reach_operator_or_admin_pages(tab):
+    gateway_cli(
+        tab.server.db_path, "keys", "create", "--name", "vera-notebook", "--team", "research", "--user", "vera@example.com"
+    )
     sign_in(tab, VIEWER)
     assert offered_pages(tab) == ["Playground", "Compare", "Analytics", "Requests"]
     expect(tab.sidebar()).to_contain_text("Signed in as Vera Viewer (vera@example.com)")
@@ -126,8 +136,11 @@ def test_a_viewer_signs_in_asks_and_cannot_reach_operator_or_admin_pages(tab):
     expect(reply.locator(".stMarkdownBadge").first).to_have_text(re.compile(r"·"))
     tab.assert_clean()
     tab.screenshot("console-viewer")
+    tab.nav("Requests")  # the page takes this process's newest rows before it lists them
+    expect(tab.main()).to_contain_text("vera@example.com / chat")
     with sqlite3.connect(tab.server.db_path) as conn:
-        assert {u for (u,) in conn.execute('SELECT DISTINCT "user" FROM usage_logs')} == {"vera@example.com"}
+        rows = conn.execute('SELECT DISTINCT "user", key_name, team FROM usage_logs').fetchall()
+    assert rows == [("vera@example.com", "vera-notebook", "research")]  # her own key, the first offered
     for path in ("governance", "providers"):
         tab.page.goto(f"{tab.server.url}/{path}")
         expect(tab.heading("Playground")).to_be_visible()  # not offered, so the console lands on its default page
@@ -168,7 +181,6 @@ def test_an_operator_gets_chaos_and_an_audited_fault(tab):
 
 def _seed_governance(db) -> None:
     """Keys from the real CLI, then spend settled on team budgets as admitted requests would."""
-    env = {"GATEWAY_DB_PATH": str(db), "GATEWAY_MODE": "demo", "PATH": ""}
     for argv in (
         ["teams", "set", "research", "--budget-usd", "500", "--budget-period", "month"],
         ["teams", "set", "support", "--budget-usd", "120", "--budget-period", "week", "--soft", "0.8"],
@@ -178,8 +190,7 @@ def _seed_governance(db) -> None:
         ["keys", "create", "--name", "campaign-drafts", "--team", "marketing", "--models", "gpt-4o-mini"],
         ["keys", "create", "--name", "support-triage", "--team", "support"],
     ):
-        done = subprocess.run([sys.executable, "-m", "gateway_core.cli", *argv], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+        gateway_cli(db, *argv)
     spend = (
         ("research-notebooks", "311.40"),
         ("support-bot", "41.75"),  # 84% of the key's own $50
