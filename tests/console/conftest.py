@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,15 @@ def console_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GATEWAY_DB_PATH", str(db))
     monkeypatch.chdir(tmp_path)  # no developer .env can leak into the settings
     return db
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """AppTest leaves the last script it ran installed as ``__main__``; a process that a later
+    test spawns would run that script again before its own work. Put the real one back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session", autouse=True)
