@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 VIEWER = {"email": "vera@example.com", "email_verified": True, "name": "Vera Viewer", "groups": ["staff"]}
 OPERATOR = {"email": "otto@example.com", "email_verified": True, "name": "Otto Operator", "groups": ["staff", "gateway-ops"]}
 ADMIN = {"email": "ada@example.com", "email_verified": True, "name": "Ada Admin", "groups": ["staff", "platform"]}
-ALL_PAGES = ["Playground", "Compare", "Analytics", "Requests", "Providers", "Governance"]
+ALL_PAGES = ["Playground", "Compare", "Analytics", "Requests", "Providers", "Governance", "Policies"]
 
 
 class SignInConsole(ConsoleServer):
@@ -158,7 +158,7 @@ def test_a_viewer_signs_in_asks_and_cannot_reach_operator_or_admin_pages(tab):
 
 def test_an_operator_gets_chaos_and_an_audited_fault(tab):
     sign_in(tab, OPERATOR)
-    assert offered_pages(tab) == ALL_PAGES[:-1]
+    assert offered_pages(tab) == ALL_PAGES[:5]
     tab.nav("Providers")
     preset = "AWS Bedrock 503 30%"
     tab.act(
