@@ -3,7 +3,7 @@
 import streamlit as st
 
 from console import analytics_view as view
-from console import auth, demo, state
+from console import auth, cost_panels, demo, state
 from console.filters import sidebar_filters
 
 who = auth.require("analytics")
@@ -51,3 +51,11 @@ with right:
 
 view.latency_table(an, f)
 view.export(an, f)
+
+st.subheader("Forecast and spend spikes", divider="gray")
+cost_panels.forecast_and_spikes(an, f)
+st.subheader("What if", divider="gray")
+cost_panels.what_if(an, gw, f)
+st.subheader("Bill vs log", divider="gray")
+cost_panels.bill_vs_log(an, gw)
+cost_panels.evidence_pack_button(an, gw, f)

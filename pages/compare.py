@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from console import auth, state, widgets
+from console import auth, cost_panels, state, widgets
 from console.compare_view import VERDICT_ICONS, VERDICTS, CompareRun, side_header, side_metrics
 from console.controls import request_controls
 from console.streams import SideBySide
@@ -101,3 +101,5 @@ elif run is not None and len(run.providers) == 2:
 
 st.subheader("Vote summary", divider="gray")
 widgets.vote_summary(state.analytics().vote_summary())
+cost_panels.vote_progress(state.analytics(), gw.settings.quality_min_votes)
+cost_panels.quality_frontier(state.analytics())

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from console import auth, chaos, demo, state, widgets
+from console import auth, chaos, cost_panels, demo, state, widgets
 from console import format as fmt
 
 HEALTH_REFRESH_S = 5
@@ -89,6 +89,7 @@ st.subheader("Prices", divider="gray")
 status = gw.provider_status()
 for warning in fmt.lifecycle_warnings(status):
     st.warning(warning, icon=":material/schedule:")
+cost_panels.bill_warnings(state.analytics(), gw)
 st.dataframe(
     fmt.prices_frame(gw.prices.rows(), {(p, gw.prices.canonical_model(p, m)) for p, m in gw.candidates()}),
     hide_index=True,

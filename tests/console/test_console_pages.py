@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
 from conftest import ask, assert_clean, goto, markdown_text, open_console
 
@@ -89,6 +90,11 @@ def test_analytics_renders_charts_and_reacts_to_provider_filter(console_env):
         "Error rate",
         "Fallback rate",
         "Rejected",
+        # the cost panels below the charts: the month-end forecast
+        f"Forecast for {datetime.now(UTC):%B}",
+        "95% band",
+        "Month to date",
+        "Run rate",
     ]
     spend_all = _metric(at, "Spend")
     at.sidebar.multiselect(key="an_providers:azure,bedrock").unselect("bedrock").run()

@@ -25,7 +25,9 @@ def test_demo_history_fills_headline_and_charts_and_provider_filter_changes_spen
     console.assert_clean()
 
     metrics = console.page.get_by_test_id("stMetric")
-    console.act(console.button("Load demo history").click, until=lambda: expect(metrics).to_have_count(8))
+    console.act(
+        console.button("Load demo history").click, until=lambda: expect(metrics).to_have_count(8 + 4)
+    )  # headline + forecast tiles
     expect(console.page.get_by_test_id("stAlertContentInfo")).to_have_count(0)
     requests = int(console.metric_value("Requests").replace(",", ""))
     assert requests >= 1000, requests

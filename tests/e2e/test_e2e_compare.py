@@ -50,7 +50,7 @@ def test_both_columns_fill_and_vote_reveals_providers(console):
         expect(columns.nth(i).locator(".stMarkdownBadge")).to_have_text(re.compile(r"(Azure OpenAI|AWS Bedrock) · \S+"))
         expect(columns.nth(i).get_by_test_id("stMetricValue").first).to_have_text(re.compile(r"^\$\d"))  # revealed with them
     summary = console.page.get_by_test_id("stDataFrame")
-    expect(summary).to_have_count(1)  # the vote tally now has rows
+    expect(summary).to_have_count(2)  # the vote tally now has rows, and so does the progress toward enough votes
     console.assert_clean()
     console.scroll_to_top_of(columns.first)  # the picture shows both answers and the reveal
     console.screenshot("compare")
