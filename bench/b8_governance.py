@@ -15,6 +15,10 @@ without touching the store), so "added" is what turning governance on costs. Arm
 
 Each iteration runs every arm once, in a freshly shuffled order, so drift on a shared
 machine hits all arms alike; the figures are medians of raw per-call samples.
+
+The second half (``_b8_gateway``) measures the same checks where they run, inside
+``Gateway.generate`` with instant providers: each kind of key against a request made
+without one.
 """
 
 from __future__ import annotations
@@ -23,17 +27,17 @@ import gc
 import random
 from decimal import Decimal
 
-from . import common
+from . import _b8_gateway, common
 from .common import Config, Target, clock, summarize
 
 ID = "B8"
 NAME = "b8_governance"
-TITLE = "Governance checks (authenticate, admit, settle) against no governance, on SQLite"
+TITLE = "Governance checks (authenticate, admit, settle) against no governance, on SQLite and in Gateway.generate"
 
 SIZES = {
-    "smoke": {"iterations": 200, "warmup": 50},
-    "quick": {"iterations": 5000, "warmup": 500},
-    "full": {"iterations": 50000, "warmup": 2000},
+    "smoke": {"iterations": 200, "warmup": 50, **_b8_gateway.GATEWAY_SIZES["smoke"]},
+    "quick": {"iterations": 5000, "warmup": 500, **_b8_gateway.GATEWAY_SIZES["quick"]},
+    "full": {"iterations": 50000, "warmup": 2000, **_b8_gateway.GATEWAY_SIZES["full"]},
 }
 TARGET_ADDED_P50_US = 50.0
 WORST = Decimal("0.0012")
@@ -133,8 +137,13 @@ def _collect(cfg: Config, sizes: dict) -> tuple[dict, Decimal]:
     return samples, spent
 
 
-def _headlines(added: dict, base: float, floor_p50: float, n: int) -> list[str]:
+def _headlines(added: dict, base: float, floor_p50: float, n: int, gw: dict) -> list[str]:
+    g, stats = gw["added_p50_us"], gw["us_per_call"]
     return [
+        f"through Gateway.generate, a key with a team budget and its own rpm+tpm adds {g['key_typical']:.1f} µs at p50 "
+        f"over a request without a key ({stats['no_key']['p50']:.0f} µs, whose own governance steps take "
+        f"{stats['gate_no_key']['p50']:.1f} µs); a budget alone {g['key_budget']:.1f} µs, two budgets and four rate "
+        f"limits {g['key_full']:.1f} µs, a key with no limits {g['key_no_limits']:.1f} µs",
         f"admit+settle adds {added['budget']:.1f} µs at p50 under a team budget alone, {added['typical']:.1f} µs "
         f"with the key's rpm+tpm too, and {added['full']:.1f} µs with two budgets and four rate limits; "
         f"authenticating a key adds {added['authenticate']:.1f} µs (baseline {base:.1f} µs, SQLite WAL, n={n})",
@@ -155,6 +164,7 @@ def run(cfg: Config) -> dict:
     sizes = cfg.sizes(SIZES)
     t_start = clock()
     samples, spent = _collect(cfg, sizes)
+    gateway = _b8_gateway.measure(cfg, sizes)
     stats = {name: summarize(values) for name, values in samples.items()}
     base = stats["baseline"]["p50"]
     added = {name: stats[name]["p50"] - base for name in ARMS if name != "baseline"}
@@ -169,6 +179,7 @@ def run(cfg: Config) -> dict:
         "settled_calls_strict_team": settled * 2,
         "strict_team_spent_usd": float(spent),
         "strict_team_spent_expected_usd": float(ACTUAL * settled * 2),
+        "gateway": gateway,
     }
     for name in ARMS:
         s = stats[name]
@@ -177,6 +188,12 @@ def run(cfg: Config) -> dict:
     targets = [
         Target("added p50, admit+settle (team budget, key rpm+tpm)", added["typical"], TARGET_ADDED_P50_US, "µs"),
         Target("added p50, admit+settle (2 budgets, 4 rate limits)", added["full"], TARGET_ADDED_P50_US, "µs"),
+        Target(
+            "added p50 in Gateway.generate (team budget, key rpm+tpm)",
+            gateway["added_p50_us"]["key_typical"],
+            TARGET_ADDED_P50_US,
+            "µs",
+        ),
     ]
     common.report_targets(cfg, targets)
     return common.make_result(
@@ -189,5 +206,5 @@ def run(cfg: Config) -> dict:
         targets=targets,
         notes=NOTES,
         duration_s=clock() - t_start,
-        headlines=_headlines(added, base, floor_p50, sizes["iterations"]),
+        headlines=_headlines(added, base, floor_p50, sizes["iterations"], gateway),
     )

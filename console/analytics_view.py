@@ -116,6 +116,10 @@ def teams(an, f) -> None:
     card("Spend by team", charts.spend_by_team(an.spend_by_team(f)))
 
 
+def keys(an, f) -> None:
+    card("Spend by API key", charts.spend_by_key(an.spend_by_key(f)))
+
+
 def top_users(an, f) -> None:
     card("Top users by spend", charts.top_users(an.top_users(f, 10)))
 

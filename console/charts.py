@@ -151,15 +151,24 @@ def top_users(frame: pd.DataFrame) -> alt.Chart:
 
 
 def spend_by_team(frame: pd.DataFrame) -> alt.Chart:
+    return _spend_by(frame, "team")
+
+
+def spend_by_key(frame: pd.DataFrame) -> alt.Chart:
+    return _spend_by(frame, "key")
+
+
+def _spend_by(frame: pd.DataFrame, by: str) -> alt.Chart:
+    """Spend per ``by`` (team or API key), split by provider."""
     shown = _named(frame)
     return (
         alt.Chart(shown, height=alt.Step(BAR_STEP))
         .mark_bar()
         .encode(
-            y=alt.Y("team:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+            y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
             x=alt.X("sum(cost_usd):Q", title="spend (USD)", axis=alt.Axis(format="$,.2f")),
             color=alt.Color("provider:N", scale=provider_scale(frame["provider"]), legend=LEGEND),
-            tooltip=["team:N", "provider:N", alt.Tooltip("sum(cost_usd):Q", format="$,.4f", title="spend"), "sum(requests):Q"],
+            tooltip=[f"{by}:N", "provider:N", alt.Tooltip("sum(cost_usd):Q", format="$,.4f", title="spend"), "sum(requests):Q"],
         )
     )
 

@@ -2,7 +2,7 @@
 
 The choices come from ``Analytics.filter_options()`` so an operator can only pick values that
 exist in the log. Providers start all selected (deselecting one is the common question:
-"what if we had not used this provider?"); models, tasks, teams and users start empty,
+"what if we had not used this provider?"); models, tasks, teams, API keys and users start empty,
 meaning all.
 """
 
@@ -55,6 +55,7 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
         models = st.multiselect("Model", opts.get("models", []), key=f"{prefix}_models", placeholder="All models")
         tasks = st.multiselect("Task", opts.get("tasks", []), key=f"{prefix}_tasks", placeholder="All tasks")
         teams = st.multiselect("Team", opts.get("teams", []), key=f"{prefix}_teams", placeholder="All teams")
+        keys = st.multiselect("API key", opts.get("keys", []), key=f"{prefix}_keys", placeholder="All keys")
         users = st.multiselect("User", opts.get("users", []), key=f"{prefix}_users", placeholder="All users")
         synthetic = st.toggle("Include synthetic history", value=True, key=f"{prefix}_synthetic")
     start, end = date_bounds(picked)
@@ -68,6 +69,7 @@ def sidebar_filters(an, prefix: str) -> tuple[Filters, str]:
         tasks=tuple(tasks),
         users=tuple(users),
         teams=tuple(teams),
+        keys=tuple(keys),
         include_synthetic=synthetic,
     )
     return f, bucket_for(start, end)

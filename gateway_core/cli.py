@@ -46,6 +46,10 @@ def _print_result(r) -> None:
     for i, a in enumerate(r.attempts, 1):
         why = f" - {a.error_type}: {a.error_message}" if a.status != "ok" else ""
         print(f"attempt {i}: {a.provider}/{a.model} {a.status} {a.latency_ms:.0f} ms{why}")
+    if r.key_name is not None:
+        print(f"key      : {r.key_name} (team {r.team})")
+    for name, value in r.headers.items():
+        print(f"limits   : {name}: {value}")
     print(f"request  : {r.request_id}")
 
 
@@ -64,7 +68,7 @@ def _generate(args: argparse.Namespace) -> int:
     )
     with Gateway.from_env() as gw:
         if args.stream:
-            stream = gw.stream(req)
+            stream = gw.stream(req, key=args.key, source="cli")
             for chunk in stream:
                 if not args.json:
                     print(chunk, end="", flush=True)
@@ -72,7 +76,7 @@ def _generate(args: argparse.Namespace) -> int:
             if not args.json:
                 print("\n")
         else:
-            result = gw.generate(req)
+            result = gw.generate(req, key=args.key, source="cli")
         if args.json:
             print(json.dumps(result_to_dict(result), indent=2))
         elif args.stream:
@@ -161,6 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--max-tokens", type=int, default=None)
     gen.add_argument("--temperature", type=float, default=None)
     gen.add_argument("--user", default=None)
+    gen.add_argument("--key", default=None, metavar="NAME", help="run as this API key (its limits apply); default: no key")
     gen.add_argument("--json", action="store_true", help="print the full result as JSON")
     gen.add_argument("--stream", action="store_true", help="stream the answer as it arrives")
     gen.set_defaults(func=_generate)

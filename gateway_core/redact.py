@@ -2,7 +2,7 @@
 
 A masked span is replaced by its kind in square brackets: ``[secret]`` for anything that
 grants access (a configured key, a bearer token, a SigV4 credential or signature, an AWS
-access key id, a JWT, a long key-like string), and ``[email]``, ``[phone]`` or ``[card]``
+access key id, a JWT, one of the gateway's own API keys, a long key-like string), and ``[email]``, ``[phone]`` or ``[card]``
 for personal data in stored content. A header or parameter name is kept and only its value
 is masked (``api-key: [secret]``), so a masked line still says what was there.
 
@@ -42,6 +42,8 @@ _CREDENTIALS = (
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), SECRET),
     # JSON web tokens: three base64url segments; the header and payload carry claims too.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), SECRET),
+    # The gateway's own API keys (``governance.keys``): keep the public key id, mask the secret.
+    (re.compile(r"\bgwk_([a-z2-7]{10})_[A-Za-z0-9_-]{16,}"), r"gwk_\1_" + SECRET),
 )
 # In provider messages, a long unbroken run of letters and digits is a key or token; model
 # and request ids survive because '-', '.' or ':' break them up.

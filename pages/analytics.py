@@ -41,13 +41,15 @@ left, right = st.columns(2)
 with left:
     view.teams(an, f)
 with right:
-    view.top_users(an, f)
+    view.keys(an, f)
 
 left, right = st.columns(2)
 with left:
-    view.tokens(an, f)
+    view.top_users(an, f)
 with right:
-    view.estimate_error(an, f)
+    view.tokens(an, f)
+
+view.estimate_error(an, f)
 
 view.latency_table(an, f)
 view.export(an, f)

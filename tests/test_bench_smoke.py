@@ -53,6 +53,8 @@ def _b6_every_api_response_was_200(result):
 def _b8_every_settle_reached_the_budget_ledger(result):
     metrics = result["metrics"]
     assert metrics["strict_team_spent_usd"] == metrics["strict_team_spent_expected_usd"] > 0
+    gateway = metrics["gateway"]
+    assert gateway["rows_logged"] == gateway["rows_expected"] > 0  # every gateway call answered and was logged
 
 
 def _b9_warm_arm_never_missed_the_cache(result):

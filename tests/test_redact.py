@@ -57,3 +57,12 @@ def test_log_records_are_scrubbed_once_protected(caplog):
 )
 def test_mask_content(text, expected):
     assert mask_content(text) == expected
+
+
+def test_scrub_masks_a_gateway_api_key_but_keeps_its_public_id():
+    from gateway_core.governance.keys import new_key
+
+    key = new_key("abcdefgh23")
+    out = scrub(f"client sent {key} twice")
+    assert out == "client sent gwk_abcdefgh23_[secret] twice"
+    assert key.split("_", 2)[2] not in mask_content(f"my key is {key}")

@@ -36,6 +36,7 @@ class Filters:
     users: tuple[str, ...] = ()
     include_synthetic: bool = True
     teams: tuple[str, ...] = ()  # last, so positional construction keeps its meaning
+    keys: tuple[str, ...] = ()  # API key names; after teams for the same reason
 
     def bounds(self) -> tuple[datetime, datetime | None]:
         if self.start is None:
@@ -52,6 +53,7 @@ class Filters:
             ("task", self.tasks),
             ("user", self.users),
             ("team", self.teams),
+            ("key_name", self.keys),
         ):
             if values:
                 clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')

@@ -31,6 +31,7 @@ MIRROR_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
     ("final", "BOOLEAN", pa.int8()),
     ("user", "VARCHAR", pa.string()),
     ("team", "VARCHAR", pa.string()),
+    ("key_name", "VARCHAR", pa.string()),  # the API key's name (never the key); NULL without one
     ("task", "VARCHAR", pa.string()),
     ("priority", "VARCHAR", pa.string()),
     ("provider", "VARCHAR", pa.string()),

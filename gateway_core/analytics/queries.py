@@ -151,8 +151,8 @@ class Analytics(FinOpsQueries):
         f = f or Filters()
         start, end = f.bounds()
         dims, params = f.dims()
-        # The histograms carry no task, user or team, so those filters aggregate raw rows instead.
-        use_rollup = kind == "daily" or not (f.tasks or f.users or f.teams)
+        # The histograms carry no task, user, team or key, so those filters aggregate raw rows instead.
+        use_rollup = kind == "daily" or not (f.tasks or f.users or f.teams or f.keys)
         source, params = facts_sql(kind, start, end, dims, params, use_rollup)
         return self._run(sql.replace("{facts}", source), [*params, *extra])
 
@@ -190,6 +190,9 @@ class Analytics(FinOpsQueries):
 
     def spend_by_team(self, f: Filters | None = None) -> pd.DataFrame:
         return summaries.spend_by_team(self._facts, f)
+
+    def spend_by_key(self, f: Filters | None = None) -> pd.DataFrame:
+        return summaries.spend_by_key(self._facts, f)
 
     def provider_health(self, since: datetime, include_synthetic: bool = True) -> pd.DataFrame:
         """Per (provider, model) since ``since``: calls, errors, error rate, p50/p90 latency, p90 TTFT."""
@@ -313,6 +316,7 @@ class Analytics(FinOpsQueries):
             ("tasks", "task"),
             ("users", "user"),
             ("teams", "team"),
+            ("keys", "key_name"),
         ):
             frame = self._run(f'SELECT DISTINCT "{column}" AS v FROM daily WHERE "{column}" IS NOT NULL ORDER BY 1')
             out[key] = frame["v"].tolist()

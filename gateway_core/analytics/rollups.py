@@ -4,7 +4,7 @@ Every refresh aggregates only the rows it just appended into two small DuckDB ta
 
 - ``daily``: additive measures (spend, requests, errors, tokens, savings net and split
   into saved and overspent, estimate-error sums) per (day, provider, model, task, user,
-  team, synthetic);
+  team, API key name, synthetic);
 - ``hist``: counts per (day, provider, model, synthetic, kind, bucket), where kind 0 is
   latency, 1 is TTFT (bucket ``floor(log2(ms) * 16)``, so a percentile read from it is
   within ~2% of the exact one) and 2 is cost per final request (quarter decades).
@@ -25,7 +25,7 @@ import duckdb
 LATENCY_BUCKETS_PER_OCTAVE = 16
 COST_BINS_PER_DECADE = 4
 KIND_LATENCY, KIND_TTFT, KIND_COST = 0, 1, 2
-DAILY_DIMS = ("provider", "model", "task", "user", "team", "synthetic")
+DAILY_DIMS = ("provider", "model", "task", "user", "team", "key_name", "synthetic")
 HIST_DIMS = ("provider", "model", "synthetic")
 MEASURES = (
     "attempts",
@@ -51,7 +51,7 @@ MEASURES = (
 )
 
 _DAILY_SELECT = """
-SELECT CAST(ts AS DATE) AS day, provider, model, task, "user", team, synthetic,
+SELECT CAST(ts AS DATE) AS day, provider, model, task, "user", team, key_name, synthetic,
        count(*) AS attempts,
        count(*) FILTER (final) AS requests,
        count(*) FILTER (final AND status = 'error') AS errors,

@@ -37,6 +37,7 @@ HEADLINE_MEASURES = (
     "cf",
 )
 NO_TEAM = "(no team)"
+NO_KEY = "(no key)"
 
 
 def _num(value, default=0.0):
@@ -101,6 +102,18 @@ def spend_by_team(facts: Callable, f: Filters | None) -> pd.DataFrame:
         SELECT coalesce(team, '{NO_TEAM}') AS team, provider, coalesce(sum(spend), 0) AS cost_usd,
                sum(requests) AS requests
         FROM {{facts}} WHERE provider IS NOT NULL GROUP BY ALL HAVING sum(attempts) > 0 ORDER BY team, provider""",
+    )
+
+
+def spend_by_key(facts: Callable, f: Filters | None) -> pd.DataFrame:
+    """Spend and requests per (API key name, provider); requests made without a key are grouped as one."""
+    return facts(
+        f,
+        "daily",
+        f"""
+        SELECT coalesce(key_name, '{NO_KEY}') AS "key", provider, coalesce(sum(spend), 0) AS cost_usd,
+               sum(requests) AS requests
+        FROM {{facts}} WHERE provider IS NOT NULL GROUP BY ALL HAVING sum(attempts) > 0 ORDER BY "key", provider""",
     )
 
 

@@ -40,6 +40,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _keys_required(settings: Settings) -> bool:
+    """Whether the API will ask callers for a key: static keys, or a virtual key in the database."""
+    if settings.api_keys:
+        return True
+    from ..governance import Governance
+
+    with Governance.from_settings(settings) as gov:
+        return bool(gov.requires_key())
+
+
 def nodelay_socket(sock: socket.socket) -> socket.socket:
     """``sock`` (bound, not yet listening) re-wrapped with TCP_NODELAY set and its protocol
     known as TCP. Accepted connections inherit the option on Linux, and asyncio sets it on
@@ -100,14 +110,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, access_lo
     except ConfigError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
-    if not _is_loopback(host) and not settings.api_keys:
+    if not _is_loopback(host) and not _keys_required(settings):
         if set(settings.emulated_providers()) != set(settings.enabled_providers()):
             print(
-                f"error: refusing to expose live providers on {host} without GATEWAY_API_KEYS; set it, or bind to 127.0.0.1",
+                f"error: refusing to expose live providers on {host} without API keys; set GATEWAY_API_KEYS or "
+                "create one with 'gateway keys create', or bind to 127.0.0.1",
                 file=sys.stderr,
             )
             return 2
-        print(f"warning: the API on {host} is open (no GATEWAY_API_KEYS); providers are emulated", file=sys.stderr)
+        print(f"warning: the API on {host} is open (no API keys); providers are emulated", file=sys.stderr)
     options = {"host": host, "port": port, "server_header": False, "access_log": access_log}
     try:
         if workers > 1:

@@ -43,6 +43,8 @@ DEFAULT_SOFT = 0.8
 # character heuristic can be off by a third on code or CJK text.
 INPUT_MARGIN = {"tiktoken": Decimal(1), "calibrated": Decimal("1.25"), "heuristic": Decimal("1.5")}
 _DEFAULT_MARGIN = Decimal("1.5")
+_MARGIN_RATIO = {source: margin.as_integer_ratio() for source, margin in INPUT_MARGIN.items()}
+_DEFAULT_RATIO = _DEFAULT_MARGIN.as_integer_ratio()
 _DAY_S = 86_400
 _QUANTUM_EXPONENT = -COST_QUANTUM.as_tuple().exponent  # 10: dividing by 1e-10 is a shift of the exponent
 
@@ -144,20 +146,30 @@ def worst_case(candidates: Iterable, max_tokens: int, price_of: Callable[[str, s
 
     Each candidate has ``provider``, ``priced_as`` (the model its price row bills),
     ``input_tokens`` and ``source``, as the planner's estimates do; ``price_of(provider,
-    priced_as)`` returns the price row (with ``charge``) or None."""
-    top_usd = Decimal(0)
+    priced_as)`` returns the price row (with ``charge``) or None.
+
+    The request path calls this on every admission, so candidates are compared by a float
+    approximation of their charge and only the winner is charged exactly: charges are whole
+    quanta of 1e-10 USD, so two that differ at all differ far beyond a float's error, and a
+    tie is a tie either way."""
     top_tokens = 0
     unpriced = []
+    best = None  # (approximate USD, price row, input tokens)
     for c in candidates:
-        margin = INPUT_MARGIN.get(c.source, _DEFAULT_MARGIN)
-        input_tokens = int((c.input_tokens * margin).to_integral_value(rounding=ROUND_CEILING))
+        num, den = _MARGIN_RATIO.get(c.source, _DEFAULT_RATIO)
+        input_tokens = -(-c.input_tokens * num // den)  # rounded up
         top_tokens = max(top_tokens, input_tokens + max_tokens)
         price = price_of(c.provider, c.priced_as)
         if price is None:
             unpriced.append((c.provider, c.priced_as))
             continue
-        top_usd = max(top_usd, price.charge(input_tokens, max_tokens))
-    return WorstCase(None if unpriced else top_usd, top_tokens, tuple(unpriced))
+        approx = input_tokens * float(price.input) + max_tokens * float(price.output)
+        if best is None or approx > best[0]:
+            best = (approx, price, input_tokens)
+    if unpriced:
+        return WorstCase(None, top_tokens, tuple(unpriced))
+    usd = Decimal(0) if best is None else best[1].charge(best[2], max_tokens)
+    return WorstCase(usd, top_tokens)
 
 
 # --- burn-down ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ way OpenAI does (``1s``, ``6m0s``, ``20ms``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -127,3 +127,31 @@ def headers(decisions: Iterable[tuple[RateLimit, RateDecision]]) -> dict[str, st
         out[remaining_name] = str(d.remaining)
         out[reset_name] = _duration_ms(-(-d.reset_ns // 1_000_000))  # ceiling
     return out
+
+
+class LimitHeaders(Mapping):
+    """``headers(decisions)``, formatted on first read: most Python callers never read them,
+    and formatting costs about as much as a SQLite statement on every admission."""
+
+    __slots__ = ("_decisions", "_values")
+
+    def __init__(self, decisions: tuple[tuple[RateLimit, RateDecision], ...]):
+        self._decisions = decisions
+        self._values: dict[str, str] | None = None
+
+    def _formatted(self) -> dict[str, str]:
+        if self._values is None:
+            self._values = headers(self._decisions)
+        return self._values
+
+    def __getitem__(self, name: str) -> str:
+        return self._formatted()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._formatted())
+
+    def __len__(self) -> int:
+        return len(self._formatted())
+
+    def __repr__(self) -> str:
+        return repr(self._formatted())

@@ -46,7 +46,7 @@ from . import admin
 from .budgets import BudgetLimit, BudgetStatus, forecast, period_bounds, period_key, to_quanta, to_usd
 from .keys import StaticKeys, hash_key, key_id_of
 from .principals import PrincipalCache
-from .ratelimit import headers
+from .ratelimit import LimitHeaders
 from .records import (
     ANONYMOUS,
     STATIC_TEAM,
@@ -68,6 +68,7 @@ SWEEP_EVERY_S = 5.0
 PRINCIPAL_TTL_S = 5.0
 FORGET_EXPIRED_AFTER_S = 86_400.0
 _ZERO = Decimal(0)
+_NO_HEADERS = MappingProxyType({})
 
 
 class Admission(NamedTuple):
@@ -278,7 +279,8 @@ class Governance:
         if outcome.refused_budget is not None:
             raise budget_error(outcome.refused_budget, now)
         step_down, reason = soft_signal(outcome.budgets)
-        return Admission(principal, reservation_id or None, need, step_down, reason, headers(outcome.rates))
+        limits = LimitHeaders(outcome.rates) if outcome.rates else _NO_HEADERS
+        return Admission(principal, reservation_id or None, need, step_down, reason, limits)
 
     def _admit_after_ends(self, ticket: AdmitTicket):
         """Refused by a budget while settles wait in the queue: apply them, then decide again,

@@ -4,7 +4,8 @@
 straight into ``usage_logs`` (large ``executemany`` transactions, not the background
 writer), every row marked ``synthetic = 1`` so ``purge_synthetic`` can remove them and
 the router never learns from them. The shape follows real traffic: a diurnal curve with
-quieter weekends, a dozen users in four teams, all five tasks with their own token sizes,
+quieter weekends, a dozen users in four teams calling through eight API keys, all five
+tasks with their own token sizes,
 the models of ``demo_traffic.toml`` (rows of the price table) with log-normal latencies,
 ~3% failed requests and ~2% fallbacks
 (a failed attempt followed by a final attempt on the other provider). Costs come from the
@@ -63,6 +64,10 @@ TEAMS = {
 }
 USERS = tuple(u for members in TEAMS.values() for u in members)
 USER_TEAM = tuple(team for team, members in TEAMS.items() for _ in members)
+# Each team calls through two API keys, its service's and its members' notebooks.
+USER_KEY = tuple(
+    f"{team}-{'service' if i % 2 == 0 else 'notebooks'}" for team, members in TEAMS.items() for i in range(len(members))
+)
 # error type: share of failures, latency median ms, message
 ERRORS = (
     ("rate_limited", 0.5, 90.0, "429 Too Many Requests (synthetic)"),
@@ -234,6 +239,7 @@ def _columns(rows: dict, meas: dict, unit: np.ndarray, tag: str, version: str) -
         "final": rows["final"].astype(np.int64).tolist(),
         "user": _pick(USERS, rows["user"]),
         "team": _pick(USER_TEAM, rows["user"]),
+        "key_name": _pick(USER_KEY, rows["user"]),
         "task": _pick(task_names, rows["task"]),
         "priority": _pick(PRIORITIES, rows["priority"]),
         "provider_hint": _nullable(np.array(providers, dtype=object)[m], ~rows["hinted"]),

@@ -111,3 +111,15 @@ def test_serve_logs_each_request_only_when_access_log_is_asked_for(tmp_path):
         out = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 0, out[-2000:]
     assert '"POST /generate HTTP/1.1" 200' in out
+
+
+def test_a_virtual_key_in_the_database_counts_as_keys_for_exposing_the_api(tmp_path):
+    from gateway_core import Settings
+    from gateway_core.api.server import _keys_required
+    from gateway_core.governance import Governance
+
+    settings = Settings.from_mapping(demo_env(tmp_path / "usage.sqlite"))
+    assert not _keys_required(settings)
+    with Governance.from_settings(settings) as gov:
+        gov.create_key(name="first", team="web")
+    assert _keys_required(settings)

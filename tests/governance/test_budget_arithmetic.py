@@ -149,6 +149,26 @@ def test_worst_case_is_the_most_expensive_candidate_the_request_may_fall_back_to
     assert wc.tokens == 2250 + 400
 
 
+def test_the_worst_case_is_the_exact_maximum_over_every_priced_row_and_size():
+    import random
+
+    rng = random.Random(7)
+    rows = [(p.provider, p.model) for p in PRICES.rows()]
+    sources = ("tiktoken", "calibrated", "heuristic", "unknown")
+    for _ in range(500):
+        cands = [Est(*rng.choice(rows), rng.randint(0, 200_000), rng.choice(sources)) for _ in range(rng.randint(1, 6))]
+        max_tokens = rng.randint(1, 16_384)
+        margin = {"tiktoken": Decimal(1), "calibrated": Decimal("1.25")}
+        exact = max(
+            price_of(c.provider, c.priced_as).charge(
+                int((c.input_tokens * margin.get(c.source, Decimal("1.5"))).to_integral_value(rounding="ROUND_CEILING")),
+                max_tokens,
+            )
+            for c in cands
+        )
+        assert worst_case(cands, max_tokens, price_of).usd == exact
+
+
 def test_an_unpriced_candidate_makes_the_worst_case_unknown_and_is_named():
     wc = worst_case([Est(*MINI, 10, "tiktoken"), Est("azure", "my-custom-finetune", 10, "tiktoken")], 10, price_of)
     assert wc.usd is None

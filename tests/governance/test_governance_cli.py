@@ -175,3 +175,16 @@ def test_the_installed_command_creates_and_lists_keys(env):
         cwd=env.parent,
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--rpm" in bad.stderr
+
+
+def test_generate_runs_as_a_named_key_and_is_held_to_its_limits(env, capsys, monkeypatch):
+    monkeypatch.setenv("GATEWAY_EMULATOR_PROFILE", "zero")
+    assert run(capsys, "keys", "create", "--name", "cli-user", "--team", "ops", "--rpm", "1")[0] == 0
+    code, out, err = run(capsys, "generate", "--key", "cli-user", "--max-tokens", "16", "Say hello")
+    assert code == 0, err
+    assert "key      : cli-user (team ops)" in out
+    assert "limits   : x-ratelimit-remaining-requests: 0" in out
+    code, out, err = run(capsys, "generate", "--key", "cli-user", "--max-tokens", "16", "Say hello")
+    assert code == 1 and "key 'cli-user' is over its limit of 1 requests per minute" in err
+    code, out, err = run(capsys, "generate", "--key", "nobody", "Say hello")
+    assert code == 1 and "no API key named 'nobody'" in err
