@@ -19,13 +19,11 @@ Arms, one call each per iteration in a freshly shuffled order:
 
 from __future__ import annotations
 
-import gc
-import random
 from decimal import Decimal
 
 from . import common
 from .b1_overhead import PROMPT, InstantProvider
-from .common import clock, summarize
+from .common import summarize
 
 GATEWAY_SIZES = {
     "smoke": {"gw_iterations": 60, "gw_warmup": 20},
@@ -85,30 +83,14 @@ def _arms(gw) -> dict:
     }
 
 
-def _samples(arms: dict, iterations: int, warmup: int, seed: int = 88) -> dict[str, list[float]]:
-    rng = random.Random(seed)
-    order = list(arms)
-    for _ in range(warmup):
-        for name in order:
-            arms[name]()
-    out: dict[str, list[float]] = {name: [] for name in order}
-    gc.collect()
-    for _ in range(iterations):
-        rng.shuffle(order)
-        for name in order:
-            fn = arms[name]
-            t0 = clock()
-            fn()
-            out[name].append((clock() - t0) * 1e6)
-    return out
-
-
 def measure(cfg, sizes: dict) -> dict:
     """Per-arm µs statistics, the added p50 of each over ``no_key``, and the rows it logged."""
     gw = _gateway(cfg.work_dir / "b8_gateway.sqlite")
     try:
         arms = _arms(gw)
-        samples = _samples(arms, sizes["gw_iterations"], sizes["gw_warmup"])
+        from .b8_governance import interleaved  # the first half's harness: shuffled order, raw samples
+
+        samples = interleaved(arms, sizes["gw_iterations"], sizes["gw_warmup"], seed=88)
         profile = None
         if cfg.profile:
             profile = common.save_profile(cfg, "b8_gateway", common.profile_text(arms["key_typical"], repeat=2000))

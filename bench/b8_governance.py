@@ -103,7 +103,7 @@ def _arms(gov, principals: dict, full_key: str) -> dict:
     }
 
 
-def _measure(arms: dict, iterations: int, warmup: int, seed: int = 8) -> dict[str, list[float]]:
+def interleaved(arms: dict, iterations: int, warmup: int, seed: int = 8) -> dict[str, list[float]]:
     rng = random.Random(seed)
     order = list(arms)
     for _ in range(warmup):
@@ -129,7 +129,7 @@ def _collect(cfg: Config, sizes: dict) -> tuple[dict, Decimal]:
     try:
         arms = _arms(gov, principals, full_key)
         arms["sqlite_write"] = floor
-        samples = _measure(arms, sizes["iterations"], sizes["warmup"])
+        samples = interleaved(arms, sizes["iterations"], sizes["warmup"])
         spent = gov.burn_down("strict").spent_usd
     finally:
         gov.close()

@@ -120,6 +120,7 @@ class Gateway:
         self.usage_log = open_usage_log(settings)
         self._readiness_checks: list[Callable[[], Reason | None]] = []
         self.governance = governance if governance is not None else Governance.from_settings(settings)
+        self.add_readiness_check(lambda: readiness.governance_reason(self.governance.healthy()))
         # Built in the process that serves (each API worker builds its own gateway after the fork).
         self.telemetry = Telemetry.from_env(settings.otel_env, store_content=settings.store_content, secrets=self._secrets)
         built = dict(providers) if providers is not None else self._build_providers()

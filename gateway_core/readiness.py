@@ -3,8 +3,8 @@
 Liveness (``/healthz``) only says the process answers. Readiness (``/readyz``) says whether
 a request sent here would be served *and recorded*: it fails when the usage log is not
 writing to its database (with the queue depth and the spilled and lost counts), and when
-no provider is usable because every breaker is open. Other parts add their own checks
-through ``Gateway.add_readiness_check`` (governance storage, once it has one). Each check
+no provider is usable because every breaker is open, and when the governance storage (keys,
+budgets) cannot be read. Other parts add their own checks through ``Gateway.add_readiness_check``. Each check
 is a function returning ``None`` when all is well or a ``Reason``; ``evaluate`` is pure.
 """
 
@@ -59,6 +59,13 @@ def usage_log_reason(health: LogHealth) -> Reason | None:
         "policy": health.policy,
     }
     return Reason("usage_log", health.summary(), counts)
+
+
+def governance_reason(healthy: bool) -> Reason | None:
+    """Not ready when keys and budgets cannot be read: no request could be authenticated or admitted."""
+    if healthy:
+        return None
+    return Reason("governance", "the governance storage (keys, budgets, rate limits) cannot be read")
 
 
 def providers_reason(breaker_states: dict[str, str]) -> Reason | None:

@@ -276,3 +276,11 @@ def test_an_admitted_request_that_fails_still_says_its_rate_limits_and_costs_not
     assert (r.headers["x-ratelimit-limit-requests"], r.headers["x-ratelimit-remaining-requests"]) == ("10", "9")
     fresh.gw.governance.flush()
     assert fresh.gw.governance.burn_down("ops").spent_usd == 0  # released: nothing was billed
+
+
+def test_readiness_fails_while_the_governance_storage_cannot_be_read(fresh):
+    assert httpx.get(fresh.url + "/readyz").status_code == 200
+    fresh.gw.governance.store.close()  # as if the database went away under it
+    r = httpx.get(fresh.url + "/readyz")
+    assert r.status_code == 503
+    assert [reason["check"] for reason in r.json()["reasons"]] == ["governance"]
