@@ -1,4 +1,4 @@
-"""``python -m bench --quick|--full [--only B1,B3] [--profile]``: run benchmarks, print a summary.
+"""``python -m bench --quick|--full [--only B1,B3] [--profile] [--peers]``: run benchmarks, print a summary.
 
 Each benchmark runs in turn; one that crashes is reported and the others still run. A
 missed target is a finding, not a failure: the exit code is non-zero only when a
@@ -26,6 +26,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--smoke", dest="mode", action="store_const", const="smoke", help="tiny sizes, to check the harness")
     p.add_argument("--only", default="", help="comma-separated ids, e.g. B1,B3")
     p.add_argument("--profile", action="store_true", help="save pyinstrument profiles where supported")
+    p.add_argument("--peers", action="store_true", help="also measure LiteLLM's SDK (B1) and proxy (B6), when installed")
     p.add_argument("--results-dir", type=Path, default=common.RESULTS_DIR)
     p.add_argument("--keep-work-dir", action="store_true", help="keep the temporary databases for inspection")
     p.set_defaults(mode="quick")
@@ -43,7 +44,7 @@ def _select(only: str) -> list:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     common.hermetic_process_env()
-    cfg = common.Config(mode=args.mode, results_dir=args.results_dir, profile=args.profile)
+    cfg = common.Config(mode=args.mode, results_dir=args.results_dir, profile=args.profile, peers=args.peers)
     print(f"bench mode={cfg.mode} cores={common.machine_facts()['cores']} python={common.machine_facts()['python']}")
     results, failed = [], []
     t_all = time.perf_counter()

@@ -2,9 +2,10 @@
 
 End to end, each provider is called through the gateway (pinned with ``provider_hint`` and
 ``fallback=False`` so both sides do the same HTTP work) and directly through an SDK client
-built by the same factory, against the same zero-latency emulator. Calls alternate
-gateway/direct, and the order flips every iteration, so drift on a shared machine hits
-both sides alike. A second, in-process measurement swaps the providers for an instant
+built by the same factory, against the same zero-latency emulator. Each round calls every
+arm once in a shuffled order, so drift on a shared machine, and the usage-log writer's work
+between calls, land on every arm alike. With ``--peers`` and LiteLLM installed, its
+``completion()`` is one more arm on the same Azure emulator. A second, in-process measurement swaps the providers for an instant
 fake that implements the ``Provider`` protocol: with no HTTP at all, what remains is the
 gateway's own bookkeeping (validation, plan, token and cost estimates, ranking, the
 usage-log row and its enqueue).
@@ -13,9 +14,10 @@ usage-log row and its enqueue).
 from __future__ import annotations
 
 import gc
+import random
 from pathlib import Path
 
-from . import common
+from . import common, peers
 from .common import Config, Target, clock, summarize
 
 ID = "B1"
@@ -110,19 +112,61 @@ def _direct_callers(gw) -> dict:
     return {"azure": (call_azure, azure), "bedrock": (call_bedrock, bedrock)}
 
 
-def _interleaved(gw_call, direct_call, calls: int, warmup: int) -> tuple[list, list]:
+def _shuffled(arms: dict, rounds: int, warmup: int, seed: int = 19) -> dict[str, list[float]]:
+    """Each round calls every arm once, in a fresh random order. A fixed order would hand the
+    usage-log writer's work (it runs between calls) to whichever arm comes next."""
     for _ in range(warmup):
-        gw_call()
-        direct_call()
-    gw_ms, direct_ms = [], []
-    gc.collect()
-    for i in range(calls):
-        pair = ((gw_call, gw_ms), (direct_call, direct_ms))
-        for fn, out in pair if i % 2 == 0 else pair[::-1]:
-            t0 = clock()
+        for fn in arms.values():
             fn()
-            out.append((clock() - t0) * 1000.0)
-    return gw_ms, direct_ms
+    rng = random.Random(seed)
+    names = list(arms)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    gc.collect()
+    for _ in range(rounds):
+        rng.shuffle(names)
+        for name in names:
+            t0 = clock()
+            arms[name]()
+            samples[name].append((clock() - t0) * 1000.0)
+    return samples
+
+
+def _arms(cfg: Config, gw) -> tuple[dict, list]:
+    """name -> call, every call returning (text, output tokens); and the clients to close."""
+    callers = _direct_callers(gw)
+    arms, clients = {}, []
+    for provider, model in (("azure", common.AZURE_DEPLOYMENT), ("bedrock", common.HAIKU)):
+        direct_call, client = callers[provider]
+
+        def gw_call(provider=provider, model=model):
+            r = gw.generate(_request(provider, model))
+            return r.text, r.usage.output_tokens
+
+        arms[f"gateway {provider}"], arms[f"direct {provider}"] = gw_call, direct_call
+        clients.append(client)
+    if cfg.peers and peers.available():
+        messages = [{"role": "user", "content": PROMPT}]
+        version = gw.runtime.providers["azure"].client._api_version
+        arms["litellm azure"] = peers.sdk_caller(gw.emulators.azure.url, common.AZURE_DEPLOYMENT, version, messages, MAX_TOKENS)
+    for name, fn in arms.items():
+        kind, provider = name.split()
+        text, tokens = fn()
+        if kind == "gateway":  # the same request both ways, or the comparison is meaningless
+            assert tokens == arms[f"direct {provider}"]()[1], f"{name}: answer differs from the direct call"
+        # A peer words its request its own way, so the emulator's answer differs; it must still answer.
+        assert text and 0 < tokens <= MAX_TOKENS, f"{name}: no answer"
+    return arms, clients
+
+
+def _added(samples: dict, arm: str, provider: str) -> dict:
+    g, d = summarize(samples[arm]), summarize(samples[f"direct {provider}"])
+    return {
+        "gateway_ms": g,
+        "direct_ms": d,
+        "added_p50_ms": g["p50"] - d["p50"],
+        "added_p99_ms": g["p99"] - d["p99"],
+        "ratio_p50": common.ratio(g["p50"], d["p50"]),
+    }
 
 
 def _end_to_end(cfg: Config, sizes: dict, db: Path) -> dict:
@@ -131,31 +175,20 @@ def _end_to_end(cfg: Config, sizes: dict, db: Path) -> dict:
     gw = Gateway.from_env(common.demo_env(db, "zero"), dotenv_path=None)
     out = {}
     try:
-        callers = _direct_callers(gw)
-        for provider, model in (("azure", common.AZURE_DEPLOYMENT), ("bedrock", common.HAIKU)):
-            direct_call, client = callers[provider]
-
-            def gw_call(provider=provider, model=model):
-                r = gw.generate(_request(provider, model))
-                return r.text, r.usage.output_tokens
-
-            # Same answer both ways, or the comparison is meaningless.
-            assert gw_call()[1] == direct_call()[1], f"{provider}: gateway and direct calls differ"
-            gw_ms, direct_ms = _interleaved(gw_call, direct_call, sizes["calls"], sizes["warmup"])
-            g, d = summarize(gw_ms), summarize(direct_ms)
-            out[provider] = {
-                "gateway_ms": g,
-                "direct_ms": d,
-                "paired_diff_ms": summarize([a - b for a, b in zip(gw_ms, direct_ms)]),
-                "added_p50_ms": g["p50"] - d["p50"],
-                "added_p99_ms": g["p99"] - d["p99"],
-                "ratio_p50": common.ratio(g["p50"], d["p50"]),
-            }
+        arms, clients = _arms(cfg, gw)
+        samples = _shuffled(arms, sizes["calls"], sizes["warmup"])
+        for name in arms:
+            kind, provider = name.split()
+            if kind == "direct":
+                continue
+            key = provider if kind == "gateway" else f"{kind}_{provider}"
+            out[key] = _added(samples, name, provider)
             cfg.log(
-                f"  {provider:8} gateway p50 {g['p50']:.3f} p99 {g['p99']:.3f} ms | direct p50 {d['p50']:.3f} "
-                f"p99 {d['p99']:.3f} ms | added p50 {out[provider]['added_p50_ms']:+.3f} "
-                f"p99 {out[provider]['added_p99_ms']:+.3f} ms | ratio {out[provider]['ratio_p50']}"
+                f"  {name:16} p50 {out[key]['gateway_ms']['p50']:.3f} p99 {out[key]['gateway_ms']['p99']:.3f} ms | direct p50 "
+                f"{out[key]['direct_ms']['p50']:.3f} p99 {out[key]['direct_ms']['p99']:.3f} ms | added p50 "
+                f"{out[key]['added_p50_ms']:+.3f} p99 {out[key]['added_p99_ms']:+.3f} ms | ratio {out[key]['ratio_p50']}"
             )
+        for client in clients:
             client.close()
         gw.usage_log.flush()
         out["rows_logged"] = _count_rows(db)
@@ -263,11 +296,15 @@ def run(cfg: Config) -> dict:
     common.report_targets(cfg, targets)
     expected_rows = 2 * (sizes["calls"] + sizes["warmup"] + 1)
     notes = [
-        "added = gateway percentile minus direct percentile over interleaved calls; paired_diff is per-pair",
+        "added = arm percentile minus the direct SDK call's percentile; every round calls every arm once, shuffled",
         "*_noise_floor: a fixed pure-Python loop timed right after each in-process call; when its p99 is many "
         "times its p50, p99s here measure the shared machine's scheduling, not the gateway",
         f"usage-log rows from the end-to-end run: {e2e['rows_logged']} (expected {expected_rows})",
     ]
+    if cfg.peers and "litellm_azure" not in e2e:
+        notes.append("--peers asked for, but litellm is not installed (pip install -e '.[peers]')")
+    elif "litellm_azure" in e2e:
+        notes.append(f"litellm {peers.version()} completion() measured in the same rounds")
     if not cfg.mode == "smoke" and not common.machine_facts()["tiktoken_offline_cache"]:
         notes.append("TIKTOKEN_CACHE_DIR unset: token estimates may have used the heuristic fallback")
     return common.make_result(
@@ -284,6 +321,12 @@ def run(cfg: Config) -> dict:
             f"{p}: gateway p50 {e2e[p]['gateway_ms']['p50']:.2f} ms vs direct SDK {e2e[p]['direct_ms']['p50']:.2f} ms "
             f"(+{e2e[p]['added_p50_ms']:.3f} ms, x{e2e[p]['ratio_p50']})"
             for p in ("azure", "bedrock")
+        ]
+        + [
+            f"litellm azure: p50 {e2e['litellm_azure']['gateway_ms']['p50']:.2f} ms "
+            f"(+{e2e['litellm_azure']['added_p50_ms']:.3f} ms, x{e2e['litellm_azure']['ratio_p50']})"
+            for _ in ("litellm_azure",)
+            if "litellm_azure" in e2e
         ]
         + [f"in-process bookkeeping p50 {routed['p50'] * 1000:.0f} us, p99 {routed['p99'] * 1000:.0f} us"],
     )

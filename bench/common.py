@@ -52,6 +52,7 @@ class Config:
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gateway-bench-")))
     profile: bool = False
     quiet: bool = False
+    peers: bool = False  # also measure LiteLLM beside the gateway (bench/peers.py), when installed
 
     def log(self, message: str) -> None:
         if not self.quiet:
