@@ -14,7 +14,9 @@ and would disturb the CPU caches of the fast arms if mixed in):
 - ``source``: one regopy ``query`` on the policy source, without a bundle.
 
 The PII kinds a policy reads come from the masking detectors, which run on the prompt
-whatever the cache holds, so their cost is measured beside it on two prompt sizes.
+whatever the cache holds, so their cost is measured beside it on two prompt sizes. Last,
+the same question is asked of whole ``Gateway.generate`` calls (``b9_gateway``): a gateway
+with the example policies against the same gateway without one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import itertools
 import random
 from datetime import datetime
 
-from . import common
+from . import b9_gateway, common
+from .b9_gateway import run_gateway_phase
 from .common import Config, Target, clock, summarize
 
 ID = "B9"
@@ -31,9 +34,9 @@ NAME = "b9_policy"
 TITLE = "Routing policy (Rego): added time per request, warm cache vs no policy, and cold"
 
 SIZES = {
-    "smoke": {"rounds": 60, "cold_rounds": 10, "warmup": 20, "pii_calls": 50},
-    "quick": {"rounds": 5000, "cold_rounds": 300, "warmup": 200, "pii_calls": 2000},
-    "full": {"rounds": 50000, "cold_rounds": 2000, "warmup": 1000, "pii_calls": 10000},
+    "smoke": {"rounds": 60, "cold_rounds": 10, "warmup": 20, "pii_calls": 50, "gw_rounds": 100},
+    "quick": {"rounds": 5000, "cold_rounds": 300, "warmup": 200, "pii_calls": 2000, "gw_rounds": 3000},
+    "full": {"rounds": 50000, "cold_rounds": 2000, "warmup": 1000, "pii_calls": 10000, "gw_rounds": 20000},
 }
 TARGET_ADDED_P50_US = 50.0
 TEAMS = ("research-eu", "legal", "support", "marketing", "research", None)
@@ -137,6 +140,23 @@ def _rounds(arms: dict, names: list[str], rounds: int, rng: random.Random) -> di
     return samples
 
 
+def _gateway_metrics(cfg: Config, sizes: dict) -> tuple[dict, Target, str]:
+    phase = run_gateway_phase(cfg, sizes)
+    stats = {name: summarize(v) for name, v in phase["samples"].items()}
+    added = {q: stats["policy"][q] - stats["none"][q] for q in ("p50", "p90", "p99")}
+    cfg.log(
+        f"  Gateway.generate p50: no policy {stats['none']['p50']:.1f} us, with the examples "
+        f"{stats['policy']['p50']:.1f} us ({added['p50']:+.1f}); cache {phase['cache']}"
+    )
+    metrics = {"per_request_us": stats, "added_us": added, **{k: phase[k] for k in ("cache", "decision", "version")}}
+    target = Target("Gateway.generate, added p50 with a warm cache", added["p50"], TARGET_ADDED_P50_US, "us")
+    headline = (
+        f"through Gateway.generate the example policies add {added['p50']:.1f} us at p50 "
+        f"(no policy {stats['none']['p50']:.0f} us, with {stats['policy']['p50']:.0f} us), PII detection included"
+    )
+    return metrics, target, headline
+
+
 def run(cfg: Config) -> dict:
     sizes = cfg.sizes(SIZES)
     t_start = clock()
@@ -158,7 +178,8 @@ def run(cfg: Config) -> dict:
     )
     pii_line = f"pii_kinds {pii['400_chars']['p50']:.1f} us at 400 chars, {pii['4000_chars']['p50']:.1f} us at 4000"
     cfg.log(f"  {pii_line} (p50)")
-    targets = [Target("added p50 with a warm cache", added["p50"], TARGET_ADDED_P50_US, "us")]
+    gateway, gw_target, gw_headline = _gateway_metrics(cfg, sizes)
+    targets = [Target("added p50 with a warm cache", added["p50"], TARGET_ADDED_P50_US, "us"), gw_target]
     common.report_targets(cfg, targets)
     speedup = common.ratio(stats["cold"]["p50"], stats["warm"]["p50"])
     return common.make_result(
@@ -174,6 +195,7 @@ def run(cfg: Config) -> dict:
             "pii_kinds_us": pii,
             "cold_over_warm_p50": speedup,
             "source_over_bundle_p50": common.ratio(stats["source"]["p50"], stats["cold"]["p50"]),
+            "gateway": gateway,
         },
         targets=targets,
         notes=[
@@ -181,10 +203,14 @@ def run(cfg: Config) -> dict:
             "medians of raw samples in microseconds",
             "warm and cold include building the input and applying the decision to a 5-candidate route",
             "pii_kinds runs on every request whose policy reads input.request.pii, cached or not",
+            "gateway: two Gateways over the same instant providers (no HTTP), with and without "
+            f"GATEWAY_POLICY_FILE=policies, one request each per round as a key in team {b9_gateway.TEAM}, "
+            f"shuffled, {b9_gateway.PACE_S * 1e3:g} ms sleep after each round",
         ],
         duration_s=clock() - t_start,
         headlines=[
-            f"policy step adds {added['p50']:.1f} us at p50 with a warm cache (no policy "
+            gw_headline,
+            f"policy step alone adds {added['p50']:.1f} us at p50 with a warm cache (no policy "
             f"{stats['none']['p50']:.2f} us, warm {stats['warm']['p50']:.1f} us); cold regopy "
             f"{stats['cold']['p50']:.0f} us (x{speedup}), source query {stats['source']['p50']:.0f} us",
             pii_line,

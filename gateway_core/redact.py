@@ -104,18 +104,30 @@ def _phone(match: re.Match) -> str:
 
 
 # Most prompts hold no personal data, so each pattern is guarded by a cheap necessary
-# condition: a substring test, or one short scan. Card and phone numbers are only looked for
-# inside "islands": maximal runs of digits, spaces and + ( ) . - holding nine digits close
-# together (the least a phone number has). Every character either pattern can match is in
-# that set, so a match never leaves its island, and each island is searched with the one
-# character on either side that the patterns' look-behind and look-ahead need.
+# condition: a substring test, or the text's digit count, taken once per text (masking
+# never adds a digit, so the first count bounds every later one). Card and phone numbers
+# need 13 and 9 digits, and are only looked for inside "islands": maximal runs of digits,
+# spaces and + ( ) . - holding nine digits close together (the least a phone number has).
+# Every character either pattern can match is in that set, so a match never leaves its
+# island, and each island is searched with the one character on either side that the
+# patterns' look-behind and look-ahead need.
 _NINE_DIGITS = re.compile(r"\d(?:[ .()-]{0,2}\d){8}")
 _KEY_HINTS = ("sk-", "AKIA", "ASIA")
+_ASCII_DIGITS = "0123456789"
 
 
-def _may_hold_key(text: str) -> bool:
-    # The long-run alternative needs 32 key characters in a row, so a token at least that long.
-    return any(h in text for h in _KEY_HINTS) or max(map(len, text.split()), default=0) >= 32
+def _digit_bound(text: str) -> int:
+    """At least the number of digits in ``text``: counted (one C pass per digit) when it is
+    ASCII; otherwise its length, since ``\\d`` also matches other scripts' digits."""
+    return sum(map(text.count, _ASCII_DIGITS)) if text.isascii() else len(text)
+
+
+def _may_hold_key(text: str, digits: int) -> bool:
+    # The long-run alternative needs 32 key characters in a row, one of them a digit, so a
+    # token at least that long.
+    if any(h in text for h in _KEY_HINTS):
+        return True
+    return digits > 0 and max(map(len, text.split()), default=0) >= 32
 
 
 def _numberish(ch: str) -> bool:
@@ -150,19 +162,19 @@ def _in_islands(pattern: re.Pattern, replacement):
     return mask
 
 
-def _guarded(may_hold, pattern: re.Pattern, replacement):
-    return lambda text: pattern.sub(replacement, text) if may_hold(text) else text
+def _whole(pattern: re.Pattern, replacement):
+    return lambda text: pattern.sub(replacement, text)
 
 
-# (kind, masker) in the order they apply. Keys go first so a long token is never
-# half-masked as a phone number; cards go before phones because a 16-digit card would
-# otherwise read as a phone number.
+# (kind, necessary condition on (text, digit bound), masker) in the order they apply. Keys
+# go first so a long token is never half-masked as a phone number; cards go before phones
+# because a 16-digit card would otherwise read as a phone number.
 _CONTENT_MASKS = (
-    ("email", _guarded(lambda text: "@" in text, _EMAIL, "[email]")),
-    ("jwt", _guarded(lambda text: "eyJ" in text, _JWT, SECRET)),
-    ("secret", _guarded(_may_hold_key, _KEYS_IN_CONTENT, SECRET)),
-    ("card", _in_islands(_CARD, "[card]")),
-    ("phone", _in_islands(_PHONE, _phone)),
+    ("email", lambda text, digits: "@" in text, _whole(_EMAIL, "[email]")),
+    ("jwt", lambda text, digits: "eyJ" in text, _whole(_JWT, SECRET)),
+    ("secret", _may_hold_key, _whole(_KEYS_IN_CONTENT, SECRET)),
+    ("card", lambda text, digits: digits >= 13, _in_islands(_CARD, "[card]")),
+    ("phone", lambda text, digits: digits >= 9, _in_islands(_PHONE, _phone)),
 )
 
 
@@ -170,8 +182,10 @@ def mask_content(text: str | None) -> str | None:
     """Mask emails, phone numbers, card-like numbers and key-like strings in stored content."""
     if not text:
         return text
-    for _, mask in _CONTENT_MASKS:
-        text = mask(text)
+    digits = _digit_bound(text)
+    for _, may_hold, mask in _CONTENT_MASKS:
+        if may_hold(text, digits):
+            text = mask(text)
     return text
 
 
@@ -183,7 +197,10 @@ def pii_kinds(text: str | None) -> tuple[str, ...]:
     condition fails costs no pattern at all, so a prompt without personal data is cheap.
     """
     found = []
-    for kind, mask in _CONTENT_MASKS if text else ():
+    digits = _digit_bound(text) if text else 0
+    for kind, may_hold, mask in _CONTENT_MASKS if text else ():
+        if not may_hold(text, digits):
+            continue
         masked = mask(text)
         if masked != text:
             found.append(kind)

@@ -201,6 +201,9 @@ def candidate_id(candidate) -> tuple[str, str]:
     """(provider, model) of a candidate given as a tuple, a mapping or an object."""
     if isinstance(candidate, tuple):
         return candidate[0], candidate[1]
+    key = getattr(candidate, "key", None)  # the router's Candidate carries it, built once
+    if type(key) is tuple:
+        return key
     if isinstance(candidate, Mapping):
         return candidate["provider"], candidate["model"]
     return candidate.provider, candidate.model
