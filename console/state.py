@@ -14,6 +14,7 @@ import os
 
 import streamlit as st
 
+from console import widgets
 from gateway_core.config import Settings
 from gateway_core.errors import ConfigError
 
@@ -39,12 +40,17 @@ def _close_analytics(an) -> None:
     an.close()
 
 
+# About two seconds of loading here; a smaller log loads in line, before the page draws.
+BACKGROUND_LOAD_ROWS = 100_000
+
+
 @st.cache_resource(show_spinner=False, max_entries=2, on_release=_close_analytics)
 def _build_analytics(db_path: str):
     from gateway_core.analytics import Analytics
 
-    # The DuckDB mirror lives beside the log, so a restart loads only the rows added since.
-    return Analytics(db_path, max_staleness_s=1.0, mirror_path=f"{db_path}.duckdb")
+    # The DuckDB mirror lives beside the log, so a restart loads only the rows added since;
+    # a first load of a large log runs in the background behind a progress bar.
+    return Analytics(db_path, max_staleness_s=1.0, mirror_path=f"{db_path}.duckdb", background_rows=BACKGROUND_LOAD_ROWS)
 
 
 def gateway():
@@ -57,7 +63,13 @@ def gateway():
 
 
 def analytics():
-    return _build_analytics(str(gateway().settings.db_path))
+    """The process's Analytics. While it loads a large log for the first time, the page shows
+    the load's progress instead of its content (``st.stop``), and reruns when it is done."""
+    an = _build_analytics(str(gateway().settings.db_path))
+    if an.loading() is not None:
+        widgets.mirror_progress(an)
+        st.stop()
+    return an
 
 
 def fresh_analytics():

@@ -61,6 +61,17 @@ def log_banner(gw) -> None:
         st.warning(text + " They will be written to the database when it recovers.", icon=":material/sync_problem:")
 
 
+@st.fragment(run_every=1.0)
+def mirror_progress(an) -> None:
+    """A progress bar while analytics loads a large log in the background; redrawn every
+    second, and the whole page rerun once the load is done so its charts appear."""
+    progress = an.loading()
+    if progress is None:
+        st.rerun()
+    st.progress(progress.fraction, text=progress.sentence())
+    st.caption("The first start on a large usage log builds the analytics copy once; other pages work meanwhile.")
+
+
 def provider_badge(provider: str, model: str) -> None:
     st.badge(
         f"{provider_label(provider)} · {fmt.short_model(model)}",

@@ -119,8 +119,9 @@ class SqliteSource:
         conn = self.conn()
         return 0 if conn is None else int(conn.execute("SELECT coalesce(max(id), 0) FROM usage_logs").fetchone()[0])
 
-    def copy_new_rows(self, con: duckdb.DuckDBPyConnection, watermark: int) -> tuple[int, int]:
-        """Append rows with ``id > watermark`` to the mirror; returns (rows added, new watermark)."""
+    def copy_new_rows(self, con: duckdb.DuckDBPyConnection, watermark: int, on_chunk=None) -> tuple[int, int]:
+        """Append rows with ``id > watermark`` to the mirror; returns (rows added, new watermark).
+        ``on_chunk(rows added so far)`` hears about each chunk, for a progress bar."""
         conn = self.conn()
         if conn is None:
             return 0, watermark
@@ -135,6 +136,8 @@ class SqliteSource:
             _append(con, _to_arrow(rows))
             added += len(rows)
             watermark = rows[-1][0]
+            if on_chunk is not None:
+                on_chunk(added)
 
     def close(self) -> None:
         if self._conn is not None:

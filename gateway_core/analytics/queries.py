@@ -26,6 +26,7 @@ from ..stats import nearest_rank
 from . import audit, summaries
 from .filters import Filters
 from .finops import FinOpsQueries
+from .loading import BackgroundLoad, LoadProgress
 from .mirror import SqliteSource, create_mirror, mirror_matches
 from .rollups import (
     COMPACT_EVERY,
@@ -63,10 +64,19 @@ def _open_mirror(mirror_path: str | None) -> duckdb.DuckDBPyConnection:
 class Analytics(FinOpsQueries):
     """Read-only analytics over one usage-log file. Safe to share between threads."""
 
-    def __init__(self, db_path: str | Path, *, max_staleness_s: float = 1.0, mirror_path: str | None = None):
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        max_staleness_s: float = 1.0,
+        mirror_path: str | None = None,
+        background_rows: int | None = None,
+    ):
         """``mirror_path`` keeps the DuckDB mirror in a file, so a restart loads only the rows
-        added since (a cold load costs ~1.3 s per million rows). If that file is locked by
-        another process, the mirror lives in memory instead."""
+        added since (a cold load costs ~20 s per million rows). If that file is locked by
+        another process, the mirror lives in memory instead. With ``background_rows``, a
+        load of at least that many rows runs on a thread (``loading`` says how far it got);
+        queries made meanwhile wait for it."""
         self.db_path = Path(db_path)
         self.max_staleness_s = max_staleness_s
         self._con = _open_mirror(mirror_path)
@@ -76,6 +86,18 @@ class Analytics(FinOpsQueries):
         self._refreshed_at = float("-inf")
         if not self._resume():
             self._rebuild()
+        self._first_load: BackgroundLoad | None = None
+        pending = self._source.max_id() - self._watermark if background_rows is not None else 0
+        if background_rows is not None and pending >= background_rows:
+            self._first_load = BackgroundLoad(pending, lambda note: self.refresh(force=True, on_rows=note))
+
+    def loading(self) -> LoadProgress | None:
+        """While a background load runs: rows loaded so far and about how many in all; else None."""
+        return None if self._first_load is None else self._first_load.progress()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait for a background load to finish; True when none is running."""
+        return True if self._first_load is None else self._first_load.wait(timeout)
 
     # --- freshness ---------------------------------------------------------------------
 
@@ -105,8 +127,9 @@ class Analytics(FinOpsQueries):
             "INSERT INTO mirror_meta VALUES (?, ?, ?)", [str(self.db_path.resolve()), self._watermark, self._generation]
         )
 
-    def refresh(self, force: bool = False) -> int:
-        """Copy rows added since the last refresh; returns how many. Rebuilds after a purge."""
+    def refresh(self, force: bool = False, on_rows=None) -> int:
+        """Copy rows added since the last refresh; returns how many. Rebuilds after a purge.
+        ``on_rows(rows copied so far)`` hears about each chunk copied."""
         with self._lock:
             if not force and time.monotonic() - self._refreshed_at < self.max_staleness_s:
                 return 0
@@ -115,7 +138,7 @@ class Analytics(FinOpsQueries):
                 self._rebuild()
                 self._generation = generation
             before = self._watermark
-            added, self._watermark = self._source.copy_new_rows(self._con, before)
+            added, self._watermark = self._source.copy_new_rows(self._con, before, on_rows)
             if added:
                 roll_up(self._con, before)
                 self._since_compact += 1
