@@ -206,6 +206,10 @@ class Settings(ConfigModel):
     log_queue_mb: float = Field(64.0, ge=1, le=65536, validation_alias="GATEWAY_LOG_QUEUE_MB")
     db_busy_timeout_s: float = Field(10.0, ge=0.05, le=600, validation_alias="GATEWAY_DB_BUSY_TIMEOUT_S")
     db_max_mb: float | None = Field(None, gt=0, validation_alias="GATEWAY_DB_MAX_MB")
+    # PostgreSQL instead of the SQLite file: the log, keys, budgets and rate limits shared by
+    # every instance (README, "Scaling out"). The URL may hold a password: kept out of repr.
+    db_url: SecretStr | None = Field(None, validation_alias="GATEWAY_DB_URL", repr=False)
+    db_pool_size: int = Field(10, ge=1, le=1000, validation_alias="GATEWAY_DB_POOL_SIZE")
     # One entry per registered provider, filled by ``from_env``; not read from a variable.
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # The routing policy's variables (``governance.policy.PolicySettings``), filled by ``from_env``.
@@ -229,6 +233,13 @@ class Settings(ConfigModel):
                 return False
             raise ValueError("expected true or false")
         return value
+
+    @field_validator("db_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        from .db.target import check_url
+
+        return None if value is None else SecretStr(check_url(value.get_secret_value()))
 
     @field_validator("admin_key")
     @classmethod
@@ -311,9 +322,17 @@ class Settings(ConfigModel):
             if problem is not None:
                 raise problem
 
+    def database(self) -> str:
+        """Where the usage database is: ``GATEWAY_DB_URL`` when set, else the ``GATEWAY_DB_PATH`` file."""
+        return secret_value(self.db_url) or self.db_path
+
     def secrets(self) -> tuple[str, ...]:
         """Every secret value this configuration holds, for scrubbing text before it leaves."""
+        from .db.target import password
+
+        url = secret_value(self.db_url)
         values = [secret_value(k) for k in self.api_keys] + [secret_value(self.admin_key)]
+        values += [url, password(url)] if url else []
         values += [v for p in self.providers.values() for v in p.secrets()]
         return tuple(v for v in values if v and len(v) >= 4)
 

@@ -67,3 +67,40 @@ def _network_guard():
     yield
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
+
+
+# --- PostgreSQL: one throwaway cluster per session, a fresh schema per test -----------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """The session's PostgreSQL server, started on first use and removed at the end."""
+    from pg_cluster import Cluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        required_tools.missing("PostgreSQL server binaries (initdb, pg_ctl)", "apt-get install -y postgresql")
+    cluster = Cluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster):
+    """A PostgreSQL URL whose connections see an empty schema of their own."""
+    from gateway_core.db import postgres
+
+    url = postgres_cluster.new_schema()
+    yield url
+    postgres.close_pool(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, tmp_path, monkeypatch):
+    """The usage database on each backend: a SQLite file path, then a PostgreSQL URL. On
+    PostgreSQL the test runs in its temporary directory, where the log's default spill
+    directory (relative to the working directory) then lands."""
+    if request.param == "sqlite":
+        return tmp_path / "usage.sqlite"
+    monkeypatch.chdir(tmp_path)
+    return request.getfixturevalue("pg_url")

@@ -84,8 +84,15 @@ def spill_keys(spill_dir: Path) -> Counter:
     return keys
 
 
-def db_keys(db: Path, where: str = "synthetic = 0") -> Counter:
-    """(request_id, attempt) of every row in the database (empty when the file is gone)."""
+def db_keys(db, where: str = "synthetic = 0") -> Counter:
+    """(request_id, attempt) of every row in the database (empty when the file is gone);
+    ``db`` may also be a PostgreSQL URL."""
+    from gateway_core.db import is_postgres
+
+    if is_postgres(db):
+        from dbq import rows
+
+        return Counter(rows(db, f"SELECT request_id, attempt FROM usage_logs WHERE {where}"))
     if not db.exists():
         return Counter()
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)

@@ -3,7 +3,8 @@
 Refusals go to ``rejected_requests`` (where, which field, whose; never content), so
 ``usage_logs`` holds provider attempts only; a stream the caller stops reading is
 ``cancelled`` with the delivered tokens and their cost estimated, because the provider
-bills them. Against real SQLite files and the in-process emulators.
+bills them. Against real SQLite files (and a real PostgreSQL server where the backend
+matters) and the in-process emulators.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import sqlite3
 import threading
 
 import pytest
+from dbq import AppendLock, rows
 from gateway_fixtures import HAIKU, demo_gateway, log_rows, tiktoken_available
 
+from gateway_core.db import SqliteConn
 from gateway_core.errors import ValidationError
 from gateway_core.types import GenerateRequest, Usage
 from gateway_core.usage import UsageLog
@@ -31,7 +34,7 @@ SEED_QUERY = "SELECT provider, model, total_tokens_est, cost_est_usd FROM usage_
 
 def _old_log(path, ok_rows: int) -> None:
     """A log as the previous release left it: rejected rows inside usage_logs, no 'cancelled'."""
-    conn = connect(path)
+    conn = SqliteConn(connect(path))
     conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     cols = ",\n  ".join(f'"{n}" {d.replace(chr(39) + "cancelled" + chr(39), chr(39) + "rejected" + chr(39))}' for n, d in COLUMNS)
     conn.execute(f"CREATE TABLE usage_logs (\n  {cols}\n)")
@@ -95,11 +98,11 @@ def test_a_fresh_log_accepts_cancelled_and_has_no_rejected_status(tmp_path):
     assert [r["status"] for r in log_rows(tmp_path / "fresh.sqlite")] == ["cancelled"]
 
 
-def test_rejections_go_through_the_background_writer_into_their_own_table(tmp_path):
-    db = tmp_path / "rej.sqlite"
+def test_rejections_go_through_the_background_writer_into_their_own_table(db_target):
+    db = db_target
     with UsageLog(db) as log:
-        holder = connect(db)
-        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        holder = AppendLock(db)
+        holder.take()  # another process holds the write lock
         done = threading.Event()
 
         def refuse():
@@ -109,7 +112,6 @@ def test_rejections_go_through_the_background_writer_into_their_own_table(tmp_pa
 
         threading.Thread(target=refuse).start()
         assert done.wait(1.0), "logging a refusal waited on the database"
-        holder.execute("ROLLBACK")
         holder.close()
         with pytest.raises(ValueError, match="prompt_text"):
             log.write_rejected({"request_id": "req_3", "source": "api", "error_type": "x", "prompt_text": "secret"})
@@ -119,8 +121,8 @@ def test_rejections_go_through_the_background_writer_into_their_own_table(tmp_pa
     assert [r["request_id"] for r in log_rows(db)] == ["req_2"]
 
 
-def test_the_seed_query_shows_real_rows_after_bad_input(tmp_path):
-    db = tmp_path / "seed.sqlite"
+def test_the_seed_query_shows_real_rows_after_bad_input(db_target):
+    db = db_target
     with demo_gateway(db) as gw:
         for _ in range(3):
             gw.generate(GenerateRequest(prompt="Name one river."))
@@ -129,9 +131,8 @@ def test_the_seed_query_shows_real_rows_after_bad_input(tmp_path):
                 GenerateRequest(**bad)
             gw.log_rejected(e.value, user="bob", source="console")
         gw.usage_log.flush()
-    with sqlite3.connect(db) as conn:
-        newest = conn.execute(SEED_QUERY).fetchall()
-        refused = conn.execute("SELECT field, source, user FROM rejected_requests ORDER BY id").fetchall()
+    newest = rows(db, SEED_QUERY)
+    refused = rows(db, 'SELECT field, source, "user" FROM rejected_requests ORDER BY id')
     assert len(newest) == 3 and all(provider and model and tokens for provider, model, tokens, _ in newest)
     assert refused == [("prompt", "console", "bob"), ("max_tokens", "console", "bob"), ("temperature", "console", "bob")]
 

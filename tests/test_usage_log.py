@@ -1,15 +1,18 @@
-"""The usage log against a real SQLite file: schema, durability, concurrency and masking."""
+"""The usage log against a real SQLite file and a real PostgreSQL server: schema, durability,
+concurrency and masking. Tests of one backend's own mechanics (SQLite's pragmas, its query
+plan, its older files) say so in their fixture."""
 
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import threading
 import time
 from decimal import Decimal
 
 import pytest
+from dbq import count, hold_append_lock, rows
 
+from gateway_core.db import connect as db_connect
 from gateway_core.errors import ValidationError
 from gateway_core.types import GenerateResult, Usage
 from gateway_core.usage import UsageLog
@@ -32,29 +35,31 @@ def _row(**kw) -> dict:
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(db_target):
+    return db_target
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
     return tmp_path / "usage.sqlite"
 
 
-def _count(path) -> int:
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT count(*) FROM usage_logs").fetchone()[0]
+def _count(target) -> int:
+    return count(target)
 
 
 def test_original_query_returns_newest_rows_first(db):
     with UsageLog(db) as log:
         for i in range(12):
             log.write(_row(request_id=f"r{i}", total_tokens_est=i, model="gpt-4o" if i == 11 else "gpt-4o-mini"))
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT provider, model, total_tokens_est, cost_est_usd FROM usage_logs ORDER BY id DESC LIMIT 10"
-        ).fetchall()
-    assert len(rows) == 10
-    assert rows[0] == ("azure", "gpt-4o", 11, pytest.approx(0.000045))
-    assert [r[2] for r in rows] == list(range(11, 1, -1))
+    found = rows(db, "SELECT provider, model, total_tokens_est, cost_est_usd FROM usage_logs ORDER BY id DESC LIMIT 10")
+    assert len(found) == 10
+    assert found[0] == ("azure", "gpt-4o", 11, pytest.approx(0.000045))
+    assert [r[2] for r in found] == list(range(11, 1, -1))
 
 
-def test_connections_use_wal_normal_sync_and_busy_timeout(db):
+def test_connections_use_wal_normal_sync_and_busy_timeout(sqlite_db):
+    db = sqlite_db
     UsageLog(db).close()
     conn = connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -65,25 +70,24 @@ def test_connections_use_wal_normal_sync_and_busy_timeout(db):
 def test_migrations_are_recorded_once_and_rerun_is_a_no_op(db):
     UsageLog(db).close()
     UsageLog(db).close()
-    conn = connect(db)
-    names = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
+    names = [r[0] for r in rows(db, "SELECT name FROM migrations ORDER BY name")]
     assert names == sorted(m.__name__ for m in MIGRATIONS)
     assert names[0] == "m001_initial"
-    assert migrate(conn) == []
+    conn = db_connect(db)
+    try:
+        assert migrate(conn) == []
+    finally:
+        conn.close()
 
 
 def test_write_does_not_wait_for_a_held_write_lock(db):
     log = UsageLog(db, flush_interval_s=0.01)
-    blocker = connect(db)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
-    try:
+    with hold_append_lock(db):  # another writer holds the table
         # Every write returns while the lock is held: the request path never touches disk.
         for i in range(200):
             log.write(_row(request_id=f"locked-{i}"))
         time.sleep(0.2)  # the writer thread is now waiting on the lock
         assert _count(db) == 0
-    finally:
-        blocker.execute("ROLLBACK")
     assert log.flush(timeout=15)
     assert _count(db) == 200
     log.close()
@@ -124,10 +128,7 @@ def test_unknown_column_and_bad_status_raise_at_write(db):
 def test_values_are_stored_as_plain_sql_types(db):
     with UsageLog(db) as log:
         log.write(_row(cost_usd=Decimal("0.0012345678"), streamed=True, final=None, ts=None))
-    with sqlite3.connect(db) as conn:
-        cost, streamed, final, ts, attempt = conn.execute(
-            "SELECT cost_usd, streamed, final, ts, attempt FROM usage_logs"
-        ).fetchone()
+    cost, streamed, final, ts, attempt = rows(db, "SELECT cost_usd, streamed, final, ts, attempt FROM usage_logs")[0]
     assert cost == pytest.approx(0.0012345678) and streamed == 1 and final == 1 and attempt == 1
     assert len(ts) == 26 and ts[10] == " "  # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
 
@@ -139,7 +140,7 @@ def _write_from_process(path: str, worker: int) -> None:
     log.close()
 
 
-def test_four_processes_writing_one_file_lose_nothing(db):
+def test_four_processes_writing_one_database_lose_nothing(db):
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_write_from_process, args=(str(db), w)) for w in range(4)]
     for p in procs:
@@ -147,8 +148,7 @@ def test_four_processes_writing_one_file_lose_nothing(db):
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*), count(DISTINCT request_id) FROM usage_logs").fetchone() == (1000, 1000)
+    assert rows(db, "SELECT count(*), count(DISTINCT request_id) FROM usage_logs") == [(1000, 1000)]
 
 
 def _write_and_exit_without_close(path: str) -> None:
@@ -184,10 +184,11 @@ def test_recent_attempts_newest_first_without_synthetic_rows(db):
         log.write(
             _row(request_id="new", provider="bedrock", model="m", latency_ms=20.0, estimate_raw_tokens=90, input_tokens=104)
         )
-    rows = UsageLog(db).recent_attempts(limit=10)
-    assert [r["latency_ms"] for r in rows] == [20.0, 10.0]
-    assert rows[0]["estimate_raw_tokens"] == 90 and rows[0]["input_tokens"] == 104 and rows[0]["provider"] == "bedrock"
-    assert len(UsageLog(db).recent_attempts(limit=10, include_synthetic=True)) == 3
+    with UsageLog(db) as log:
+        recent = log.recent_attempts(limit=10)
+        assert len(log.recent_attempts(limit=10, include_synthetic=True)) == 3
+    assert [r["latency_ms"] for r in recent] == [20.0, 10.0]
+    assert recent[0]["estimate_raw_tokens"] == 90 and recent[0]["input_tokens"] == 104 and recent[0]["provider"] == "bedrock"
 
 
 def _result(provider: str, model: str, cost: str) -> GenerateResult:
@@ -208,14 +209,12 @@ def test_record_vote_stores_winner_from_results_or_fields(db):
     with pytest.raises(ValidationError):
         log.record_vote(compare_id="c3", verdict="left", provider_a="azure", provider_b="bedrock")
     log.close()
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT verdict, winner_provider, winner_model, cost_b_usd, user FROM ab_votes ORDER BY id"
-        ).fetchall()
-    assert rows == [("b", "bedrock", "claude", 0.002, "ana"), ("tie", None, None, None, None)]
+    found = rows(db, 'SELECT verdict, winner_provider, winner_model, cost_b_usd, "user" FROM ab_votes ORDER BY id')
+    assert found == [("b", "bedrock", "claude", 0.002, "ana"), ("tie", None, None, None, None)]
 
 
-def test_router_warm_up_query_uses_the_partial_index(db):
+def test_router_warm_up_query_uses_the_partial_index(sqlite_db):
+    db = sqlite_db
     UsageLog(db).close()
     conn = connect(db)
     plan = " ".join(
@@ -231,17 +230,19 @@ def test_a_log_from_before_keys_gains_the_key_name_column_and_keeps_its_rows(db)
     from gateway_core.usage.migrations import m001_initial, m002_ab_votes, m003_log_meta, m004_write_path_indexes
     from gateway_core.usage.schema import COLUMNS
 
-    conn = connect(db)
+    conn = db_connect(db)
     older = ", ".join(f'"{name}" {decl}' for name, decl in COLUMNS if name != "key_name")
-    conn.execute(f"CREATE TABLE usage_logs ({older})")
+    conn.ddl(f"CREATE TABLE usage_logs ({older})")
     conn.execute("INSERT INTO usage_logs (ts, request_id, provider, model, team) VALUES ('2026-01-01', 'old', 'azure', 'm', 't')")
-    # The file was migrated up to m004 by an older release (m001 found its table already there).
+    # The database was migrated up to m004 by an older release (m001 found its table already there).
     migrate(conn, (m001_initial, m002_ab_votes, m003_log_meta, m004_write_path_indexes))
     conn.close()
     with UsageLog(db) as log:
         log.write(_row(request_id="new", key_name="ci-bot", team="platform"))
-    with sqlite3.connect(db) as conn:
-        got = conn.execute("SELECT request_id, team, key_name FROM usage_logs ORDER BY id").fetchall()
-        tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    got = rows(db, "SELECT request_id, team, key_name FROM usage_logs ORDER BY id")
     assert got == [("old", "t", None), ("new", "platform", "ci-bot")]
-    assert {"api_keys", "teams", "budget_ledger"} <= tables  # governance's tables come with the log
+    conn = db_connect(db)
+    try:  # governance's tables come with the log
+        assert all(conn.columns(table) for table in ("api_keys", "teams", "budget_ledger"))
+    finally:
+        conn.close()

@@ -1,4 +1,5 @@
-"""Spill files, the SQLite sink and the writer's bounds, against real files, locks and mounts."""
+"""Spill files, the stores and the writer's bounds, against real files, locks and mounts, and a real
+PostgreSQL server: the key, replay and the locks run on both backends; file faults are SQLite's."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import time
 from pathlib import Path
 
 import pytest
+from dbq import AppendLock, rows
 from storage_faults import db_keys, immutable, require_immutable, spill_keys, tmpfs
 
+from gateway_core.db import SqliteConn
 from gateway_core.usage import UsageLog, ensure_schema
 from gateway_core.usage.health import FAILING, OK, SPILLING, admits
 from gateway_core.usage.migrations import MIGRATIONS, migrate
 from gateway_core.usage.schema import WRITABLE, connect, row_values
 from gateway_core.usage.sink import StorageUnavailable
 from gateway_core.usage.spill import DAMAGED_SUFFIX, ReplayReport, SpillDir
-from gateway_core.usage.sqlite_sink import SqliteSink, storage_problem
+from gateway_core.usage.sqlite_sink import storage_problem
 from gateway_core.usage.storage import ROW_BYTES
+from gateway_core.usage.writer import make_sink
 
 
 def _row(request_id: str, attempt: int = 1, **kw) -> dict:
@@ -34,15 +38,15 @@ def _usage(records: list[dict]) -> list[tuple[str, dict]]:
     return [("usage_logs", r) for r in records]
 
 
-def _sink_commit(sink: SqliteSink):
+def _sink_commit(sink):
     return lambda table, rows: sink.commit([tuple(r[c] for c in WRITABLE) for r in rows])
 
 
 # --- the key --------------------------------------------------------------------------------
 
 
-def test_a_repeated_attempt_key_is_stored_once_and_counted_as_present(tmp_path):
-    db = tmp_path / "log.sqlite"
+def test_a_repeated_attempt_key_is_stored_once_and_counted_as_present(db_target):
+    db = db_target
     with UsageLog(db) as log:
         log.write(_row("r1", 1, latency_ms=1.0))
         log.write(_row("r1", 2))
@@ -51,13 +55,12 @@ def test_a_repeated_attempt_key_is_stored_once_and_counted_as_present(tmp_path):
         stats = log.stats()
     assert db_keys(db) == {("r1", 1): 1, ("r1", 2): 1}
     assert stats["rows_written"] == 2 and stats["rows_present"] == 1
-    with sqlite3.connect(db) as con:
-        assert con.execute("SELECT latency_ms FROM usage_logs WHERE attempt = 1").fetchone() == (1.0,)  # the first stays
+    assert rows(db, "SELECT latency_ms FROM usage_logs WHERE attempt = 1") == [(1.0,)]  # the first stays
 
 
 def test_migration_moves_repeated_keys_aside_and_keeps_every_row(tmp_path):
     db = tmp_path / "old.sqlite"
-    con = connect(db)
+    con = SqliteConn(connect(db))
     con.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     for step in MIGRATIONS[:-1]:  # the log as it was before the key existed
         step(con)
@@ -87,9 +90,9 @@ def test_migration_moves_repeated_keys_aside_and_keeps_every_row(tmp_path):
 
 
 @pytest.fixture
-def log_and_spill(tmp_path) -> tuple[Path, SpillDir]:
-    """A migrated log file, and a checked spill directory beside it."""
-    db = tmp_path / "log.sqlite"
+def log_and_spill(tmp_path, db_target) -> tuple[Path, SpillDir]:
+    """A migrated log (a file, or a PostgreSQL schema), and a checked spill directory."""
+    db = db_target
     ensure_schema(db)
     spill = SpillDir(tmp_path / "spill")
     spill.check()
@@ -104,38 +107,39 @@ def test_spilled_batches_replay_in_order_and_files_go_only_after_commit(log_and_
     assert spill.sealed() == []  # still open here: nobody replays a growing file
     spill.seal()
 
-    sink = SqliteSink(db)
+    sink = make_sink(db)
     sink.open(create=False)
     report = spill.replay(_sink_commit(sink), batch_max=2)
     sink.close()
     assert (report.committed, report.present, report.files, report.finished_rows) == (7, 0, 1, 7)
     assert list(spill.path.iterdir()) == []
-    with sqlite3.connect(db) as con:
-        assert [r[0] for r in con.execute("SELECT request_id FROM usage_logs ORDER BY id")] == [f"s{i}" for i in range(7)]
+    assert [r[0] for r in rows(db, "SELECT request_id FROM usage_logs ORDER BY id")] == [f"s{i}" for i in range(7)]
 
 
 def test_a_replay_cut_short_by_a_held_lock_resumes_without_duplicates(log_and_spill):
     db, spill = log_and_spill
     spill.append(_usage([_record(f"k{i}") for i in range(10)]))
     spill.seal()
-    sink = SqliteSink(db, busy_timeout_s=0.1)
+    sink = make_sink(db, busy_timeout_s=0.1)
     sink.open(create=False)
-    blocker = connect(db)
+    blocker = AppendLock(db)
     commits = 0
 
-    def commit_then_lock(table, rows):
+    def commit_then_lock(table, batch):
         nonlocal commits
         if commits == 1:
-            blocker.execute("BEGIN IMMEDIATE")  # another writer takes the lock between batches
+            blocker.take()  # another writer takes the lock between batches
         commits += 1
-        return _sink_commit(sink)(table, rows)
+        return _sink_commit(sink)(table, batch)
 
     report = ReplayReport()
-    with pytest.raises(StorageUnavailable) as failed:
-        spill.replay(commit_then_lock, batch_max=4, report=report)
+    try:
+        with pytest.raises(StorageUnavailable) as failed:
+            spill.replay(commit_then_lock, batch_max=4, report=report)
+    finally:
+        blocker.close()
     assert failed.value.kind == "locked"
     assert report.committed == 4 and report.files == 0 and len(spill.sealed()) == 1  # the file stays
-    blocker.execute("ROLLBACK")
 
     again = spill.replay(_sink_commit(sink), batch_max=4)
     sink.close()
@@ -150,7 +154,7 @@ def test_a_torn_last_line_is_counted_and_the_file_kept_aside(log_and_spill):
     spill.seal()
     with name.open("ab") as f:  # a crash in the middle of the next append
         f.write(b'{"table":"usage_logs","row":{"request_id":"t3","att')
-    sink = SqliteSink(db)
+    sink = make_sink(db)
     sink.open(create=False)
     report = spill.replay(_sink_commit(sink))
     sink.close()
@@ -166,8 +170,8 @@ def _hold_a_spill_file(spill_dir: str, ready, release) -> None:
     release.wait(60)
 
 
-def test_a_file_another_live_process_is_writing_is_left_alone(tmp_path):
-    db = tmp_path / "log.sqlite"
+def test_a_file_another_live_process_is_writing_is_left_alone(tmp_path, db_target):
+    db = db_target
     ensure_schema(db)
     spill_dir = tmp_path / "spill"
     spill_dir.mkdir()
@@ -177,7 +181,7 @@ def test_a_file_another_live_process_is_writing_is_left_alone(tmp_path):
     child.start()
     try:
         assert ready.wait(60)
-        sink = SqliteSink(db)
+        sink = make_sink(db)
         sink.open(create=False)
         mine = SpillDir(spill_dir)
         assert mine.replay(_sink_commit(sink)).files == 0  # its owner still holds the lock
@@ -334,11 +338,11 @@ def test_a_spilled_row_the_database_refuses_does_not_hold_back_the_others(log_an
     assert stats["rows_failed"] == 1 and stats["rows_replayed"] == 2 and not spill.sealed()
 
 
-def test_refusals_spill_and_replay_beside_attempts_each_table_keyed(tmp_path):
-    db = tmp_path / "log.sqlite"
+def test_refusals_spill_and_replay_beside_attempts_each_table_keyed(db_target):
+    db = db_target
     log = UsageLog(db, busy_timeout_s=0.05, flush_interval_s=0.01, probe_interval_s=0.05)
-    blocker = connect(db)
-    blocker.execute("BEGIN IMMEDIATE")
+    blocker = AppendLock(db)
+    blocker.take()
     try:
         for i in range(3):
             log.write_rejected({"request_id": f"ref-{i}", "source": "api", "field": "prompt", "error_type": "validation_error"})
@@ -347,15 +351,14 @@ def test_refusals_spill_and_replay_beside_attempts_each_table_keyed(tmp_path):
         lines = [json.loads(line) for f in log.spill_dir.glob("spill-*.jsonl") for line in f.read_text().splitlines()]
         assert [item["table"] for item in lines] == ["rejected_requests"] * 3 + ["usage_logs"]
     finally:
-        blocker.execute("ROLLBACK")
+        blocker.close()
     deadline = time.monotonic() + 10
     while log.state != OK and time.monotonic() < deadline:
         time.sleep(0.02)
     log.write_rejected({"request_id": "ref-0", "source": "api", "field": "prompt", "error_type": "validation_error"})
     assert log.flush()
     log.close()
-    with sqlite3.connect(db) as con:
-        refused = [r[0] for r in con.execute("SELECT request_id FROM rejected_requests ORDER BY id")]
+    refused = [r[0] for r in rows(db, "SELECT request_id FROM rejected_requests ORDER BY id")]
     assert refused == ["ref-0", "ref-1", "ref-2"], "replayed in order, and a refusal already stored is skipped"
     assert db_keys(db) == {("att-1", 1): 1}
 

@@ -75,7 +75,7 @@ _DDL = (
 def m005_governance(conn) -> None:
     """Keys, teams, budget ledger and reservations, rate-limit state."""
     for statement in _DDL:
-        conn.execute(statement)
+        conn.ddl(statement)
 
 
 MIGRATION_STEPS: list[tuple[str, Callable]] = [("m005_governance", m005_governance)]

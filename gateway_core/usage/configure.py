@@ -1,8 +1,9 @@
 """The usage log as the settings describe it, with start-up errors that name the variable.
 
 Every entry point (the Python API, the CLI, the REST API, the console) builds its log
-here, so an unwritable or unopenable ``GATEWAY_DB_PATH`` or ``GATEWAY_SPILL_DIR`` is the
-same one-line ``ConfigError`` everywhere, naming the variable and the path.
+here, so an unwritable or unopenable ``GATEWAY_DB_PATH`` (or unreachable ``GATEWAY_DB_URL``)
+or ``GATEWAY_SPILL_DIR`` is the same one-line ``ConfigError`` everywhere, naming the
+variable and the place (a URL without its password).
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ MB = 1024 * 1024
 
 
 def spill_dir(settings: Settings) -> Path:
+    """``GATEWAY_SPILL_DIR``, else beside the SQLite file (even when the log is in PostgreSQL:
+    ``GATEWAY_DB_PATH`` is where a deployment keeps its local data)."""
     return Path(settings.spill_dir) if settings.spill_dir else default_spill_dir(settings.db_path)
 
 
-def start_error(error: LogStartError) -> ConfigError:
-    variable = "GATEWAY_DB_PATH" if error.what == "database" else "GATEWAY_SPILL_DIR"
+def start_error(error: LogStartError, settings: Settings | None = None) -> ConfigError:
+    database = "GATEWAY_DB_URL" if settings is not None and settings.db_url else "GATEWAY_DB_PATH"
+    variable = database if error.what == "database" else "GATEWAY_SPILL_DIR"
     return ConfigError(variable, f"cannot use the {error.what} at {error.path}: {error.reason}")
 
 
 def open_usage_log(settings: Settings) -> UsageLog:
     try:
         return UsageLog(
-            settings.db_path,
+            settings.database(),
             spill_dir=spill_dir(settings),
             policy=settings.log_failure_policy(),
             busy_timeout_s=settings.db_busy_timeout_s,
@@ -36,12 +40,12 @@ def open_usage_log(settings: Settings) -> UsageLog:
             queue_max_bytes=int(settings.log_queue_mb * MB),
         )
     except LogStartError as e:
-        raise start_error(e) from None
+        raise start_error(e, settings) from None
 
 
 def check_log_storage(settings: Settings) -> None:
     """Raise the ``ConfigError`` a gateway would raise at start-up, without starting one."""
     try:
-        check_storage(settings.db_path, spill_dir(settings))
+        check_storage(settings.database(), spill_dir(settings))
     except LogStartError as e:
-        raise start_error(e) from None
+        raise start_error(e, settings) from None

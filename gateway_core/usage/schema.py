@@ -4,10 +4,10 @@
 caller); ``rejected_requests`` holds requests refused before any provider was called (where,
 which field, why and whose, never their content); ``ab_votes`` holds blind A/B verdicts;
 ``log_meta`` holds a generation counter that bulk deletions bump so mirrors rebuild. The
-tables are created by the ordered functions in ``migrations``. Every connection uses WAL,
-``synchronous=NORMAL`` and a 10 s busy timeout.
+tables are created by the ordered functions in ``migrations``, on SQLite or PostgreSQL
+(``gateway_core.db``); the types below are SQLite's, which the dialect maps.
 
-Money is ``Decimal`` in code but stored as REAL USD: SQLite has no decimal type, a double
+Money is ``Decimal`` in code but stored as REAL USD (a double on either database): SQLite has no decimal type, a double
 carries 15-16 significant digits (far below a micro-cent for any single call), and REAL
 lets SQLite and DuckDB aggregate without casting text on every query. ``cost_usd`` is
 NULL when the model is unpriced, never a silent 0.
@@ -15,15 +15,13 @@ NULL when the model is unpriced, never a silent 0.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-BUSY_TIMEOUT_MS = 10_000
+from ..db.sqlite import BUSY_TIMEOUT_MS, connect  # noqa: F401 - the log's SQLite connections
+
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 VERDICTS = ("a", "b", "tie", "both_bad")
 
@@ -77,11 +75,18 @@ COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 WRITABLE = COLUMN_NAMES[1:]  # id is assigned by SQLite
 WRITABLE_SET = frozenset(WRITABLE)
 STATUSES = ("ok", "error", "cancelled")
+
+
+def quoted(names) -> str:
+    """Column names for a statement, each quoted: ``user`` is a reserved word in PostgreSQL."""
+    return ", ".join(f'"{name}"' for name in names)
+
+
 _DEFAULTS = {"attempt": 1, "final": 1, "unpriced": 0, "streamed": 0, "status": "ok", "synthetic": 0}
 # A row whose (request_id, attempt) is already stored is skipped, not an error: that is what
 # makes replaying a spill file idempotent (the key is unique since m010_attempt_key).
 INSERT_SQL = (
-    f"INSERT INTO usage_logs ({', '.join(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
+    f"INSERT INTO usage_logs ({quoted(WRITABLE)}) VALUES ({', '.join('?' * len(WRITABLE))})"
     " ON CONFLICT (request_id, attempt) DO NOTHING"
 )
 
@@ -101,7 +106,7 @@ REJECTED_COLUMNS: tuple[tuple[str, str], ...] = (
 REJECTED_WRITABLE = tuple(name for name, _ in REJECTED_COLUMNS[1:])
 REJECTED_WRITABLE_SET = frozenset(REJECTED_WRITABLE)
 REJECTED_INSERT_SQL = (
-    f"INSERT INTO rejected_requests ({', '.join(REJECTED_WRITABLE)}) VALUES ({', '.join('?' * len(REJECTED_WRITABLE))})"
+    f"INSERT INTO rejected_requests ({quoted(REJECTED_WRITABLE)}) VALUES ({', '.join('?' * len(REJECTED_WRITABLE))})"
     " ON CONFLICT (request_id) DO NOTHING"
 )
 
@@ -125,54 +130,7 @@ RECENT_COLUMNS = (
 )
 
 
-# --- connections and migrations --------------------------------------------------------
-
-
-def connect(path: str | Path, *, read_only: bool = False, create: bool = True, any_thread: bool = False) -> sqlite3.Connection:
-    """Open a connection in autocommit mode with the pragmas every user of the log needs.
-
-    Read-only connections may be used from any thread: analytics serialises every use under
-    its own lock, and Streamlit runs each rerun of a page on a fresh thread. ``any_thread``
-    allows the same for a writable connection whose owner serialises every use (the writer
-    opens its connection at start-up, to report a bad path at once, then hands it to its
-    thread). ``create=False`` opens an existing file only: a log deleted while in use must
-    not come back empty."""
-    same_thread = not (read_only or any_thread)
-    if read_only or not create:
-        mode = "ro" if read_only else "rw"
-        conn = sqlite3.connect(
-            f"file:{quote(str(Path(path)))}?mode={mode}",
-            uri=True,
-            isolation_level=None,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            check_same_thread=same_thread,
-        )
-    else:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=same_thread)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if not read_only:
-        _switch_to_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
-
-
-def _switch_to_wal(conn: sqlite3.Connection) -> None:
-    """``journal_mode = WAL``, retried while another process holds the lock it needs.
-
-    SQLite can answer this pragma with "database is locked" at once, without waiting out
-    the busy timeout, when several processes open a fresh file together; so wait here,
-    within the same bound."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    delay = 0.005
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+# --- values ------------------------------------------------------------------------------
 
 
 def utc_now_text() -> str:

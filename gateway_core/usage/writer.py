@@ -4,8 +4,10 @@ The request path only calls ``UsageLog.write(row)``: it checks the keys, charges
 the queue's memory bound and puts it on an in-memory queue. Refused requests travel the same
 queue to their own table (``write_rejected``), so logging a refusal never blocks either. A
 daemon thread drains the queue in batches (up to ``batch_max`` rows) and hands each batch to
-the store (``SqliteSink``: one transaction, one ``executemany`` per table; WAL,
-``synchronous=NORMAL``, a busy timeout, so several gateway processes can share one file).
+the store: ``SqliteSink`` for a file (one transaction, one ``executemany`` per table; WAL,
+``synchronous=NORMAL``, a busy timeout, so several gateway processes can share one file), or
+``PostgresSink`` for a ``postgresql://`` target (COPY through a staging table, so several
+gateway instances on several hosts share one database).
 
 When the store cannot take a batch (disk full, read-only, the file deleted, a lock held
 past the busy timeout) the batch goes to a spill file instead (``spill``: JSON Lines,
@@ -41,6 +43,7 @@ import time
 import weakref
 from pathlib import Path
 
+from ..db.target import Target, is_postgres
 from . import health, votes
 from .health import LogHealth
 from .schema import BUSY_TIMEOUT_MS, REJECTED_WRITABLE_SET, STATUSES, WRITABLE_SET, RejectedValues, rejected_values, row_values
@@ -54,9 +57,20 @@ log = logging.getLogger(__name__)
 QUEUE_MAX_BYTES = 64 * 1024 * 1024
 
 
-def default_spill_dir(db_path: str | Path) -> Path:
-    """Beside the database, as SQLite's own ``-wal`` file is: ``usage_logs.sqlite-spill``."""
-    return Path(f"{db_path}-spill")
+def default_spill_dir(db_path: Target) -> Path:
+    """Beside the database, as SQLite's own ``-wal`` file is: ``usage_logs.sqlite-spill``. A
+    PostgreSQL log has no file to sit beside: its rows spill to ``usage_logs-spill`` in the
+    working directory unless told where (``GATEWAY_SPILL_DIR``, or beside ``GATEWAY_DB_PATH``)."""
+    return Path("usage_logs-spill") if is_postgres(db_path) else Path(f"{db_path}-spill")
+
+
+def make_sink(target: Target, *, busy_timeout_s: float = BUSY_TIMEOUT_MS / 1000, max_db_bytes: int | None = None) -> Sink:
+    """The store for ``target``: a PostgreSQL database for a ``postgresql://`` URL, else a SQLite file."""
+    if is_postgres(target):
+        from .pg_sink import PostgresSink
+
+        return PostgresSink(str(target), busy_timeout_s=busy_timeout_s)
+    return SqliteSink(target, busy_timeout_s=busy_timeout_s, max_bytes=max_db_bytes)
 
 
 class LogStartError(Exception):
@@ -82,10 +96,10 @@ def open_storage(sink: Sink, spill: SpillDir) -> None:
         raise LogStartError("spill directory", spill.path, e.strerror or str(e)) from None
 
 
-def check_storage(db_path: str | Path, spill_dir: str | Path | None = None) -> None:
+def check_storage(db_path: Target, spill_dir: str | Path | None = None) -> None:
     """``open_storage`` without starting a writer: a preflight for entry points that start
     servers, so a bad path is reported before anything listens."""
-    sink = SqliteSink(db_path)
+    sink = make_sink(db_path)
     open_storage(sink, SpillDir(spill_dir or default_spill_dir(db_path)))
     sink.close()
 
@@ -113,7 +127,7 @@ class UsageLog:
 
     def __init__(
         self,
-        path: str | Path,
+        path: Target,
         *,
         spill_dir: str | Path | None = None,
         policy: str = "serve",
@@ -127,12 +141,12 @@ class UsageLog:
     ):
         if policy not in health.POLICIES:
             raise ValueError(f"policy must be one of {', '.join(health.POLICIES)}; got {policy!r}")
-        self.path = Path(path)
+        self.path = str(path) if is_postgres(path) else Path(path)  # the database: a file, or a URL
         self.spill_dir = Path(spill_dir) if spill_dir else default_spill_dir(self.path)
         self.policy = policy
         self.flush_interval_s = flush_interval_s
         self.probe_interval_s = probe_interval_s
-        sink = sink or SqliteSink(self.path, busy_timeout_s=busy_timeout_s, max_bytes=max_db_bytes)
+        sink = sink or make_sink(self.path, busy_timeout_s=busy_timeout_s, max_db_bytes=max_db_bytes)
         spill = SpillDir(self.spill_dir)
         open_storage(sink, spill)
         self._budget = Budget(queue_max_bytes)
