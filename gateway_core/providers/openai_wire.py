@@ -296,6 +296,9 @@ class OpenAIWireProvider:
         key = getattr(client, "api_key", None)
         self._secrets = (key,) if key else ()
         self.server_address, self.server_port = host_and_port(getattr(client, "base_url", ""))
+        # Resolved now, not at the first failed call: that would import httpx while other
+        # threads' SDK calls look it up in ``sys.modules`` and find it half-initialised.
+        catchable()
 
     def _fallback_model(self, model: str) -> str:
         # What to report when the service names no model: what the configured id serves.
