@@ -132,13 +132,14 @@ def close_pools() -> None:
             pass
 
 
-def connect(url: str) -> PgConn:
-    """A pooled connection; ``DatabaseUnavailable`` when none can be had within ``POOL_TIMEOUT_S``."""
+def connect(url: str, *, timeout: float | None = None, pool_size: int | None = None) -> PgConn:
+    """A pooled connection; ``DatabaseUnavailable`` when none can be had within ``timeout``
+    (default ``POOL_TIMEOUT_S``). ``pool_size`` sizes the pool if this call creates it."""
     from psycopg_pool import PoolTimeout
 
-    lender = pool(url)
+    lender = pool(url, pool_size)
     try:
-        raw = lender.getconn()
+        raw = lender.getconn(timeout=timeout)
     except PoolTimeout:
         raise DatabaseUnavailable(f"the database server cannot be reached ({describe(url)})") from None
     return PgConn(raw, url, lender.putconn)

@@ -117,14 +117,22 @@ class Governance:
         self._ids = map(f"{secrets.token_hex(8)}-{{}}".format, itertools.count(1))
 
     @classmethod
-    def open(cls, db_path: str | Path, **kw) -> Governance:
+    def open(cls, db_path: str | Path, *, pool_size: int | None = None, **kw) -> Governance:
+        """Governance over the usage database at ``db_path``: a SQLite file, or a PostgreSQL
+        URL whose store every instance shares (``pool_size`` connections per process)."""
+        from ..db import is_postgres
+
+        if is_postgres(db_path):
+            from .pg_store import PostgresGovernanceStore
+
+            return cls(PostgresGovernanceStore(str(db_path), pool_size=pool_size), **kw)
         from .sqlite_store import SQLiteGovernanceStore
 
         return cls(SQLiteGovernanceStore(db_path), **kw)
 
     @classmethod
     def from_settings(cls, settings, **kw) -> Governance:
-        return cls.open(settings.db_path, static_keys=settings.api_key_values(), **kw)
+        return cls.open(settings.database(), pool_size=settings.db_pool_size, static_keys=settings.api_key_values(), **kw)
 
     def close(self) -> None:
         """Apply every queued settle, then close the store."""

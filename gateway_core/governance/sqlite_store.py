@@ -270,8 +270,12 @@ class SQLiteGovernanceStore:
     def _reserve(c: sqlite3.Cursor, charge: BudgetCharge) -> tuple[LedgerState, bool]:
         params = (charge.amount_q, charge.budget.scope, charge.period_start, charge.amount_q, charge.budget.limit_q)
         row = c.execute(_RESERVE, params).fetchone()
-        if row is None and c.execute(_NEW_LINE, (charge.budget.scope, charge.period_start)).rowcount:
-            row = c.execute(_RESERVE, params).fetchone()  # first request of the period
+        if row is None:
+            # Perhaps the first request of the period. The second try does not depend on this
+            # insert's row count: on PostgreSQL another instance may have created the line
+            # after this statement's snapshot, and the line is then there to reserve on.
+            c.execute(_NEW_LINE, (charge.budget.scope, charge.period_start))
+            row = c.execute(_RESERVE, params).fetchone()
         if row is None:
             spent, reserved = c.execute(
                 "SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = ? AND period_start = ?",
@@ -303,18 +307,24 @@ class SQLiteGovernanceStore:
                 # An expired reservation was already charged at its worst case: correct that charge.
                 line[0] += amount if state == "held" else 0
                 line[1] += actual[reservation_id] - (amount if state == "expired" else 0)
-        c.executemany(_END, [(held, spend, scope, start) for (scope, start), (held, spend) in totals.items()])
+        # In key order, as every writer takes ledger rows, so concurrent transactions on
+        # PostgreSQL queue behind each other instead of deadlocking.
+        c.executemany(_END, [(held, spend, scope, start) for (scope, start), (held, spend) in sorted(totals.items())])
         return len(totals)
 
     def sweep(self, now: float, forget_before: float) -> int:
         with self._write() as c:
-            rows = c.execute(
-                "UPDATE budget_reservations SET state = 'expired' WHERE state = 'held' AND expires_at < ? "
-                "RETURNING scope, period_start, amount_q",
-                (now,),
-            ).fetchall()
-            c.executemany(_END, [(amount, amount, scope, start) for scope, start, amount in rows])
-            c.execute("DELETE FROM budget_reservations WHERE state = 'expired' AND expires_at < ?", (forget_before,))
+            return self._sweep(c, now, forget_before)
+
+    @staticmethod
+    def _sweep(c, now: float, forget_before: float) -> int:
+        rows = c.execute(
+            "UPDATE budget_reservations SET state = 'expired' WHERE state = 'held' AND expires_at < ? "
+            "RETURNING scope, period_start, amount_q",
+            (now,),
+        ).fetchall()
+        c.executemany(_END, [(amount, amount, scope, start) for scope, start, amount in sorted(rows)])
+        c.execute("DELETE FROM budget_reservations WHERE state = 'expired' AND expires_at < ?", (forget_before,))
         return len(rows)
 
     # --- reads ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from dbq import execute
 from gateway_fixtures import HAIKU, demo_env
 
 from gateway_core import AllProvidersFailed, GenerateRequest, Settings
@@ -99,6 +100,22 @@ def test_the_container_probe_fails_while_the_log_cannot_write_and_passes_after(t
         if blocker.in_transaction:
             blocker.execute("ROLLBACK")
         blocker.close()
+        gw.close()
+
+
+def test_readyz_is_503_while_the_governance_tables_cannot_be_read_and_200_after_on_either_database(db_target):
+    gw = Gateway(Settings.from_mapping(demo_env(db_target)))
+    try:
+        with Served(create_app(gw)) as s:
+            assert httpx.get(s.url + "/readyz").status_code == 200
+            execute(db_target, "ALTER TABLE budget_ledger RENAME TO budget_ledger_away")
+            r = httpx.get(s.url + "/readyz")
+            assert r.status_code == 503
+            (reason,) = [x for x in r.json()["reasons"] if x["check"] == "governance"]
+            assert "governance storage" in reason["message"]
+            execute(db_target, "ALTER TABLE budget_ledger_away RENAME TO budget_ledger")
+            assert httpx.get(s.url + "/readyz").status_code == 200
+    finally:
         gw.close()
 
 

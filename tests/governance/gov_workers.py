@@ -11,7 +11,7 @@ import random
 import threading
 from decimal import Decimal
 
-from gateway_core.errors import BudgetExceeded
+from gateway_core.errors import BudgetExceeded, RateLimitExceeded
 from gateway_core.governance import Governance
 
 BARRIER_TIMEOUT_S = 120
@@ -30,7 +30,7 @@ def race(gov: Governance, key_name: str, worst: Decimal, threads: int, seed: int
         start.wait(BARRIER_TIMEOUT_S)
         try:
             admission = gov.admit(principal, candidates_worst_case=worst, tokens=100)
-        except BudgetExceeded as e:
+        except (BudgetExceeded, RateLimitExceeded) as e:
             result = ("refused", e.code)
             admission = None
         except Exception as e:  # noqa: BLE001 - any other failure is what the test must see
@@ -53,7 +53,10 @@ def race(gov: Governance, key_name: str, worst: Decimal, threads: int, seed: int
     return outcomes
 
 
-def race_in_process(db_path: str, key_name: str, worst: str, threads: int, seed: int, hold, results) -> None:
-    """A spawned process: its own Governance on the shared file, ``threads`` racing requests."""
-    with Governance.open(db_path) as gov:
+def race_in_process(
+    db_path: str, key_name: str, worst: str, threads: int, seed: int, hold, results, at: float | None = None
+) -> None:
+    """A spawned process: its own Governance on the shared database, ``threads`` racing
+    requests; ``at`` stops its clock at that instant."""
+    with Governance.open(db_path, **({} if at is None else {"clock": lambda: at})) as gov:
         results.put(race(gov, key_name, Decimal(worst), threads, seed, hold))

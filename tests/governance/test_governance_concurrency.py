@@ -1,18 +1,22 @@
-"""Under concurrency a hard budget holds: 64 requests race for a budget that fits 10 worst cases.
+"""Under concurrency a hard budget holds: 64 requests race for a budget that fits 10 worst cases;
+and a rate limit is exact: 64 requests racing for a limit of 10 a minute admit 10.
 
 Every request reserves its worst case before it may run, atomically with the check, so the
 settled spend cannot pass the budget and every request that does not fit is refused with
 ``budget_exceeded``, whether the requests come from threads of one process or from several
-processes sharing the SQLite file.
+processes sharing the database: the SQLite file, or PostgreSQL, where the processes stand
+for gateway instances on separate hosts.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import queue
-import sqlite3
 import threading
+from collections import Counter
 from decimal import Decimal
+
+from dbq import one
 
 from gateway_core.governance import Governance
 
@@ -30,10 +34,7 @@ def _setup(db) -> None:
 
 
 def _ledger(db) -> tuple[Decimal, Decimal]:
-    with sqlite3.connect(db) as con:
-        spent, reserved = con.execute(
-            "SELECT SUM(spent_q), SUM(reserved_q) FROM budget_ledger WHERE scope = 'team:ml'"
-        ).fetchone()
+    spent, reserved = one(db, "SELECT SUM(spent_q), SUM(reserved_q) FROM budget_ledger WHERE scope = 'team:ml'")
     return Decimal(spent) / 10**10, Decimal(reserved) / 10**10
 
 
@@ -55,31 +56,29 @@ def _check(db, outcomes: list[tuple], *, exactly_admitted: int | None) -> None:
     assert spent <= BUDGET
 
 
-def test_threads_holding_their_reservations_admit_exactly_what_fits(tmp_path):
-    db = tmp_path / "usage.sqlite"
+def test_threads_holding_their_reservations_admit_exactly_what_fits(db_target):
+    db = db_target
     _setup(db)
     with Governance.open(db) as gov:
         outcomes = race(gov, "shared", WORST, REQUESTS, seed=1, hold=threading.Barrier(REQUESTS))
     _check(db, outcomes, exactly_admitted=10)
 
 
-def test_threads_settling_as_they_go_never_pass_the_budget(tmp_path):
-    db = tmp_path / "usage.sqlite"
+def test_threads_settling_as_they_go_never_pass_the_budget(db_target):
+    db = db_target
     _setup(db)
     with Governance.open(db) as gov:
         outcomes = race(gov, "shared", WORST, REQUESTS, seed=2)
     _check(db, outcomes, exactly_admitted=None)
 
 
-def test_four_processes_on_one_file_admit_exactly_what_fits(tmp_path):
-    db = tmp_path / "usage.sqlite"
-    _setup(db)
+def _race_in_processes(db, *, at: float | None = None) -> list[tuple]:
     ctx = multiprocessing.get_context("spawn")
     hold = ctx.Barrier(REQUESTS)
     results = ctx.Queue()
     per_process = REQUESTS // 4
     procs = [
-        ctx.Process(target=race_in_process, args=(str(db), "shared", str(WORST), per_process, seed, hold, results))
+        ctx.Process(target=race_in_process, args=(str(db), "shared", str(WORST), per_process, seed, hold, results, at))
         for seed in range(4)
     ]
     for p in procs:
@@ -94,4 +93,19 @@ def test_four_processes_on_one_file_admit_exactly_what_fits(tmp_path):
         for p in procs:
             p.join(30)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    _check(db, outcomes, exactly_admitted=10)
+    return outcomes
+
+
+def test_four_processes_on_one_database_admit_exactly_what_fits(db_target):
+    _setup(db_target)
+    _check(db_target, _race_in_processes(db_target), exactly_admitted=10)
+
+
+def test_four_processes_racing_for_a_rate_limit_admit_exactly_the_limit(db_target):
+    """No local bucket: every admission decides on the shared state, so the overshoot is zero."""
+    with Governance.open(db_target) as gov:
+        gov.set_team("ml", rpm=10)
+        gov.create_key(name="shared", team="ml")
+    outcomes = _race_in_processes(db_target, at=1_800_000_000.0)  # one instant: no token comes back
+    assert Counter(kind for kind, _ in outcomes) == {"admitted": 10, "refused": REQUESTS - 10}
+    assert {detail for kind, detail in outcomes if kind == "refused"} == {"rate_limited"}

@@ -1,8 +1,8 @@
-"""Budgets and rate limits on a real SQLite file: admission, settlement, crashes, restarts, burn-down."""
+"""Budgets and rate limits on a real database, SQLite and PostgreSQL: admission, settlement,
+crashes, restarts, burn-down."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from dbq import one, rows
 
 from gateway_core.errors import (
     BudgetExceeded,
@@ -22,6 +23,13 @@ from gateway_core.governance import Governance
 
 from .conftest import START
 
+
+@pytest.fixture
+def db(db_target):
+    """Every test here runs on both backends."""
+    return db_target
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CENT = Decimal("0.01")
@@ -30,9 +38,8 @@ CENT = Decimal("0.01")
 def ledger(gov, scope):
     """The budget's ledger lines as the database holds them, once this process's settles are applied."""
     gov.flush()
-    with sqlite3.connect(gov.store.path) as con:
-        rows = con.execute("SELECT period_start, spent_q, reserved_q FROM budget_ledger WHERE scope = ?", (scope,)).fetchall()
-    return {start: (Decimal(spent) / 10**10, Decimal(reserved) / 10**10) for start, spent, reserved in rows}
+    found = rows(gov.store.path, "SELECT period_start, spent_q, reserved_q FROM budget_ledger WHERE scope = ?", (scope,))
+    return {start: (Decimal(spent) / 10**10, Decimal(reserved) / 10**10) for start, spent, reserved in found}
 
 
 # --- budgets --------------------------------------------------------------------------------
@@ -167,8 +174,7 @@ def test_a_settle_is_seen_by_the_next_admission_at_once_and_applied_in_the_backg
     gov.settle(second, Decimal("0.2"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # nobody flushes: the background thread must
-        with sqlite3.connect(db) as con:
-            row = con.execute("SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = 'team:ml'").fetchone()
+        row = one(db, "SELECT spent_q, reserved_q FROM budget_ledger WHERE scope = 'team:ml'")
         if row == (3 * 10**9, 0):
             break
         time.sleep(0.02)
