@@ -1,4 +1,4 @@
-"""``gateway serve`` as a subprocess for the telemetry tests, and waiting on what it exports."""
+"""``gateway serve`` as a subprocess (the telemetry and multi-instance tests), and waiting on what it exports."""
 
 from __future__ import annotations
 
