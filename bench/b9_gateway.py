@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import gc
 import random
-import time
 
 from . import common
-from .common import clock
 
 PACE_S = 0.001
 TEAM = "marketing"  # listed by the allow-list example, so its rule is evaluated, and it allows both models
@@ -45,23 +43,13 @@ def _request():
     return GenerateRequest(prompt=PROMPT, task="chat", priority="balanced", max_tokens=64)
 
 
-def _measure(arms: dict, rounds: int, warmup: int, seed: int = 9) -> dict[str, list[float]]:
-    rng = random.Random(seed)
+def _measure(arms: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
     names = list(arms)
     for _ in range(warmup):
         for name in names:
             arms[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
     gc.collect()
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            fn = arms[name]
-            t0 = clock()
-            fn()
-            samples[name].append((clock() - t0) * 1e6)
-        time.sleep(PACE_S)
-    return samples
+    return common.shuffled_rounds_us(arms, names, rounds, random.Random(9), PACE_S)
 
 
 def run_gateway_phase(cfg, sizes: dict) -> dict:

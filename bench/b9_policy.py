@@ -127,19 +127,6 @@ def _pii_costs(n: int) -> dict:
     return out
 
 
-def _rounds(arms: dict, names: list[str], rounds: int, rng: random.Random) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    order = list(names)
-    for _ in range(rounds):
-        rng.shuffle(order)
-        for name in order:
-            fn = arms[name]
-            t0 = clock()
-            fn()
-            samples[name].append((clock() - t0) * 1e6)
-    return samples
-
-
 def _gateway_metrics(cfg: Config, sizes: dict) -> tuple[dict, Target, str]:
     phase = run_gateway_phase(cfg, sizes)
     stats = {name: summarize(v) for name, v in phase["samples"].items()}
@@ -165,8 +152,8 @@ def run(cfg: Config) -> dict:
         for fn in arms.values():
             fn()
     rng = random.Random(8)
-    samples = _rounds(arms, ["none", "warm"], sizes["rounds"], rng)
-    samples.update(_rounds(arms, ["cold", "source"], sizes["cold_rounds"], rng))
+    samples = common.shuffled_rounds_us(arms, ["none", "warm"], sizes["rounds"], rng)
+    samples.update(common.shuffled_rounds_us(arms, ["cold", "source"], sizes["cold_rounds"], rng))
     stats = {name: summarize(values) for name, values in samples.items()}
     added = {q: stats["warm"][q] - stats["none"][q] for q in ("p50", "p90", "p99")}
     cache = engine.stats()

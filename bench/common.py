@@ -101,6 +101,23 @@ def repeat_ms(fn: Callable[[], object], n: int) -> list[float]:
     return [time_ms(fn) for _ in range(n)]
 
 
+def shuffled_rounds_us(arms: dict, names: list[str], rounds: int, rng, pace_s: float = 0.0) -> dict[str, list[float]]:
+    """Microseconds per call of each named arm: every round calls each once, in a freshly
+    shuffled order (drift on a shared machine hits all arms alike), then sleeps ``pace_s``."""
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    order = list(names)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            fn = arms[name]
+            t0 = clock()
+            fn()
+            samples[name].append((clock() - t0) * 1e6)
+        if pace_s:
+            time.sleep(pace_s)
+    return samples
+
+
 def ratio(value: float, baseline: float) -> float | None:
     return round(value / baseline, 3) if baseline and not math.isnan(baseline) else None
 

@@ -65,6 +65,10 @@ def _b9_warm_arm_never_missed_the_cache(result):
     # Each distinct input is decided once before timing; every timed warm call is a hit.
     assert metrics["cache"]["misses"] == sizes["distinct_inputs"]
     assert metrics["us"]["warm"]["n"] == metrics["us"]["none"]["n"] == sizes["rounds"]
+    # Through Gateway.generate: every call answered under the policy, from its cache after the first.
+    gateway = metrics["gateway"]
+    assert gateway["per_request_us"]["policy"]["n"] == gateway["per_request_us"]["none"]["n"] == sizes["gw_rounds"]
+    assert gateway["cache"]["hits"] >= sizes["gw_rounds"] and gateway["decision"]["denied"] == []
 
 
 def _b10_every_span_reached_the_receiver(result):
