@@ -21,7 +21,10 @@ from console.launch import pages_dir  # noqa: E402
 
 PAGES = pages_dir()
 
-st.set_page_config(page_title="GenAI Cloud Gateway", page_icon=":material/hub:", layout="wide")
+# A local file: an icon name would make the browser fetch the favicon from the internet.
+st.set_page_config(
+    page_title="GenAI Cloud Gateway", page_icon=str(Path(__file__).resolve().parent / "static" / "favicon.png"), layout="wide"
+)
 
 who = auth.gate()  # nobody signed in: the sign-in page alone
 nav = st.navigation(
@@ -49,6 +52,7 @@ auth.sidebar_identity(who)
 widgets.status_sidebar(gw)
 auth.open_banner(who)
 widgets.log_banner(gw)
+widgets.flash()
 try:
     nav.run()
 except Exception as e:  # noqa: BLE001 - last stop before the screen: one sentence, never a traceback

@@ -72,6 +72,22 @@ def mirror_progress(an) -> None:
     st.caption("The first start on a large usage log builds the analytics copy once; other pages work meanwhile.")
 
 
+FLASH_KEY = "console_flash"
+
+
+def flash(message: str | None = None) -> None:
+    """With a message: keep it for the next run. Without: show what was kept, as a toast.
+
+    An action that reruns the page (``st.rerun``) would lose a toast raised before the rerun;
+    the entry frame calls ``flash()`` on every run, so the confirmation survives it."""
+    if message is not None:
+        st.session_state[FLASH_KEY] = message
+        return
+    pending = st.session_state.pop(FLASH_KEY, None)
+    if pending:
+        st.toast(pending, icon=":material/check_circle:")
+
+
 def provider_badge(provider: str, model: str) -> None:
     st.badge(
         f"{provider_label(provider)} · {fmt.short_model(model)}",

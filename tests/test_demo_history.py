@@ -13,7 +13,7 @@ from gateway_core.pricing import PriceTable
 from gateway_core.tasks import TASKS
 from gateway_core.types import Usage
 from gateway_core.usage import UsageLog
-from gateway_core.usage.demo_history import MODELS, generate_rows, purge_synthetic, seed_demo
+from gateway_core.usage.demo_history import MODELS, generate_rows, purge_synthetic, replace_demo, seed_demo
 from gateway_core.usage.schema import WRITABLE
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -126,3 +126,17 @@ def test_purge_removes_only_synthetic_rows_and_analytics_rebuilds(tmp_path, pric
 def test_seed_rejects_nonsense_arguments(tmp_path, prices):
     with pytest.raises(ValueError):
         seed_demo(tmp_path / "x.sqlite", days=0, price_table=prices)
+
+
+def test_loading_demo_history_again_replaces_it_and_keeps_real_traffic(tmp_path, prices):
+    db = tmp_path / "replace.sqlite"
+    with UsageLog(db) as log:
+        log.write({"request_id": "real_1", "provider": "azure", "model": "gpt-4o-mini"})
+    first, removed = replace_demo(db, days=7, requests=300, price_table=prices, seed=1)
+    assert removed == 0
+    second, removed = replace_demo(db, days=7, requests=300, price_table=prices, seed=2)
+    assert removed == first
+    with sqlite3.connect(db) as conn:
+        synthetic, real = conn.execute("SELECT sum(synthetic), sum(1 - synthetic) FROM usage_logs").fetchone()
+        requests = conn.execute("SELECT count(*) FROM usage_logs WHERE synthetic = 1 AND final = 1").fetchone()[0]
+    assert (synthetic, real, requests) == (second, 1, 300)

@@ -335,6 +335,13 @@ def seed_demo(
     return written
 
 
+def replace_demo(db_path: str | Path, **kw) -> tuple[int, int]:
+    """``seed_demo`` after removing the synthetic history already there, so loading twice
+    leaves one history, not two; returns (rows written, rows removed)."""
+    removed = purge_synthetic(db_path)
+    return seed_demo(db_path, **kw), removed
+
+
 def purge_synthetic(db_path: str | Path) -> int:
     """Delete every synthetic row; returns how many went. Mirrors see the bumped generation and rebuild."""
     ensure_schema(db_path)

@@ -107,3 +107,16 @@ def test_provider_health_comes_from_the_log_after_loading_history(console_env):
     assert at.dataframe[0].value["calls"].sum() < logged["calls"].sum()
     at.toggle(key="prov_synthetic").set_value(False).run()
     assert at.dataframe[0].value["calls"].sum() == 0
+
+
+def test_load_demo_history_confirms_and_never_doubles_the_history(console_env):
+    at = goto(open_console(), "providers")
+    at.select_slider[0].set_value(5_000).run()
+    at.button(key="prov_seed").click().run()
+    assert_clean(at)
+    toasts = [t.value for t in at.toast]
+    assert len(toasts) == 1 and toasts[0].startswith("Loaded 5,000 synthetic requests (")
+    at.button(key="prov_seed").click().run()
+    assert "replacing the previous" in at.toast[0].value
+    goto(at, "analytics")
+    assert next(m.value for m in at.metric if m.label == "Requests") == "5,000"

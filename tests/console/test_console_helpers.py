@@ -183,6 +183,20 @@ def test_launch_binds_to_localhost_without_usage_stats_by_default():
     assert "--server.port=9000" in launch.streamlit_args(["--port", "9000"])
 
 
+def test_launch_carries_every_client_and_theme_option_of_the_config_file():
+    """An installed console may start where .streamlit/config.toml is not found, so the
+    launcher must repeat what keeps the Deploy button hidden and the theme the console's own."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    args = launch.streamlit_args()
+    for section in ("client", "theme"):
+        for key, value in config[section].items():
+            assert f"--{section}.{key}={value}" in args, (section, key)
+    assert config["client"]["toolbarMode"] in ("minimal", "viewer")  # no developer menu, no Deploy
+    assert config["theme"]["primaryColor"].lower() not in ("#ff4b4b", "#ff0000")  # not Streamlit's red
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -44,7 +44,7 @@ def test_wheel_ships_the_console_pages_the_price_table_and_the_typing_marker(dis
         names = set(z.namelist())
     assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("console/pages/")) == REPO_PAGES
     data_files = {"gateway_core/py.typed", "gateway_core/prices.toml", "gateway_core/usage/demo_traffic.toml"}
-    assert data_files | {"console/app.py"} <= names
+    assert data_files | {"console/app.py", "console/static/favicon.png"} <= names  # the favicon is served locally
     assert not [n for n in names if n.startswith(("pages/", "tests/", "bench/"))]
 
 

@@ -46,9 +46,20 @@ def free_port() -> int:
 class ConsoleServer:
     """Start with ``start()``, stop with ``stop()``; ``url`` is the console's base address."""
 
-    def __init__(self, workdir: Path, *, startup_timeout_s: float = 60.0, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        startup_timeout_s: float = 60.0,
+        extra_env: dict[str, str] | None = None,
+        launcher: bool = False,
+    ):
+        """``extra_env``: settings a scenario adds (a policy, regions). ``launcher``: start through
+        ``gateway console``'s own entry (``console.launch.main``) in a directory with no
+        ``.streamlit/config.toml``, as an installed console starts."""
         self.workdir = Path(workdir)
-        self.extra_env = dict(extra_env or {})  # settings a scenario adds (a policy, regions)
+        self.extra_env = dict(extra_env or {})
+        self.launcher = launcher
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.secret = f"e2e-PLANTED-{secrets.token_hex(12)}"
@@ -76,6 +87,9 @@ class ConsoleServer:
         return env
 
     def command(self) -> list[str]:
+        if self.launcher:
+            call = f"from console.launch import main; raise SystemExit(main(['--port', '{self.port}', '--address', '127.0.0.1']))"
+            return [sys.executable, "-c", call]
         return [
             sys.executable,
             "-m",
@@ -93,8 +107,9 @@ class ConsoleServer:
         ]
 
     def start(self) -> ConsoleServer:
-        (self.workdir / ".streamlit").mkdir(parents=True, exist_ok=True)
-        shutil.copy(CONFIG, self.workdir / ".streamlit" / "config.toml")
+        if not self.launcher:
+            (self.workdir / ".streamlit").mkdir(parents=True, exist_ok=True)
+            shutil.copy(CONFIG, self.workdir / ".streamlit" / "config.toml")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             self.command(),
