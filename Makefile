@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test e2e run api emulators bench bench-full soak clean
+.PHONY: install test e2e screenshots run api emulators bench bench-full soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 # Only the browser tests (Debian's chromium: apt-get install -y chromium).
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+# The browser tests again, writing their screenshots over docs/screenshots/.
+screenshots: $(STAMP)
+	E2E_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
 
 run: $(STAMP)
 	GATEWAY_MODE=demo $(BIN)/gateway console

@@ -4,13 +4,16 @@ Each test module gets its own console process and usage log, so chaos faults, an
 circuit breaker or seeded history from one scenario cannot change another. Chromium is the
 system browser (``/usr/bin/chromium``, or the path in ``E2E_CHROMIUM``); nothing is
 downloaded. When it is missing, a developer's run skips these tests with one line saying how
-to enable them, and a CI run fails (``required_tools``). The scenarios rewrite
-``docs/screenshots/*.png`` as they pass.
+to enable them, and a CI run fails (``required_tools``). The scenarios take their screenshots
+as they pass; ``make screenshots`` (``E2E_SCREENSHOTS=1``) writes them over
+``docs/screenshots/*.png``, and any other run keeps them in a scratch directory so a test run
+never changes the documentation.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,7 +34,11 @@ CHROMIUM_ARGS = [
 ]
 expect.set_options(timeout=20_000)  # the first script run builds the gateway
 VIEWPORT = {"width": 1400, "height": 900}
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("E2E_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "gateway-e2e-screenshots"
+)
 
 
 @pytest.fixture(scope="session")
