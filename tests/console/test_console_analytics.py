@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import assert_clean, charts, encoding, goto, open_console
+from console_support import assert_clean, charts, encoding, goto, open_console
 
 from gateway_core.usage import UsageLog
 from gateway_core.usage.demo_history import seed_demo

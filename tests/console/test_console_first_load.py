@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from conftest import assert_clean, charts, goto, open_console
+from console_support import assert_clean, charts, goto, open_console
 
 from console import state
 from gateway_core.usage.demo_history import seed_demo

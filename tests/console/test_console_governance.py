@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 import pytest
-from conftest import assert_clean
+from console_support import assert_clean
 from test_console_pages import _all_bytes, _chart_count
 from test_console_signin import ADMIN, console_as, visit
 

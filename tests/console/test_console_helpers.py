@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from conftest import ROOT
+from console_support import ROOT
 
 from console import chaos, launch
 from console import format as fmt

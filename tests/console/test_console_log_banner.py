@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import APP, ask, assert_clean, goto, open_console
+from console_support import APP, ask, assert_clean, goto, open_console
 from streamlit.testing.v1 import AppTest
 
 from console import state

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from conftest import ask, assert_clean, goto, markdown_text, open_console
+from console_support import ask, assert_clean, goto, markdown_text, open_console
 
 from gateway_core.usage.demo_history import seed_demo
 

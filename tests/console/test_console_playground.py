@@ -3,7 +3,7 @@ fallback's full reasons, and retrying a stream that was cut."""
 
 from __future__ import annotations
 
-from conftest import ask, assert_clean, goto, markdown_text, open_console
+from console_support import ask, assert_clean, goto, markdown_text, open_console
 
 
 def test_an_empty_playground_offers_three_examples_and_one_click_sends_it(console_env):

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import ask, assert_clean, goto, open_console
+from console_support import ask, assert_clean, goto, open_console
 from test_console_signin import ADMIN, OPERATOR, console_as, visit
 
 from gateway_core.governance import AuditLog

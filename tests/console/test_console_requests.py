@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ask, assert_clean, goto, open_console
+from console_support import ask, assert_clean, goto, open_console
 
 from gateway_core.usage import UsageLog
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import APP, ROOT, assert_clean, markdown_text
+from console_support import APP, ROOT, assert_clean, markdown_text
 from streamlit.testing.v1 import AppTest
 
 from gateway_core.governance import AuditLog, Governance

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import assert_clean, goto, open_console
+from console_support import assert_clean, goto, open_console
 
 from gateway_core.usage import UsageLog
 from gateway_core.usage.demo_history import seed_demo
