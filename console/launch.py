@@ -104,6 +104,7 @@ def streamlit_args(argv: list[str] | None = None, *, guard=lambda address: addre
 def main(argv: list[str] | None = None) -> int:
     from streamlit.web import cli as stcli
 
+    from console import warmup
     from gateway_core.errors import ConfigError
 
     try:
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
+    warmup.start()  # imports the first page needs, while the server starts and the browser loads
     try:
         stcli.main(args=args, prog_name="streamlit")
     except SystemExit as e:  # click always ends with SystemExit; hand back its code

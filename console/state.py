@@ -53,6 +53,12 @@ def _build_analytics(db_path: str):
     return Analytics(db_path, max_staleness_s=1.0, mirror_path=f"{db_path}.duckdb", background_rows=BACKGROUND_LOAD_ROWS)
 
 
+def prebuild() -> None:
+    """Build the gateway into the cache outside any session (``gateway console`` does this
+    while the server starts); a configuration error is left for the first page to show."""
+    _build_gateway(_env_key())
+
+
 def gateway():
     """The process's Gateway. A configuration error stops the page with the variable named."""
     try:
