@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import open_console
+from console_support import open_console
 
 from console import state, warmup
 
