@@ -252,10 +252,15 @@ def _targets(metrics: dict) -> list[Target]:
         b = metrics["browser"]
         return [
             Target("first page interactive after gateway console starts", b["first_page_interactive_s"], 2.0, "s"),
-            Target("  the same for a one-widget Streamlit app (floor)", b["one_widget_app_interactive_s"], 2.0, "s"),
             Target("Analytics in a fresh browser", b["fresh_browser_analytics_s"], 1.5, "s"),
             Target("restart to the first Analytics chart", b["restart_to_first_chart_s"], TARGET_S, "s"),
-            Target("first start: progress bar on Analytics", b["first_start_to_progress_bar_s"], TARGET_S, "s"),
+            # The brief asks for a progress bar while the mirror builds: it must come before the chart.
+            Target(
+                "first start: progress bar on Analytics, before its chart",
+                b["first_start_to_progress_bar_s"],
+                b["first_start_to_chart_s"],
+                "s",
+            ),
         ]
     return [Target("restart, server start + first-session compute", metrics["components_total_s"], TARGET_S, "s")]
 
@@ -283,7 +288,8 @@ def _headline(metrics: dict, rows: int) -> str:
     if "browser" in metrics:
         b = metrics["browser"]
         line += (
-            f"; in Chromium: first page {b['first_page_interactive_s']:.2f} s, restart to chart "
+            f"; in Chromium: first page {b['first_page_interactive_s']:.2f} s (a one-widget Streamlit app: "
+            f"{b['one_widget_app_interactive_s']:.2f} s), restart to chart "
             f"{b['restart_to_first_chart_s']:.2f} s, fresh browser {b['fresh_browser_analytics_s']:.2f} s, first start "
             f"progress bar {b['first_start_to_progress_bar_s']:.2f} s and chart {b['first_start_to_chart_s']:.2f} s"
         )
