@@ -141,7 +141,7 @@ def bill_vs_log(an, gw, *, threshold_pct: float = 5.0) -> None:
 
 def _import(gw, path: Path) -> None:
     try:
-        r = import_bill(gw.settings.db_path, path, MeterTable.load(gw.settings.bill_meters_file))
+        r = import_bill(gw.settings.database(), path, MeterTable.load(gw.settings.bill_meters_file))
     except BillFormatError as e:
         st.error(f"{path.name} was not imported: {e.message}", icon=":material/error:")
         return

@@ -30,7 +30,7 @@ def load_demo_button(gw, who, *, key: str, requests: int = 20_000, primary: bool
     ):
         with st.spinner("Writing 30 days of synthetic traffic…"):
             n, removed = demo_history.replace_demo(
-                gw.settings.db_path, days=30, requests=requests, price_table=gw.prices, seed=time.time_ns() % 2**32
+                gw.settings.database(), days=30, requests=requests, price_table=gw.prices, seed=time.time_ns() % 2**32
             )
         auth.record(who, "demo.loaded", "synthetic rows", {"rows": n, "requests": requests, "days": 30, "replaced": removed})
         state.analytics().reset()
@@ -41,7 +41,7 @@ def load_demo_button(gw, who, *, key: str, requests: int = 20_000, primary: bool
 
 def purge_button(gw, who, *, key: str) -> None:
     if st.button("Purge synthetic rows", key=key, icon=":material/delete:"):
-        n = demo_history.purge_synthetic(gw.settings.db_path)
+        n = demo_history.purge_synthetic(gw.settings.database())
         auth.record(who, "data.purged", "synthetic rows", {"rows": n})
         state.analytics().reset()
         st.toast(f"Removed {n:,} synthetic rows.", icon=":material/check:")

@@ -45,12 +45,15 @@ BACKGROUND_LOAD_ROWS = 100_000
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, on_release=_close_analytics)
-def _build_analytics(db_path: str):
+def _build_analytics(database: str):
     from gateway_core.analytics import Analytics
+    from gateway_core.db import is_postgres
 
-    # The DuckDB mirror lives beside the log, so a restart loads only the rows added since;
-    # a first load of a large log runs in the background behind a progress bar.
-    return Analytics(db_path, max_staleness_s=1.0, mirror_path=f"{db_path}.duckdb", background_rows=BACKGROUND_LOAD_ROWS)
+    # The DuckDB mirror lives beside the log (for a PostgreSQL log, beside the local data path),
+    # so a restart loads only the rows added since; a first load of a large log runs in the
+    # background behind a progress bar.
+    local = gateway().settings.db_path if is_postgres(database) else database
+    return Analytics(database, max_staleness_s=1.0, mirror_path=f"{local}.duckdb", background_rows=BACKGROUND_LOAD_ROWS)
 
 
 def prebuild() -> None:
@@ -71,7 +74,7 @@ def gateway():
 def analytics():
     """The process's Analytics. While it loads a large log for the first time, the page shows
     the load's progress instead of its content (``st.stop``), and reruns when it is done."""
-    an = _build_analytics(str(gateway().settings.db_path))
+    an = _build_analytics(str(gateway().settings.database()))
     if an.loading() is not None:
         widgets.mirror_progress(an)
         st.stop()
@@ -104,4 +107,4 @@ def _build_audit_log(db_path: str):
 
 def audit_log():
     """The admin audit log, written as the console."""
-    return _build_audit_log(str(gateway().settings.db_path))
+    return _build_audit_log(str(gateway().settings.database()))

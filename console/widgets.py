@@ -13,6 +13,7 @@ import streamlit as st
 
 from console import format as fmt
 from console import policy_view
+from gateway_core.db import describe
 from gateway_core.errors import (
     AllProvidersFailed,
     ConfigError,
@@ -44,7 +45,7 @@ def status_sidebar(gw) -> None:
                 icon=":material/cloud_done:" if live else ":material/science:",
                 color="green" if live else "gray",
             )
-        st.caption(f"Usage log `{gw.settings.db_path}`")
+        st.caption(f"Usage log `{describe(gw.settings.database())}`")
         st.caption(fmt.telemetry_text(gw.telemetry.describe()))
 
 

@@ -126,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _seed_demo(args: argparse.Namespace) -> int:
     from .config import Settings
+    from .db import describe
     from .governance.audit_log import AuditLog, shell_actor
     from .pricing import PriceTable
     from .usage.configure import check_log_storage
@@ -133,15 +134,15 @@ def _seed_demo(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     check_log_storage(settings)
-    audit = AuditLog(settings.db_path, source="cli")
+    audit = AuditLog(settings.database(), source="cli")
     if args.purge:
-        n = purge_synthetic(settings.db_path)
+        n = purge_synthetic(settings.database())
         audit.record(shell_actor(), "data.purged", "synthetic rows", {"rows": n})
-        print(f"removed {n} synthetic rows from {settings.db_path}")
+        print(f"removed {n} synthetic rows from {describe(settings.database())}")
         return 0
-    n = seed_demo(settings.db_path, days=args.days, requests=args.requests, price_table=PriceTable.load(settings.prices_file))
+    n = seed_demo(settings.database(), days=args.days, requests=args.requests, price_table=PriceTable.load(settings.prices_file))
     audit.record(shell_actor(), "demo.loaded", "synthetic rows", {"rows": n, "requests": args.requests, "days": args.days})
-    print(f"wrote {n} synthetic rows ({args.requests} requests over {args.days} days) to {settings.db_path}")
+    print(f"wrote {n} synthetic rows ({args.requests} requests over {args.days} days) to {describe(settings.database())}")
     return 0
 
 
@@ -199,6 +200,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from .analytics.cli import add_commands as add_cost_commands
 
     add_cost_commands(sub)
+    from .db.cli import add_commands as add_db_commands
+
+    add_db_commands(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""Analytics over a small hand-built usage log: every number here is worked out by hand."""
+"""Analytics over a small hand-built usage log: every number here is worked out by hand. The
+log is a SQLite file or a PostgreSQL database: the mirror and the row-level reads work on either."""
 
 from __future__ import annotations
 
@@ -177,9 +178,9 @@ SYNTHETIC = {
 }
 
 
-def write_log(tmp_path):
-    """The hand-built log as a SQLite file; other test modules build on it too."""
-    path = tmp_path / "usage.sqlite"
+def write_log(tmp_path, target=None):
+    """The hand-built log as a SQLite file (or in ``target``); other test modules build on it too."""
+    path = target or tmp_path / "usage.sqlite"
     with UsageLog(path) as log:
         for t in ROWS:
             row = _row(t)
@@ -191,8 +192,8 @@ def write_log(tmp_path):
 
 
 @pytest.fixture
-def log_path(tmp_path):
-    return write_log(tmp_path)
+def log_path(tmp_path, db_target):
+    return write_log(tmp_path, db_target)
 
 
 @pytest.fixture
@@ -402,10 +403,10 @@ def test_rollups_agree_with_raw_rows_on_partial_days(tmp_path):
     assert h["p50_latency_ms"] == pytest.approx(statistics.median(latencies), rel=0.03)
 
 
-def test_persisted_mirror_resumes_with_only_new_rows(tmp_path):
+def test_persisted_mirror_resumes_with_only_new_rows(tmp_path, db_target):
     from gateway_core.usage.demo_history import seed_demo
 
-    db, mirror = tmp_path / "log.sqlite", str(tmp_path / "mirror.duckdb")
+    db, mirror = db_target, str(tmp_path / "mirror.duckdb")
     seed_demo(db, days=3, requests=500)
     first = Analytics(db, mirror_path=mirror)
     loaded = first.refresh(force=True)

@@ -133,6 +133,12 @@ def test_values_are_stored_as_plain_sql_types(db):
     assert len(ts) == 26 and ts[10] == " "  # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
 
 
+def test_whole_numbers_given_for_amounts_and_latencies_are_stored_as_such(db):
+    with UsageLog(db) as log:
+        log.write(_row(request_id="whole", cost_usd=1, latency_ms=12, ttft_ms=3))
+    assert rows(db, "SELECT cost_usd, latency_ms, ttft_ms FROM usage_logs WHERE request_id = 'whole'") == [(1.0, 12.0, 3.0)]
+
+
 def _write_from_process(path: str, worker: int) -> None:
     log = UsageLog(path, batch_max=20, flush_interval_s=0.001)
     for i in range(250):

@@ -9,7 +9,6 @@ messages, stored content) and must never be stale.
 from __future__ import annotations
 
 import io
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from .. import db
 from ..redact import mask_content
 from ..usage.schema import COLUMN_NAMES, TS_FORMAT
 
@@ -56,7 +56,7 @@ def requests_page(
     return found.drop(columns="total"), int(count["n"].iloc[0])
 
 
-def attempts_for(conn: sqlite3.Connection | None, request_id: str, *, content: bool = True) -> pd.DataFrame:
+def attempts_for(conn: object | None, request_id: str, *, content: bool = True) -> pd.DataFrame:
     """Every attempt of ``request_id``; without ``content`` the text columns stay empty, unread."""
     if conn is None:
         return pd.DataFrame(columns=list(ATTEMPT_DETAIL))
@@ -72,7 +72,7 @@ REJECTED_SHOWN = ("ts", "source", "field", "error_type", "user", "team", "key_id
 
 
 def rejections(
-    conn: sqlite3.Connection | None, start: datetime, end: datetime | None, users: tuple = (), limit: int = 200
+    conn: object | None, start: datetime, end: datetime | None, users: tuple = (), limit: int = 200
 ) -> tuple[pd.DataFrame, int]:
     """Refused requests in [start, end), newest first (at most ``limit``), and how many there were.
 
@@ -92,14 +92,14 @@ def rejections(
             total = conn.execute(f"SELECT count(*) FROM rejected_requests WHERE {where}", args).fetchone()[0]
             sql = f"SELECT {quoted} FROM rejected_requests WHERE {where} ORDER BY id DESC LIMIT ?"
             rows = conn.execute(sql, [*args, int(limit)]).fetchall()
-        except sqlite3.OperationalError:  # a log from before the table existed, opened read-only
+        except db.UNAVAILABLE:  # a log from before the table existed, opened read-only
             total, rows = 0, []
     frame = pd.DataFrame(rows, columns=list(REJECTED_SHOWN))
     frame["ts"] = pd.to_datetime(frame["ts"])
     return frame, int(total)
 
 
-def export_csv(conn: sqlite3.Connection | None, where: str, params: list) -> bytes:
+def export_csv(conn: object | None, where: str, params: list) -> bytes:
     """CSV of the filtered attempts, every column but stored content, read from SQLite in id order.
 
     The filter predicate is plain SQL that SQLite also accepts (flags are 0/1 there); only

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,9 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import db
 from ..errors import ConfigError
 from ..usage.migrations import ensure_schema
-from ..usage.schema import connect, utc_now_text
+from ..usage.schema import utc_now_text
 from .bill_formats import FORMATS, BillFormatError, BillLine, read_bill
 
 METERS_ENV = "GATEWAY_BILL_METERS_FILE"
@@ -149,7 +149,7 @@ def _aggregate(fmt: str, lines: list[BillLine], table: MeterTable) -> tuple[dict
     return groups, skipped, skipped_cost
 
 
-def import_bill(db_path: str | Path, file: str | Path, meters: MeterTable | None = None) -> ImportResult:
+def import_bill(db_path: db.Target, file: str | Path, meters: MeterTable | None = None) -> ImportResult:
     """Read, map and store one export; importing the same file again changes nothing."""
     raw = Path(file).read_bytes() if Path(file).is_file() else b""
     digest = hashlib.sha256(raw).hexdigest()
@@ -157,7 +157,7 @@ def import_bill(db_path: str | Path, file: str | Path, meters: MeterTable | None
     table = meters or MeterTable.load()
     groups, skipped, skipped_cost = _aggregate(fmt, lines, table)
     ensure_schema(db_path)
-    conn = connect(db_path)
+    conn = db.connect(db_path)
     try:
         existing = conn.execute("SELECT id FROM bill_imports WHERE sha256 = ?", (digest,)).fetchone()
         if existing:
@@ -166,30 +166,25 @@ def import_bill(db_path: str | Path, file: str | Path, meters: MeterTable | None
             result.notes.append(f"{Path(file).name} was already imported as #{existing[0]}; nothing changed")
             return result
         days = sorted(k[0] for k in groups)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with conn.transaction():
             cur = conn.execute(
                 "INSERT INTO bill_imports (imported_at, file_name, sha256, format, rows, first_day, last_day,"
-                " out_of_scope_rows, out_of_scope_cost_usd) VALUES (?,?,?,?,?,?,?,?,?)",
+                " out_of_scope_rows, out_of_scope_cost_usd) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
                 (utc_now_text(), Path(file).name, digest, fmt, len(lines), days[0] if days else None,
                  days[-1] if days else None, skipped, float(skipped_cost)),
             )  # fmt: skip
-            import_id = int(cur.lastrowid)
+            import_id = int(cur.fetchone()[0])
             conn.executemany(
                 "INSERT INTO bill_lines (import_id, day, meter, provider, model, direction, rows, tokens, cost_usd)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
                 [(import_id, *key, n, tokens, float(cost)) for key, (n, tokens, cost) in groups.items()],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return _summary(conn, import_id)
     finally:
         conn.close()
 
 
-def _summary(conn: sqlite3.Connection, import_id: int) -> ImportResult:
+def _summary(conn, import_id: int) -> ImportResult:
     head = conn.execute(
         "SELECT format, rows, first_day, last_day, out_of_scope_rows, out_of_scope_cost_usd FROM bill_imports WHERE id = ?",
         (import_id,),
@@ -215,25 +210,25 @@ def _frame(conn, sql: str, params=()) -> pd.DataFrame:
 # --- reading back -----------------------------------------------------------------------------
 
 
-def _read(conn: sqlite3.Connection | None, sql: str, cols: list[str]) -> pd.DataFrame:
+def _read(conn, sql: str, cols: list[str]) -> pd.DataFrame:
     """``sql``'s rows, or an empty frame with ``cols`` when there is no log or no bill table yet."""
     if conn is None:
         return pd.DataFrame(columns=cols)
     try:
         return _frame(conn, sql)
-    except sqlite3.OperationalError:  # not migrated yet: no bill imported
+    except db.UNAVAILABLE:  # not migrated yet: no bill imported
         return pd.DataFrame(columns=cols)
 
 
 _IMPORT_COLUMNS = ["id", "imported_at", "file_name", "format", "rows", "first_day", "last_day", "out_of_scope_rows"]
 
 
-def imports(conn: sqlite3.Connection | None) -> pd.DataFrame:
+def imports(conn) -> pd.DataFrame:
     """Every import, newest first."""
     return _read(conn, f"SELECT {', '.join(_IMPORT_COLUMNS)} FROM bill_imports ORDER BY id DESC", _IMPORT_COLUMNS)
 
 
-def bill_by_model_day(conn: sqlite3.Connection | None) -> pd.DataFrame:
+def bill_by_model_day(conn) -> pd.DataFrame:
     """The bill per (day, provider, model): input and output tokens and dollars, newest import per
     (provider, day); plus unknown meters as provider None."""
     return _read(
@@ -249,7 +244,7 @@ def bill_by_model_day(conn: sqlite3.Connection | None) -> pd.DataFrame:
     )
 
 
-def unknown_meters(conn: sqlite3.Connection | None) -> pd.DataFrame:
+def unknown_meters(conn) -> pd.DataFrame:
     """In-scope lines no meter rule maps, per import and meter, largest cost first."""
     return _read(
         conn,

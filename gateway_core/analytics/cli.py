@@ -54,7 +54,7 @@ def _context():
     from .queries import Analytics
 
     settings = Settings.from_env()
-    return settings, PriceTable.load(settings.prices_file), Analytics(settings.db_path, max_staleness_s=0.0)
+    return settings, PriceTable.load(settings.prices_file), Analytics(settings.database(), max_staleness_s=0.0)
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def _bill_import(args: argparse.Namespace) -> int:
     settings, prices, an = _context()
     try:
         meters = MeterTable.load(args.meters or settings.bill_meters_file)
-        r = import_bill(settings.db_path, args.file, meters)
+        r = import_bill(settings.database(), args.file, meters)
         print(
             f"import #{r.import_id}: {r.format}, {r.rows:,} rows, {r.first_day} to {r.last_day}, mapped ${r.mapped_cost_usd:,.2f}"
         )

@@ -59,7 +59,7 @@ class Filters:
                 clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
                 params.extend(values)
         if not self.include_synthetic:
-            clauses.append("NOT synthetic")
+            clauses.append("NOT CAST(synthetic AS BOOLEAN)")  # a flag is 0/1 in SQLite and PostgreSQL
         return " AND ".join(clauses), params
 
     def previous(self, now: datetime | None = None) -> Filters:

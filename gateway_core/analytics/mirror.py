@@ -1,26 +1,27 @@
-"""The DuckDB mirror of ``usage_logs``: typed columns, loaded incrementally from SQLite.
+"""The DuckDB mirror of ``usage_logs``: typed columns, loaded incrementally from SQLite or PostgreSQL.
 
-DuckDB's own SQLite scanner is not used: its extension is downloaded at run time (which
-fails offline) and it cannot push ``id > watermark`` down, so every refresh would rescan
-the table. Instead new rows are read through Python's ``sqlite3`` by ``id > watermark
-ORDER BY id`` in chunks, turned column by column into Arrow arrays (pandas stays out of
+DuckDB's own SQLite and PostgreSQL scanners are not used: their extensions are downloaded
+at run time (which fails offline), and the SQLite one cannot push ``id > watermark`` down,
+so every refresh would rescan the table. Instead new rows are read through the database's
+own driver (``sqlite3``, or psycopg) by ``id > watermark ORDER BY id`` in chunks, turned column by column into Arrow arrays (pandas stays out of
 the loading path: it is ~4x slower per million rows), and appended with ``ts`` as a real
 TIMESTAMP and money as DOUBLE. Only the columns analytics reads are mirrored; long free
 text (route reasons, error messages, responses) stays in SQLite and is read per request.
 
-The SQLite file is only ever opened read-only. A purge bumps ``log_meta.generation``; a
-changed generation (or a file whose ids went backwards) makes the mirror rebuild.
+The SQLite file is only ever opened read-only. Reading by id misses nothing on PostgreSQL
+either: its writers take one append lock, so ids become visible in commit order (see
+``usage.pg_sink``). A purge bumps ``log_meta.generation``; a changed generation (or a log
+whose ids went backwards) makes the mirror rebuild.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from ..usage.schema import connect
+from .. import db
 
 # (column, DuckDB type, Arrow type used while loading). ts arrives as text and is cast.
 MIRROR_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
@@ -88,20 +89,27 @@ def _append(con: duckdb.DuckDBPyConnection, chunk: pa.Table) -> None:
         con.unregister("_chunk")
 
 
-class SqliteSource:
-    """Read-only access to the log file; absent file or tables read as empty."""
+class LogSource:
+    """Read-only access to the log, a SQLite file or a PostgreSQL database; an absent file or
+    tables read as empty. A PostgreSQL connection that broke (a server restart) is replaced
+    on the next use."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, target: db.Target):
+        self.target = target if db.is_postgres(target) else Path(target)
+        self._conn = None
 
-    def conn(self) -> sqlite3.Connection | None:
-        if self._conn is None and self.path.exists():
+    def conn(self):
+        if self._conn is not None and not getattr(self._conn, "usable", True):
+            self.close()
+        if self._conn is None and (db.is_postgres(self.target) or self.target.exists()):
+            conn = None
             try:
-                conn = connect(self.path, read_only=True)
-                conn.execute("SELECT 1 FROM usage_logs LIMIT 1")
-            except sqlite3.OperationalError:
-                return None  # not migrated yet
+                conn = db.connect(self.target, read_only=True)
+                conn.execute("SELECT 1 FROM usage_logs LIMIT 1").fetchall()
+            except db.UNAVAILABLE:
+                if conn is not None:
+                    conn.close()
+                return None  # not migrated yet, or not reachable
             self._conn = conn
         return self._conn
 
@@ -111,7 +119,7 @@ class SqliteSource:
             return 0
         try:
             row = conn.execute("SELECT value FROM log_meta WHERE key = 'generation'").fetchone()
-        except sqlite3.OperationalError:
+        except db.UNAVAILABLE:
             return 0
         return int(row[0]) if row else 0
 

@@ -22,12 +22,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .. import db
 from ..stats import nearest_rank
 from . import audit, summaries
 from .filters import Filters
 from .finops import FinOpsQueries
 from .loading import BackgroundLoad, LoadProgress
-from .mirror import SqliteSource, create_mirror, mirror_matches
+from .mirror import LogSource, create_mirror, mirror_matches
 from .rollups import (
     COMPACT_EVERY,
     COST_BINS_PER_DECADE,
@@ -62,11 +63,11 @@ def _open_mirror(mirror_path: str | None) -> duckdb.DuckDBPyConnection:
 
 
 class Analytics(FinOpsQueries):
-    """Read-only analytics over one usage-log file. Safe to share between threads."""
+    """Read-only analytics over one usage log (a SQLite file or a PostgreSQL URL). Safe to share between threads."""
 
     def __init__(
         self,
-        db_path: str | Path,
+        db_path: db.Target,
         *,
         max_staleness_s: float = 1.0,
         mirror_path: str | None = None,
@@ -77,10 +78,10 @@ class Analytics(FinOpsQueries):
         another process, the mirror lives in memory instead. With ``background_rows``, a
         load of at least that many rows runs on a thread (``loading`` says how far it got);
         queries made meanwhile wait for it."""
-        self.db_path = Path(db_path)
+        self.db_path = db_path if db.is_postgres(db_path) else Path(db_path)
         self.max_staleness_s = max_staleness_s
         self._con = _open_mirror(mirror_path)
-        self._source = SqliteSource(self.db_path)
+        self._source = LogSource(self.db_path)
         self._lock = threading.RLock()
         self._watermark = self._generation = self._since_compact = 0
         self._refreshed_at = float("-inf")
@@ -114,7 +115,7 @@ class Analytics(FinOpsQueries):
         except duckdb.Error:
             return False
         row = rows[0] if rows else None
-        if row is None or row[0] != str(self.db_path.resolve()) or not (mirror_matches(self._con) and rollups_match(self._con)):
+        if row is None or row[0] != db.identity(self.db_path) or not (mirror_matches(self._con) and rollups_match(self._con)):
             return False
         if row[2] != self._source.generation() or self._source.max_id() < row[1]:
             return False
@@ -124,7 +125,7 @@ class Analytics(FinOpsQueries):
     def _save_watermark(self) -> None:
         self._con.execute("DELETE FROM mirror_meta")
         self._con.execute(
-            "INSERT INTO mirror_meta VALUES (?, ?, ?)", [str(self.db_path.resolve()), self._watermark, self._generation]
+            "INSERT INTO mirror_meta VALUES (?, ?, ?)", [db.identity(self.db_path), self._watermark, self._generation]
         )
 
     def refresh(self, force: bool = False, on_rows=None) -> int:

@@ -14,10 +14,9 @@ models compared on a task is from the votes the quality floor needs before it ju
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 
+from .. import db
 from ..stats import wilson_interval
 
 COLUMNS = (
@@ -35,7 +34,7 @@ COLUMNS = (
 )
 
 
-def _sides(conn: sqlite3.Connection) -> pd.DataFrame:
+def _sides(conn) -> pd.DataFrame:
     rows = conn.execute(
         """SELECT provider_a, coalesce(model_a, '?'), coalesce(task, 'unknown'), verdict = 'a', verdict, cost_a_usd FROM ab_votes
            UNION ALL
@@ -44,10 +43,10 @@ def _sides(conn: sqlite3.Connection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["provider", "model", "task", "won", "verdict", "cost_usd"])
 
 
-def _read_sides(conn: sqlite3.Connection | None) -> pd.DataFrame | None:
+def _read_sides(conn: object | None) -> pd.DataFrame | None:
     try:
         return _sides(conn) if conn is not None else None
-    except sqlite3.OperationalError:
+    except db.UNAVAILABLE:
         return None  # the table does not exist yet
 
 
@@ -68,7 +67,7 @@ def _summarise(sides: pd.DataFrame) -> dict:
     }
 
 
-def vote_summary(conn: sqlite3.Connection | None) -> pd.DataFrame:
+def vote_summary(conn: object | None) -> pd.DataFrame:
     """Rows per (provider, task) plus one ``task == "all"`` row per provider."""
     sides = _read_sides(conn)
     if sides is None or sides.empty:
@@ -81,7 +80,7 @@ def vote_summary(conn: sqlite3.Connection | None) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 
-def model_votes(conn: sqlite3.Connection | None) -> pd.DataFrame:
+def model_votes(conn: object | None) -> pd.DataFrame:
     """Rows per (provider, model, task), each with ``frontier``: on its task's cost-quality frontier."""
     cols = ["provider", "model", *COLUMNS[1:], "frontier"]
     sides = _read_sides(conn)
@@ -109,7 +108,7 @@ def on_frontier(task_rows: pd.DataFrame, index) -> bool:
     return not bool((cheaper_or_same & better_or_same & strictly).any())
 
 
-def pair_progress(conn: sqlite3.Connection | None, min_votes: int = 30) -> pd.DataFrame:
+def pair_progress(conn: object | None, min_votes: int = 30) -> pd.DataFrame:
     """Per pair of models compared on a task: votes so far, each side's votes, and progress to ``min_votes``.
 
     The floor judges each model on its own votes for the task, so a pair is ready when both
@@ -118,12 +117,13 @@ def pair_progress(conn: sqlite3.Connection | None, min_votes: int = 30) -> pd.Da
     if conn is None:
         return pd.DataFrame(columns=cols)
     try:
+        d = conn.dialect
         rows = conn.execute(
-            """SELECT coalesce(task, 'unknown'), min(pa, pb), max(pa, pb), count(*) FROM (
+            f"""SELECT coalesce(task, 'unknown'), {d.least}(pa, pb), {d.greatest}(pa, pb), count(*) FROM (
                    SELECT task, provider_a || '/' || coalesce(model_a, '?') AS pa, provider_b || '/' || coalesce(model_b, '?') AS pb
-                   FROM ab_votes) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+                   FROM ab_votes) AS pairs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
         ).fetchall()
-    except sqlite3.OperationalError:
+    except db.UNAVAILABLE:
         return pd.DataFrame(columns=cols)
     per_model: dict = {}
     for task, a, b, n in rows:

@@ -226,7 +226,7 @@ def install_admin_routes(app: FastAPI, settings) -> None:
     """Add the admin routes, only when ``GATEWAY_ADMIN_KEY`` is set."""
     if settings.admin_key is None:
         return
-    guard = AdminGuard(settings.admin_key.get_secret_value(), AuditLog(settings.db_path, source="api"))
+    guard = AdminGuard(settings.admin_key.get_secret_value(), AuditLog(settings.database(), source="api"))
 
     def governance(request: Request):
         guard.check(request)

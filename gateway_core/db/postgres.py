@@ -197,6 +197,11 @@ class PgConn:
         """Hold the advisory lock ``name`` until this transaction ends."""
         self.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
 
+    @property
+    def usable(self) -> bool:
+        """False once the connection is closed or broke (a server restart, a network cut)."""
+        return self.raw is not None and not (self.raw.closed or self.raw.broken)
+
     def close(self) -> None:
         raw, self.raw = self.raw, None
         if raw is None:

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import db
 from ..errors import ValidationError
 from ..usage.migrations import ensure_schema
-from ..usage.schema import TS_FORMAT, connect, utc_now_text
+from ..usage.schema import TS_FORMAT, utc_now_text
 from .keys import KEY_PREFIX
 
 SOURCES = ("console", "cli", "api")
@@ -125,10 +126,10 @@ class AuditLog:
     Each call opens its own short connection: admin actions are rare, and this keeps the
     object safe to share between threads (Streamlit runs each rerun on its own)."""
 
-    def __init__(self, db_path: str | Path, *, source: str = "console"):
+    def __init__(self, db_path: db.Target, *, source: str = "console"):
         if source not in SOURCES:
             raise ValidationError("source", f"must be one of {', '.join(SOURCES)}")
-        self.db_path = Path(db_path)
+        self.db_path = db_path if db.is_postgres(db_path) else Path(db_path)
         self.source = source
         self._ready = False
 
@@ -136,7 +137,7 @@ class AuditLog:
         if not self._ready:
             ensure_schema(self.db_path)
             self._ready = True
-        return connect(self.db_path)
+        return db.connect(self.db_path)
 
     def record(self, actor: str, action: str, target: str | None = None, detail: Mapping | None = None, *, role=None) -> int:
         """Add one entry now; returns its id. ``action`` is one of ``ACTIONS``."""
@@ -154,10 +155,11 @@ class AuditLog:
         conn = self._connect()
         try:
             cur = conn.execute(
-                "INSERT INTO admin_audit (ts, actor, role, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO admin_audit (ts, actor, role, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 values,
             )
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
         finally:
             conn.close()
 

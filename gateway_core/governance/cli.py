@@ -88,7 +88,7 @@ def _audit(action: str, target: str, detail: dict) -> None:
     from ..config import Settings
     from .audit_log import AuditLog, shell_actor
 
-    AuditLog(Settings.from_env().db_path, source="cli").record(shell_actor(), action, target, detail)
+    AuditLog(Settings.from_env().database(), source="cli").record(shell_actor(), action, target, detail)
 
 
 def _flagged(fn, *args, positional: str | None = None, **kwargs):

@@ -25,15 +25,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
+from .. import db
 from ..pricing import COST_QUANTUM
 from ..providers import PROVIDERS
 from ..types import Usage
 from .migrations import bump_generation, ensure_schema
-from .schema import INSERT_SQL, WRITABLE, connect
+from .schema import APPEND_LOCK, INSERT_SQL, WRITABLE
 
 
 def _load_traffic() -> dict:
@@ -306,7 +306,7 @@ def generate_rows(
 
 
 def seed_demo(
-    db_path: str | Path,
+    db_path: db.Target,
     *,
     days: int = 30,
     requests: int = 100_000,
@@ -318,40 +318,35 @@ def seed_demo(
     if days < 1 or requests < 0:
         raise ValueError("days must be at least 1 and requests must not be negative")
     ensure_schema(db_path)
-    conn = connect(db_path)
+    conn = db.connect(db_path)
     written = 0
     try:
         for batch in generate_rows(requests, days=days, now=now, seed=seed, price_table=price_table):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with conn.transaction():
+                conn.lock(APPEND_LOCK)  # ids in commit order, beside live writers
                 conn.executemany(INSERT_SQL, batch)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             written += len(batch)
     finally:
         conn.close()
     return written
 
 
-def replace_demo(db_path: str | Path, **kw) -> tuple[int, int]:
+def replace_demo(db_path: db.Target, **kw) -> tuple[int, int]:
     """``seed_demo`` after removing the synthetic history already there, so loading twice
     leaves one history, not two; returns (rows written, rows removed)."""
     removed = purge_synthetic(db_path)
     return seed_demo(db_path, **kw), removed
 
 
-def purge_synthetic(db_path: str | Path) -> int:
+def purge_synthetic(db_path: db.Target) -> int:
     """Delete every synthetic row; returns how many went. Mirrors see the bumped generation and rebuild."""
     ensure_schema(db_path)
-    conn = connect(db_path)
+    conn = db.connect(db_path)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        deleted = conn.execute("DELETE FROM usage_logs WHERE synthetic = 1").rowcount
-        if deleted:
-            bump_generation(conn)
-        conn.execute("COMMIT")
+        with conn.transaction():
+            deleted = conn.execute("DELETE FROM usage_logs WHERE synthetic = 1").rowcount
+            if deleted:
+                bump_generation(conn)
         return deleted
     finally:
         conn.close()

@@ -23,6 +23,9 @@ from typing import Any
 from ..db.sqlite import BUSY_TIMEOUT_MS, connect  # noqa: F401 - the log's SQLite connections
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+# Every transaction appending to ``usage_logs`` on PostgreSQL holds this advisory lock, so ids
+# become visible in commit order (see ``pg_sink``); SQLite's one write lock does the same.
+APPEND_LOCK = "usage_logs append"
 VERDICTS = ("a", "b", "tie", "both_bad")
 
 # (name, SQLite type). Order is the INSERT order; analytics derives its mirror from it.
