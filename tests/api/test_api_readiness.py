@@ -4,6 +4,7 @@ not; ``/healthz`` stays a cheap liveness answer; and the container probes use th
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,28 @@ def test_compose_probes_the_api_readiness_and_the_console_health():
     assert services["api"]["environment"]["GATEWAY_HEALTH_URL"].endswith(":8000/readyz")
     assert "serve" in services["api"]["command"]
     assert services["console"]["environment"]["GATEWAY_HEALTH_URL"].endswith(":8501/_stcore/health")
-    assert all("gateway-data:/data" in svc["volumes"] for svc in services.values())
+    assert all("gateway-data:/data" in services[name]["volumes"] for name in ("api", "console"))
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
     assert "8000/readyz" in dockerfile and "8000/healthz" not in dockerfile
+
+
+def _compose_defaults(text: str) -> str:
+    """``text`` as compose reads it with none of its variables set: each ``${VAR:-default}`` is its default."""
+    while m := re.search(r"\$\{[A-Z_]+:-([^${}]*)\}", text):
+        text = text[: m.start()] + m.group(1) + text[m.end() :]
+    return text
+
+
+def test_compose_runs_both_gateway_services_on_its_postgresql_and_checks_every_service_health():
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"db", "api", "console"}
+    assert all(svc.get("healthcheck", {}).get("test") for svc in services.values()), "every service has a health check"
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    assert "db-data:/var/lib/postgresql/data" in services["db"]["volumes"] and "db-data" in compose["volumes"]
+    for name in ("api", "console"):
+        url = _compose_defaults(services[name]["environment"]["GATEWAY_DB_URL"])
+        assert url == "postgresql://gateway:gateway@db:5432/gateway"
+        assert Settings.from_mapping({"GATEWAY_DB_URL": url}).database() == url
+        assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "/opt/gateway/healthcheck.py"]
