@@ -25,7 +25,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from . import common
+from . import b4_postgres, common
 from .common import Config, Target, clock, summarize
 
 ID = "B4"
@@ -40,6 +40,8 @@ SIZES = {
         "process_rows": 1_000,
         "baseline_rows": 300,
         "memory_rows": 200,
+        "pg_rows": 2_000,
+        "pg_baseline_rows": 200,
     },
     "quick": {
         "threads": 8,
@@ -48,6 +50,8 @@ SIZES = {
         "process_rows": 40_000,
         "baseline_rows": 4_000,
         "memory_rows": 3_000,
+        "pg_rows": 80_000,
+        "pg_baseline_rows": 4_000,
     },
     "full": {
         "threads": 8,
@@ -56,6 +60,8 @@ SIZES = {
         "process_rows": 400_000,
         "baseline_rows": 50_000,
         "memory_rows": 10_000,
+        "pg_rows": 400_000,
+        "pg_baseline_rows": 20_000,
     },
 }
 UNBOUNDED = 8 * 1024**3  # the throughput phases measure the writer, not the queue's bound
@@ -153,11 +159,11 @@ def _threads(cfg: Config, n_threads: int, n_rows: int, db: Path) -> dict:
     }
 
 
-def _process_writer(db: str, tag: str, n: int, ready, go, results) -> None:
-    """One gateway-like process: its own UsageLog on the shared file."""
+def _process_writer(db: str, tag: str, n: int, ready, go, results, spill_dir: str | None = None) -> None:
+    """One gateway-like process: its own UsageLog on the shared file (or PostgreSQL database)."""
     from gateway_core.usage import UsageLog
 
-    log = UsageLog(db, queue_max_bytes=UNBOUNDED)
+    log = UsageLog(db, queue_max_bytes=UNBOUNDED, spill_dir=spill_dir)
     rows = [sample_row(i, tag) for i in range(n)]
     ready.put(tag)
     go.wait()
@@ -287,6 +293,7 @@ def run(cfg: Config) -> dict:
     procs = _processes(cfg, sizes["processes"], sizes["process_rows"], cfg.work_dir / "b4_procs.sqlite")
     base = _baseline(cfg, sizes["baseline_rows"], cfg.work_dir / "b4_baseline.sqlite")
     memory = _queued_row_memory(cfg, sizes["memory_rows"], cfg.work_dir / "b4_memory.sqlite")
+    pg = b4_postgres.run_arm(cfg, sizes, sample_row)
     for phase in (threads, procs):
         phase["ratio_vs_baseline"] = common.ratio(phase["rows_per_s"], base["rows_per_s"])
         phase["request_path_speedup_vs_baseline_p50"] = None
@@ -301,6 +308,7 @@ def run(cfg: Config) -> dict:
         Target("write() p50 on the request path", threads["write_us"]["p50"], TARGET_WRITE_P50_US, "us"),
         Target("rows lost, threads", threads["rows_lost"], 0, "rows"),
         Target("rows lost, processes", procs["rows_lost"], 0, "rows"),
+        *b4_postgres.targets(sizes, pg, TARGET_ROWS_PER_S),
         Target(
             "queued row memory within what it is charged",
             memory["bytes_per_queued_row"],
@@ -309,18 +317,20 @@ def run(cfg: Config) -> dict:
         ),
     ]
     common.report_targets(cfg, targets)
+    metrics = dict(threads=threads, processes=procs, baseline_insert_commit_per_row=base, queued_row_memory=memory, postgresql=pg)
     return common.make_result(
         ID,
         NAME,
         TITLE,
         cfg,
         sizes=sizes,
-        metrics={"threads": threads, "processes": procs, "baseline_insert_commit_per_row": base, "queued_row_memory": memory},
+        metrics=metrics,
         targets=targets,
         notes=[
             "throughput counts from the first write() to close() returning, i.e. rows durably committed",
             "processes each run their own UsageLog on one WAL file, so they contend for the write lock",
             "the throughput phases raise the queue's byte bound to the whole run; the memory phase measures a row",
+            "postgresql: a local throwaway cluster with fsync on; its arms run in a shuffled order, baseline included",
         ],
         duration_s=clock() - t0,
         headlines=[
@@ -330,5 +340,6 @@ def run(cfg: Config) -> dict:
             f"write() p50 {threads['write_us']['p50']:.2f} us vs {base['per_row_us']['p50']:.1f} us per committed row; "
             f"rows lost {threads['rows_lost'] + procs['rows_lost']}",
             f"a queued row holds {memory['bytes_per_queued_row']:,.0f} bytes; each is charged {memory['charged_bytes_per_row']:,}",
+            b4_postgres.headline(sizes, pg),
         ],
     )

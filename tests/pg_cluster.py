@@ -59,15 +59,15 @@ class Cluster:
         if done.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
 
-    def start(self) -> Cluster:
+    def start(self, *, durable: bool = False) -> Cluster:
+        """Start the server; ``durable`` keeps fsync on (a benchmark), else it is off (tests)."""
         if self._as_postgres:
             shutil.chown(self.root, "postgres")
         os.chmod(self.root, 0o755)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8")
-        options = (
-            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=400 "
-            "-c fsync=off -c full_page_writes=off -c shared_buffers=64MB"
-        )
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=64MB"
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "90", "start")
         self._create_database()
         return self

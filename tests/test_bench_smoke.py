@@ -42,6 +42,10 @@ def _b4_counts_rows_from_threads_and_processes(result):
     assert metrics["threads"]["rows_written"] == sizes["thread_rows"]
     assert metrics["processes"]["rows_written"] == sizes["process_rows"]
     assert metrics["baseline_insert_commit_per_row"]["rows_written"] == sizes["baseline_rows"]
+    pg = metrics["postgresql"]
+    assert sorted(pg["order"]) == sorted(["threads", "processes", "copy_direct", "copy_staged", "executemany", "baseline"])
+    assert pg["threads"]["rows_lost"] == pg["processes"]["rows_lost"] == 0
+    assert pg["copy_direct"]["rows_stored"] == pg["copy_staged"]["rows_stored"] == sizes["pg_rows"]
 
 
 def _b6_every_api_response_was_200(result):
@@ -108,7 +112,9 @@ def smoke_config(tmp_path):
 
 
 @pytest.mark.parametrize("module", BENCHMARKS, ids=lambda m: m.ID)
-def test_benchmark_runs_and_writes_a_well_formed_result(module, smoke_config):
+def test_benchmark_runs_and_writes_a_well_formed_result(module, smoke_config, request, monkeypatch):
+    if module.ID == "B4":  # its PostgreSQL arm uses the session's server, not a cluster of its own
+        monkeypatch.setenv("GATEWAY_BENCH_PG_URL", request.getfixturevalue("postgres_cluster").url())
     result = module.run(smoke_config)
     path = common.write_result(result, smoke_config.results_dir)
     loaded = json.loads(path.read_text())
