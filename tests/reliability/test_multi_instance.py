@@ -133,6 +133,7 @@ def test_traffic_with_faults_across_instances_logs_one_row_per_attempt(instances
         return mine if sum(r[2] for r in mine) >= REQUESTS else None
 
     mine = _wait(logged, 60, "every request's final row")
+    print(f"\nthree instances: {dict(statuses)} answers, {calls} provider attempts, {len(mine)} rows")
     keys = Counter((rid, attempt) for rid, attempt, _, _ in mine)
     assert max(keys.values()) == 1, "an attempt was logged twice"
     kinds = Counter(
@@ -195,6 +196,7 @@ def test_racing_for_one_budget_across_instances_admits_exactly_what_fits(instanc
     refused = [r for r in responses if r.status_code != 200]
     assert {r.status_code for r in refused} == {429}
     assert {r.json()["error"]["type"] for r in refused} == {"budget_exceeded"}, refused[0].text
+    print(f"\nbudget race: {len(admitted)} admitted, {len(refused)} refused")
     assert len(admitted) == FITS
     spent_q, reserved_q = _wait(lambda: (lambda s: s if s[1] == 0 else None)(_ledger(shared_db, "team:race")), 30, "every settle")
     assert spent_q <= budget_q
