@@ -200,10 +200,14 @@ def test_racing_for_one_budget_across_instances_admits_exactly_what_fits(instanc
     assert len(admitted) == FITS
     spent_q, reserved_q = _wait(lambda: (lambda s: s if s[1] == 0 else None)(_ledger(shared_db, "team:race")), 30, "every settle")
     assert spent_q <= budget_q
-    logged = Decimal(0)
-    for r in admitted:
-        (cost,) = one(shared_db, "SELECT sum(cost_usd) FROM usage_logs WHERE request_id = ?", (r.headers["x-request-id"],))
-        logged += Decimal(str(cost))
+    # Each instance's writer commits its batch a moment after answering: wait for every row.
+    ids = [r.headers["x-request-id"] for r in admitted]
+
+    def billed():
+        costs = [one(shared_db, "SELECT sum(cost_usd) FROM usage_logs WHERE request_id = ?", (i,))[0] for i in ids]
+        return None if None in costs else costs
+
+    logged = sum((Decimal(str(c)) for c in _wait(billed, 30, "every admitted request's row")), Decimal(0))
     assert abs(to_usd(spent_q) - logged) < Decimal("1e-9") * FITS, "the budget holds exactly what was billed"
 
 
