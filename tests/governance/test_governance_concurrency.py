@@ -109,3 +109,37 @@ def test_four_processes_racing_for_a_rate_limit_admit_exactly_the_limit(db_targe
     outcomes = _race_in_processes(db_target, at=1_800_000_000.0)  # one instant: no token comes back
     assert Counter(kind for kind, _ in outcomes) == {"admitted": 10, "refused": REQUESTS - 10}
     assert {detail for kind, detail in outcomes if kind == "refused"} == {"rate_limited"}
+
+
+def test_instances_sweeping_and_settling_at_once_charge_each_abandoned_reservation_once(db_target):
+    """Reservations of a dead instance, swept by four live ones at the same moment while their
+    own requests settle late: each is charged once at its worst case, then corrected once."""
+    with Governance.open(db_target, clock=lambda: 1_000.0, reservation_ttl_s=60) as dead:
+        dead.set_team("ml", budget_usd=BUDGET)
+        dead.create_key(name="shared", team="ml")
+        principal = dead.principal_for("shared")
+        abandoned = [dead.admit(principal, candidates_worst_case=WORST, tokens=1) for _ in range(6)]
+    live = [Governance.open(db_target, clock=lambda: 2_000.0, reservation_ttl_s=60) for _ in range(4)]
+    try:
+        start = threading.Barrier(len(live) + 1)
+        swept: list[int] = []
+
+        def sweep(gov) -> None:
+            start.wait(BARRIER_TIMEOUT_S)
+            swept.append(gov.sweep())
+
+        workers = [threading.Thread(target=sweep, args=(gov,)) for gov in live]
+        for w in workers:
+            w.start()
+        start.wait(BARRIER_TIMEOUT_S)
+        live[0].settle(abandoned[0], Decimal("0.001"))  # a late settle racing the sweeps
+        live[0].flush()
+        for w in workers:
+            w.join()
+    finally:
+        for gov in live:
+            gov.close()
+    assert sum(swept) in (5, 6), "each reservation is expired by one sweep only"
+    spent, reserved = _ledger(db_target)
+    assert reserved == 0
+    assert spent == WORST * 5 + Decimal("0.001"), "five charged at their worst case, the settled one at its cost"
