@@ -98,23 +98,10 @@ def _threads(url: str, n_threads: int, n_rows: int, sample_row, spill_dir: str) 
 
 
 def _processes(url: str, n_procs: int, n_rows: int, spill_dir: str) -> dict:
-    import multiprocessing
+    from .b4_usage_log import race_writers
 
-    from .b4_usage_log import _process_writer
-
-    ctx = multiprocessing.get_context("spawn")
-    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     per = n_rows // n_procs
-    procs = [ctx.Process(target=_process_writer, args=(url, f"p{i}", per, ready, go, results, spill_dir)) for i in range(n_procs)]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    go.set()
-    reports = [results.get(timeout=900) for _ in procs]
-    for p in procs:
-        p.join(30)
-    wall = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    _, wall = race_writers(url, n_procs, per, spill_dir)
     expected = per * n_procs
     return {"rows": expected, "rows_lost": expected - _count(url), "seconds": wall, "rows_per_s": expected / wall}
 

@@ -185,23 +185,29 @@ def _process_writer(db: str, tag: str, n: int, ready, go, results, spill_dir: st
     )
 
 
-def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
-    from gateway_core.usage import UsageLog
-
-    UsageLog(db).close()  # schema first, so the timed part is only writing
+def race_writers(db: str, n_procs: int, per: int, spill_dir: str | None = None) -> tuple[list[dict], float]:
+    """``n_procs`` spawned writer processes, released together; their reports and the wall time
+    from the first write to the last ``close()``."""
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    per = n_rows // n_procs
-    procs = [ctx.Process(target=_process_writer, args=(str(db), f"p{i}", per, ready, go, results)) for i in range(n_procs)]
+    procs = [ctx.Process(target=_process_writer, args=(db, f"p{i}", per, ready, go, results, spill_dir)) for i in range(n_procs)]
     for p in procs:
         p.start()
     for _ in procs:
         ready.get(timeout=120)
     go.set()
-    reports = [results.get(timeout=600) for _ in procs]
+    reports = [results.get(timeout=900) for _ in procs]
     for p in procs:
         p.join(30)
-    wall = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    return reports, max(r["end"] for r in reports) - min(r["start"] for r in reports)
+
+
+def _processes(cfg: Config, n_procs: int, n_rows: int, db: Path) -> dict:
+    from gateway_core.usage import UsageLog
+
+    UsageLog(db).close()  # schema first, so the timed part is only writing
+    per = n_rows // n_procs
+    reports, wall = race_writers(str(db), n_procs, per)
     expected = per * n_procs
     written = _count(db)
     cfg.log(
