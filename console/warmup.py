@@ -16,8 +16,9 @@ import threading
 
 log = logging.getLogger(__name__)
 
-# Heaviest first: the gateway pulls in the SDKs as it builds its providers.
-MODULES = ("openai", "boto3", "botocore.client", "pandas", "duckdb", "altair", "gateway_core.gateway", "gateway_core.analytics")
+# The provider SDKs are imported by building the gateway (each provider imports its own), so
+# this list names only what the pages need besides.
+MODULES = ("pandas", "duckdb", "altair", "gateway_core.gateway", "gateway_core.analytics")
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
