@@ -63,7 +63,12 @@ def run_gateway_phase(cfg, sizes: dict) -> dict:
         assert first.policy is not None and first.policy.allowed, first.route_reason
         samples = _measure(arms, sizes["gw_rounds"], sizes["warmup"])
         policy = gateways["policy"].policy
-        return {"samples": samples, "cache": policy.stats(), "decision": first.policy.to_dict(), "version": policy.version}
+        return {
+            "samples": samples,
+            "cache": common.policy_stats(policy),
+            "decision": first.policy.to_dict(),
+            "version": policy.version,
+        }
     finally:
         for gw in gateways.values():
             gw.close()

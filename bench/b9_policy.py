@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import random
 from datetime import datetime
-from pathlib import Path
 
 from . import b9_gateway, common
 from .b9_gateway import run_gateway_phase
@@ -157,8 +156,7 @@ def run(cfg: Config) -> dict:
     samples.update(common.shuffled_rounds_us(arms, ["cold", "source"], sizes["cold_rounds"], rng))
     stats = {name: summarize(values) for name, values in samples.items()}
     added = {q: stats["warm"][q] - stats["none"][q] for q in ("p50", "p90", "p99")}
-    # Results are committed: name the policy files from the repository root, not this machine's paths.
-    cache = {**engine.stats(), "files": [str(Path(f).relative_to(common.ROOT)) for f in engine.stats()["files"]]}
+    cache = common.policy_stats(engine)
     pii = _pii_costs(sizes["pii_calls"])
     cfg.log(
         f"  no policy p50 {stats['none']['p50']:.2f} us; warm p50 {stats['warm']['p50']:.1f} us "

@@ -65,6 +65,13 @@ class Config:
 # --- statistics ------------------------------------------------------------------------
 
 
+def policy_stats(policy) -> dict:
+    """A policy engine's statistics for a committed result: its files named from the
+    repository root, not by this machine's paths."""
+    stats = policy.stats()
+    return {**stats, "files": [str(Path(f).relative_to(ROOT)) for f in stats["files"]]}
+
+
 def percentile(samples: list[float], q: float) -> float:
     """Linear-interpolated percentile (q in 0..100) of raw samples, as numpy's default."""
     if not samples:
