@@ -363,6 +363,26 @@ def test_refusals_spill_and_replay_beside_attempts_each_table_keyed(db_target):
     assert db_keys(db) == {("att-1", 1): 1}
 
 
+def test_another_process_replaying_while_a_spill_file_is_created_never_takes_it(tmp_path, monkeypatch):
+    from gateway_core.usage import spill
+
+    writer, other = SpillDir(tmp_path / "spill"), SpillDir(tmp_path / "spill")
+    real_flock, replayed = spill.fcntl.flock, []
+
+    def replay_first(fd, op):  # the other process's replay pass lands just before the writer's lock
+        if not replayed:
+            replayed.append(None)  # once: the replay's own locks go straight through
+            replayed[0] = other.replay(lambda table, rows: len(rows))
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(spill.fcntl, "flock", replay_first)
+    writer.append(_usage([_record("mine")]))
+    monkeypatch.undo()
+    writer.seal()
+    assert replayed[0].files == 0, "the file being created was invisible to replay"
+    assert spill_keys(tmp_path / "spill") == {("mine", 1): 1}
+
+
 def test_skipping_files_other_writers_hold_is_not_taken_for_recovery(tmp_path):
     db = tmp_path / "log.sqlite"
     log = UsageLog(db, probe_interval_s=0.05)

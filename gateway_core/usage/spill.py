@@ -120,14 +120,20 @@ class SpillDir:
         self.path.mkdir(parents=True, exist_ok=True)  # removed by hand while in use: recreate, do not fail
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:].replace(".", "")
         name = self.path / f"{PREFIX}{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        # Created under a name replay ignores and locked before it gets its real one: a file
+        # visible under its spill name unlocked for a moment would look sealed, and another
+        # process's replay could take it, find it empty and delete it under our appends.
+        creating = name.with_name("." + name.name + ".new")
+        fd = os.open(creating, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(creating, name)
             _sync_dir(self.path)
         except OSError:
             os.close(fd)
-            with contextlib.suppress(OSError):
-                name.unlink()
+            for path in (creating, name):
+                with contextlib.suppress(OSError):
+                    path.unlink()
             raise
         self._fd, self._name, self._rows_in_file = fd, name, 0
         return fd
