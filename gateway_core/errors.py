@@ -199,6 +199,18 @@ class ModelNotAllowed(GovernanceError):
         self.model = model
 
 
+class GovernanceUnavailable(GovernanceError):
+    """503: the governance storage (keys, budgets, rate limits) cannot be read, so the request
+    can be neither authenticated nor admitted; nothing was sent. Retrying shortly may help."""
+
+    type_name = "governance_unavailable"
+    status = 503
+    RETRY_AFTER_S = 5.0
+
+    def __init__(self, message: str):
+        super().__init__(message, code="governance_unavailable", retry_after=self.RETRY_AFTER_S)
+
+
 class PolicyDenied(GovernanceError):
     """403: the routing policy refused the request, or excluded every candidate.
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, GovernanceUnavailable
 from .errors import error_response, governance_error, is_openai_path, log_rejected, rule_for
 
 # Orchestrators call the probes without credentials; they carry counts and reasons, never content or paths.
@@ -84,6 +84,9 @@ class KeyAuth:
         except AuthenticationError as exc:
             err = replace(governance_error(exc, rule_for(exc)), log=True)  # refused here, before the gateway saw it
             log_rejected(gw, err, None)
+            return await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)
+        except GovernanceUnavailable as exc:  # the keys cannot be read: a 503, not the caller's fault
+            err = governance_error(exc, rule_for(exc))
             return await error_response(err, is_openai_path(scope["path"]))(scope, receive, send)
         scope.setdefault("state", {})["principal"] = principal
         return await self.app(scope, receive, send)

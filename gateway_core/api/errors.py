@@ -34,6 +34,7 @@ from ..errors import (
     ContextTooLong,
     GatewayError,
     GovernanceError,
+    GovernanceUnavailable,
     ModelNotAllowed,
     ModelNotFound,
     PolicyDenied,
@@ -153,6 +154,12 @@ class Rule:
 # more row, and the OpenAPI document lists every row's status.
 GATEWAY_ERRORS: list[Rule] = [
     Rule(AuthenticationError, 401, "authentication_error", description="missing, unknown, revoked or expired API key"),
+    Rule(
+        GovernanceUnavailable,
+        503,
+        "governance_unavailable",
+        description="the keys, budgets and rate limits cannot be read (their database is unreachable); nothing was sent",
+    ),
     Rule(ModelNotAllowed, 403, "model_not_allowed", field="model", description="the key may not use the model"),
     Rule(PolicyDenied, 403, "policy_denied", description="the routing policy refused the request or left it no candidate"),
     Rule(BudgetExceeded, 429, "budget_exceeded", description="a hard budget cannot hold the request's worst case"),

@@ -1,7 +1,9 @@
 """How governance says no, and why it steps a request down: the typed refusals and their text.
 
 Messages name the key, team or budget and say what would help (when a budget resets, how
-long to wait); they never carry a key or anything of the request.
+long to wait); they never carry a key or anything of the request. A storage that cannot
+answer on the request path is a 503 ``GovernanceUnavailable`` (``stored``), never a raw
+database error.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..errors import AuthenticationError, BudgetExceeded, RateLimitExceeded
+from ..db.errors import UNAVAILABLE
+from ..errors import AuthenticationError, BudgetExceeded, GovernanceUnavailable, RateLimitExceeded
 from .budgets import period_key, soft_reached, to_usd
 from .ratelimit import RateDecision, RateLimit, headers, openai_duration
 from .records import describe
@@ -72,3 +75,14 @@ def soft_signal(states: Sequence[LedgerState]) -> tuple[bool, str | None]:
                 f"(soft limit {b.soft:.0%}): stepped down to the cheapest allowed model"
             )
     return False, None
+
+
+def stored(step, *args):
+    """``step(*args)``, a read or write of the governance storage on the request path; a
+    storage that cannot answer becomes the typed 503 ``GovernanceUnavailable`` (the
+    database's own message names no password, see ``db.target.describe``)."""
+    try:
+        return step(*args)
+    except UNAVAILABLE as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GovernanceUnavailable(f"the governance storage cannot be reached: {detail}") from None

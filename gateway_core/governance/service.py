@@ -59,7 +59,7 @@ from .records import (
     static_principal,
     team_limits,
 )
-from .refusals import budget_error, key_error, rate_error, soft_signal, utc
+from .refusals import budget_error, key_error, rate_error, soft_signal, stored, utc
 from .settlement import SettleQueue
 from .store import AdmitTicket, BudgetCharge, GovernanceStore
 
@@ -173,7 +173,7 @@ class Governance:
         digest = hash_key(key)
         principal = self._principals.get(digest, now)
         if principal is None and not cached_only:
-            principal = self._principals.put(digest, self._lookup(key, digest, now), now)
+            principal = self._principals.put(digest, stored(self._lookup, key, digest, now), now)
         return principal
 
     def _lookup(self, key: str, digest: str, now: float) -> Principal:
@@ -212,7 +212,7 @@ class Governance:
         now = self._clock() if now is None else now
         principal = self._principals.get(ANONYMOUS, now)
         if principal is None and not cached_only:
-            principal = self._principals.put(ANONYMOUS, anonymous_principal(self.store.team(STATIC_TEAM)), now)
+            principal = self._principals.put(ANONYMOUS, anonymous_principal(stored(self.store.team, STATIC_TEAM)), now)
         return principal
 
     def requires_key(self, *, now: float | None = None, cached_only: bool = False) -> bool | None:
@@ -223,7 +223,7 @@ class Governance:
         now = self._clock() if now is None else now
         known = self._principals.census(now)
         if known is None and not cached_only:
-            known = self._principals.count(self.store.has_keys(), now)
+            known = self._principals.count(stored(self.store.has_keys), now)
         return known
 
     def healthy(self) -> bool:
@@ -276,9 +276,9 @@ class Governance:
         reservation_id = next(self._ids) if charges else ""
         key_id = None if principal.static else principal.key_id
         ticket = AdmitTicket(key_id, reservation_id, now, now + self.reservation_ttl_s, rate_costs, charges)
-        outcome = self.store.admit(ticket)
+        outcome = stored(self.store.admit, ticket)
         if outcome.refused_budget is not None and self._ends.pending():
-            outcome = self._admit_after_ends(ticket)
+            outcome = stored(self._admit_after_ends, ticket)
         if outcome.refused_key is not None:
             self._forget_principals()
             raise key_error(principal.key_name, principal.expires_at, *outcome.refused_key)
