@@ -20,7 +20,6 @@ import sys
 import time
 
 from . import common
-from .common import clock
 
 PACE_S = 0.001  # between rounds: the provider wait during which background work runs
 SAMPLE_RATIO = "0.1"
@@ -93,26 +92,6 @@ def _off_steps(gw):
     return {"off_steps": off_steps, "empty": empty}
 
 
-def _measure(arms: dict, rounds: int, warmup: int, pace_s: float, seed: int = 10) -> dict[str, list[float]]:
-    rng = random.Random(seed)
-    names = list(arms)
-    for _ in range(warmup):
-        for name in names:
-            arms[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    gc.collect()
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            fn = arms[name]
-            t0 = clock()
-            fn()
-            samples[name].append((clock() - t0) * 1000.0)
-        if pace_s:
-            time.sleep(pace_s)
-    return samples
-
-
 def _cpu_per_request_us(gw, burst: int) -> float:
     request = _request()
     gc.collect()
@@ -131,8 +110,10 @@ def run_gateway_phase(cfg, sizes: dict) -> dict:
         gateways = _gateways(cfg.work_dir, url)
         request = _request()
         arms = {name: (lambda gw=gw: gw.generate(request)) for name, gw in gateways.items()}
-        samples = _measure(arms, sizes["gw_rounds"], sizes["warmup"], PACE_S)
-        samples.update(_measure(_off_steps(gateways["off"]), sizes["rounds"], sizes["warmup"], 0.0))
+        samples = common.warm_shuffled_rounds_ms(arms, sizes["gw_rounds"], sizes["warmup"], random.Random(10), PACE_S)
+        samples.update(
+            common.warm_shuffled_rounds_ms(_off_steps(gateways["off"]), sizes["rounds"], sizes["warmup"], random.Random(10))
+        )
         cpu = {name: _cpu_per_request_us(gw, sizes["burst"]) for name, gw in gateways.items()}
         dropped = {name: gateways[name].telemetry.describe()["dropped_requests"] for name in SERVICES}
         for gw in gateways.values():

@@ -52,25 +52,6 @@ def _arms(on, off):
     return {"baseline": baseline, "off": lambda: drive_fallback(off), "on": lambda: drive_fallback(on)}
 
 
-def _measure(arms: dict, rounds: int, warmup: int, seed: int = 8) -> dict[str, list[float]]:
-    rng = random.Random(seed)
-    names = list(arms)
-    for _ in range(warmup):
-        for name in names:
-            arms[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    gc.collect()
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            fn = arms[name]
-            t0 = clock()
-            fn()
-            samples[name].append((clock() - t0) * 1000.0)
-        time.sleep(PACE_S)
-    return samples
-
-
 def _cpu_per_request_us(tel, burst: int) -> float:
     """Process CPU (every thread) per request for ``burst`` requests, built and exported."""
     from tests.telemetry.telemetry_shapes import drive_fallback
@@ -94,7 +75,7 @@ def _run_arms(sizes: dict) -> tuple[dict, dict, dict]:
         )
         off = Telemetry.from_env({})
         try:
-            samples = _measure(_arms(on, off), sizes["rounds"], sizes["warmup"])
+            samples = common.warm_shuffled_rounds_ms(_arms(on, off), sizes["rounds"], sizes["warmup"], random.Random(8), PACE_S)
             cpu = {"on": _cpu_per_request_us(on, sizes["burst"]), "off": _cpu_per_request_us(off, sizes["burst"])}
             dropped = on.dropped
         finally:

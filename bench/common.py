@@ -8,6 +8,7 @@ A result is one JSON document per benchmark in ``bench/results/<name>.json``.
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import json
 import math
@@ -123,6 +124,16 @@ def shuffled_rounds_us(arms: dict, names: list[str], rounds: int, rng, pace_s: f
         if pace_s:
             time.sleep(pace_s)
     return samples
+
+
+def warm_shuffled_rounds_ms(arms: dict, rounds: int, warmup: int, rng, pace_s: float = 0.0) -> dict[str, list[float]]:
+    """``shuffled_rounds_us`` in milliseconds, after ``warmup`` calls of every arm and a collection."""
+    for _ in range(warmup):
+        for fn in arms.values():
+            fn()
+    gc.collect()
+    samples = shuffled_rounds_us(arms, list(arms), rounds, rng, pace_s)
+    return {name: [us / 1000.0 for us in values] for name, values in samples.items()}
 
 
 def ratio(value: float, baseline: float) -> float | None:
