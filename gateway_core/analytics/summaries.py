@@ -17,25 +17,8 @@ from datetime import datetime
 import pandas as pd
 
 from .filters import Filters
-from .rollups import KIND_LATENCY
+from .rollups import HEADLINE_MEASURES, KIND_LATENCY
 
-HEADLINE_MEASURES = (
-    "attempts",
-    "requests",
-    "errors",
-    "fallbacks",
-    "spend",
-    "input",
-    "output",
-    "cached",
-    "unpriced_attempts",
-    "unpriced_est",
-    "est",
-    "savings",
-    "saved",
-    "overspent",
-    "cf",
-)
 NO_TEAM = "(no team)"
 NO_KEY = "(no key)"
 
