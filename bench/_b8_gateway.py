@@ -19,6 +19,7 @@ Arms, one call each per iteration in a freshly shuffled order:
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 from . import common
@@ -34,12 +35,9 @@ GATEWAY_ARMS = ("no_key", "key_no_limits", "key_budget", "key_typical", "key_ful
 MAX_TOKENS = 64
 
 
-def _gateway(db):
-    from gateway_core import Gateway, Settings
-
-    settings = Settings.from_mapping(common.demo_env(db, "zero"))
-    gw = Gateway(settings, providers={"azure": InstantProvider("azure"), "bedrock": InstantProvider("bedrock")})
-    gov = gw.governance
+def seed_keys(gov) -> str:
+    """The teams and keys both halves of B8 measure: no limits, a budget, a budget with rates,
+    and two budgets with four rates (limits far above what a run uses). Returns the full key."""
     big, many = Decimal("1000000"), 1_000_000_000
     gov.set_team("open")
     gov.set_team("plain", budget_usd=big)
@@ -47,7 +45,16 @@ def _gateway(db):
     gov.create_key(name="open-key", team="open")
     gov.create_key(name="budget-key", team="plain")
     gov.create_key(name="typical-key", team="plain", rpm=many, tpm=many)
-    gov.create_key(name="full-key", team="strict", budget_usd=big, rpm=many, tpm=many)
+    _, full_key = gov.create_key(name="full-key", team="strict", budget_usd=big, rpm=many, tpm=many)
+    return full_key
+
+
+def _gateway(db):
+    from gateway_core import Gateway, Settings
+
+    settings = Settings.from_mapping(common.demo_env(db, "zero"))
+    gw = Gateway(settings, providers={"azure": InstantProvider("azure"), "bedrock": InstantProvider("bedrock")})
+    seed_keys(gw.governance)
     return gw
 
 
@@ -88,9 +95,8 @@ def measure(cfg, sizes: dict) -> dict:
     gw = _gateway(cfg.work_dir / "b8_gateway.sqlite")
     try:
         arms = _arms(gw)
-        from .b8_governance import interleaved  # the first half's harness: shuffled order, raw samples
 
-        samples = interleaved(arms, sizes["gw_iterations"], sizes["gw_warmup"], seed=88)
+        samples = common.warm_shuffled_rounds_us(arms, sizes["gw_iterations"], sizes["gw_warmup"], random.Random(88))
         profile = None
         if cfg.profile:
             profile = common.save_profile(cfg, "b8_gateway", common.profile_text(arms["key_typical"], repeat=2000))

@@ -23,7 +23,6 @@ without one.
 
 from __future__ import annotations
 
-import gc
 import random
 from decimal import Decimal
 
@@ -49,15 +48,7 @@ def _setup(db):
     from gateway_core.governance import Governance
 
     gov = Governance.open(db)
-    big = Decimal("1000000")
-    many = 1_000_000_000
-    gov.set_team("open")
-    gov.set_team("plain", budget_usd=big)
-    gov.set_team("strict", budget_usd=big, rpm=many, tpm=many)
-    gov.create_key(name="open-key", team="open")
-    gov.create_key(name="budget-key", team="plain")
-    gov.create_key(name="typical-key", team="plain", rpm=many, tpm=many)
-    _, full_key = gov.create_key(name="full-key", team="strict", budget_usd=big, rpm=many, tpm=many)
+    full_key = _b8_gateway.seed_keys(gov)
     principals = {name: gov.principal_for(f"{name}-key") for name in ("open", "budget", "typical", "full")}
     assert principals["open"].budgets == () and principals["open"].rates == ()
     assert len(principals["full"].budgets) == 2 and len(principals["full"].rates) == 4
@@ -103,24 +94,6 @@ def _arms(gov, principals: dict, full_key: str) -> dict:
     }
 
 
-def interleaved(arms: dict, iterations: int, warmup: int, seed: int = 8) -> dict[str, list[float]]:
-    rng = random.Random(seed)
-    order = list(arms)
-    for _ in range(warmup):
-        for name in order:
-            arms[name]()
-    samples: dict[str, list[float]] = {name: [] for name in order}
-    gc.collect()
-    for _ in range(iterations):
-        rng.shuffle(order)
-        for name in order:
-            fn = arms[name]
-            t0 = clock()
-            fn()
-            samples[name].append((clock() - t0) * 1e6)
-    return samples
-
-
 def _collect(cfg: Config, sizes: dict) -> tuple[dict, Decimal]:
     """Samples per arm, and what the ledger holds for the strict team once every settle is applied."""
     db = cfg.work_dir / "b8_governance.sqlite"
@@ -129,7 +102,7 @@ def _collect(cfg: Config, sizes: dict) -> tuple[dict, Decimal]:
     try:
         arms = _arms(gov, principals, full_key)
         arms["sqlite_write"] = floor
-        samples = interleaved(arms, sizes["iterations"], sizes["warmup"])
+        samples = common.warm_shuffled_rounds_us(arms, sizes["iterations"], sizes["warmup"], random.Random(8))
         spent = gov.burn_down("strict").spent_usd
     finally:
         gov.close()

@@ -126,13 +126,18 @@ def shuffled_rounds_us(arms: dict, names: list[str], rounds: int, rng, pace_s: f
     return samples
 
 
-def warm_shuffled_rounds_ms(arms: dict, rounds: int, warmup: int, rng, pace_s: float = 0.0) -> dict[str, list[float]]:
-    """``shuffled_rounds_us`` in milliseconds, after ``warmup`` calls of every arm and a collection."""
+def warm_shuffled_rounds_us(arms: dict, rounds: int, warmup: int, rng, pace_s: float = 0.0) -> dict[str, list[float]]:
+    """``shuffled_rounds_us`` over every arm, after ``warmup`` calls of each and a collection."""
     for _ in range(warmup):
         for fn in arms.values():
             fn()
     gc.collect()
-    samples = shuffled_rounds_us(arms, list(arms), rounds, rng, pace_s)
+    return shuffled_rounds_us(arms, list(arms), rounds, rng, pace_s)
+
+
+def warm_shuffled_rounds_ms(arms: dict, rounds: int, warmup: int, rng, pace_s: float = 0.0) -> dict[str, list[float]]:
+    """``warm_shuffled_rounds_us`` in milliseconds."""
+    samples = warm_shuffled_rounds_us(arms, rounds, warmup, rng, pace_s)
     return {name: [us / 1000.0 for us in values] for name, values in samples.items()}
 
 
